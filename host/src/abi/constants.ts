@@ -1,0 +1,97 @@
+// The names and numbers of host ABI v1 on the host side; docs/abi/v1.md is the contract they implement.
+//
+// The guest side has exactly one mirror of this file (guest-sdk/assemblyscript/assembly/abi.ts), and
+// test/conformance keeps the two, the spec and the registered imports in step.
+
+/** Major version: a guest exports `${ABI_MARKER_PREFIX}${ABI_MAJOR}` and the host checks it before linking. */
+export const ABI_MAJOR = 1;
+/** Minor version: additive changes only (new optional imports, new optional payload fields). */
+export const ABI_MINOR = 0;
+export const ABI_MARKER_PREFIX = 'wr_abi_version_';
+export const ABI_MARKER = `${ABI_MARKER_PREFIX}${ABI_MAJOR}`;
+
+/** The single import namespace; an import from any other module is rejected at load. */
+export const IMPORT_NAMESPACE = 'wr';
+
+/** Host functions the guest may import. Signatures are in docs/abi/v1.md. */
+export const IMPORTS = {
+  /** log(level: i32, ptr: i32, len: i32) -> void */
+  log: 'log',
+  /** log_enabled(level: i32) -> i32 (1 when a message at `level` would be written) */
+  logEnabled: 'log_enabled',
+  /** get(ptr: i32, len: i32) -> i32: length of the held result (>= 0) or a negative status */
+  get: 'get',
+  /** list(ptr: i32, len: i32) -> i32: length of the held result (>= 0) or a negative status */
+  list: 'list',
+  /** result_read(ptr: i32, len: i32) -> i32: copies the held result into guest memory */
+  resultRead: 'result_read',
+  /** set_output(ptr: i32, len: i32) -> void: hands the call's output JSON to the host (copied) */
+  setOutput: 'set_output',
+  /** now_ms() -> f64: wall-clock milliseconds since the Unix epoch */
+  nowMs: 'now_ms',
+} as const;
+
+/** Guest exports. `memory`, `wr_alloc`, `wr_init` and `wr_reconcile` are required. */
+export const EXPORTS = {
+  memory: 'memory',
+  /** wr_alloc(len: i32) -> i32: a guest-owned buffer the host fills with a call's input */
+  alloc: 'wr_alloc',
+  /** wr_init(ptr: i32, len: i32) -> i32: config JSON in, status out */
+  init: 'wr_init',
+  /** wr_reconcile(ptr: i32, len: i32) -> i32: input JSON in, status out, output via set_output */
+  reconcile: 'wr_reconcile',
+  /** optional; wr_finalize(ptr: i32, len: i32) -> i32: like reconcile, for a primary being deleted */
+  finalize: 'wr_finalize',
+} as const;
+
+/** Export added by the host's fuel instrumentation; a guest that declares it is rejected. */
+export const FUEL_GLOBAL_EXPORT = '__wr_fuel';
+
+/** Status returned by guest exports. */
+export const GUEST_STATUS = {
+  OK: 0,
+  /** The guest could not decode its input or config. */
+  BAD_INPUT: 1,
+  /** The guest failed and set an output describing why (output.error). */
+  ERROR: 2,
+} as const;
+
+/** Status returned by host imports (negative; a non-negative value is a length). */
+export const HOST_STATUS = {
+  OK: 0,
+  NOT_FOUND: -1,
+  DENIED: -2,
+  INVALID_ARGUMENT: -3,
+  TOO_LARGE: -4,
+  NO_RESULT: -5,
+} as const;
+
+/** Log levels, numerically ordered like pino's but small. */
+export const LOG_LEVEL = {
+  TRACE: 0,
+  DEBUG: 1,
+  INFO: 2,
+  WARN: 3,
+  ERROR: 4,
+} as const;
+
+/** Why a reconcile runs (`input.trigger.reason`). */
+export const TRIGGER_REASONS = ['created', 'updated', 'deleted', 'child', 'related', 'resync', 'requeue', 'retry'] as const;
+
+/** Default limits; a WasmReconciler may lower them, and raise them up to the host's ceiling. */
+export const DEFAULT_LIMITS = {
+  /** Largest module accepted, in bytes. */
+  moduleBytes: 8 * 1024 * 1024,
+  /** Memory cap in 64 KiB pages (16 MiB). */
+  memoryPages: 256,
+  /** Fuel per call: roughly one unit per function entry or loop iteration. */
+  fuel: 20_000_000,
+  /** Largest reconcile/init input the host will pass, in bytes. */
+  inputBytes: 4 * 1024 * 1024,
+  /** Largest output the guest may return, in bytes. */
+  outputBytes: 1024 * 1024,
+  /** Largest single get/list result handed to the guest, in bytes. */
+  resultBytes: 4 * 1024 * 1024,
+  /** Largest log message kept, in bytes (longer messages are truncated, not rejected). */
+  logBytes: 4096,
+} as const;

@@ -1,0 +1,113 @@
+// Every error the host raises: one table of stable codes, each marked retryable or terminal.
+//
+// Callers branch on `code` (never on message text). The work queue reads `retryable` to decide
+// between backoff-and-retry and giving up until the object changes (controller-runtime's TerminalError).
+
+export interface ErrorSpec {
+  /** Retrying the same input later may succeed (network, conflict, transient guest budget...). */
+  readonly retryable: boolean;
+  /** One sentence for docs and `wasm-reconciler` diagnostics: what it means for the user. */
+  readonly summary: string;
+}
+
+export const ERROR_CODES = {
+  // Module intake: bytes that can never become a running guest.
+  WR_MODULE_TOO_LARGE: { retryable: false, summary: 'The module is larger than the configured size limit.' },
+  WR_MODULE_MALFORMED: { retryable: false, summary: 'The bytes are not a valid WebAssembly binary.' },
+  WR_MODULE_ABI_VERSION: {
+    retryable: false,
+    summary: 'The module declares no ABI version marker, or one this host does not implement.',
+  },
+  WR_MODULE_FORBIDDEN_IMPORT: {
+    retryable: false,
+    summary: 'The module imports something outside the host ABI namespace or an unknown host function.',
+  },
+  WR_MODULE_MISSING_EXPORT: { retryable: false, summary: 'The module lacks a required export.' },
+  WR_MODULE_MEMORY: {
+    retryable: false,
+    summary: 'The module memory is missing, shared, 64-bit, or its minimum exceeds the memory cap.',
+  },
+  WR_MODULE_COMPILE: { retryable: false, summary: 'V8 rejected the module while compiling or linking it.' },
+
+  // Guest calls: what happens inside one init/reconcile/finalize call.
+  WR_GUEST_TRAP: { retryable: true, summary: 'The guest trapped (unreachable, out-of-bounds access, ...).' },
+  WR_GUEST_BUDGET_EXCEEDED: { retryable: true, summary: 'The guest used up its fuel budget for one call.' },
+  WR_GUEST_STACK_OVERFLOW: { retryable: true, summary: 'The guest overflowed the call stack.' },
+  WR_GUEST_MEMORY_EXCEEDED: { retryable: true, summary: 'The guest tried to grow memory past its cap.' },
+  WR_GUEST_OUTPUT_INVALID: {
+    retryable: true,
+    summary: 'The guest returned output that is not JSON or does not match the ABI schema.',
+  },
+  WR_GUEST_OUTPUT_TOO_LARGE: { retryable: true, summary: 'The guest returned more output than the limit allows.' },
+  WR_GUEST_INPUT_TOO_LARGE: { retryable: true, summary: 'The reconcile input is larger than the input limit.' },
+  WR_GUEST_INIT_FAILED: { retryable: false, summary: 'The guest rejected its configuration in init.' },
+  WR_GUEST_ERROR_RETRYABLE: { retryable: true, summary: 'The guest reported a retryable error.' },
+  WR_GUEST_ERROR_TERMINAL: { retryable: false, summary: 'The guest reported a terminal error.' },
+  WR_SLOT_EMPTY: { retryable: true, summary: 'No module version is active in this slot yet.' },
+  WR_SLOT_CLOSED: { retryable: false, summary: 'The slot was closed; no further calls are accepted.' },
+
+  // Capabilities: the module's declared permissions, enforced at the host boundary.
+  WR_CAPABILITY_DENIED: {
+    retryable: false,
+    summary: "The module asked to read or write outside its declared permissions.",
+  },
+
+  // Kubernetes API.
+  WR_KUBE_CONFLICT: { retryable: true, summary: 'The API server reported a conflict (HTTP 409).' },
+  WR_KUBE_GONE: { retryable: true, summary: 'The resourceVersion is too old (HTTP 410); a relist follows.' },
+  WR_KUBE_UNAVAILABLE: {
+    retryable: true,
+    summary: 'The API server could not be reached or answered 429/5xx.',
+  },
+  WR_KUBE_FORBIDDEN: { retryable: false, summary: "The host's own RBAC does not allow the request (HTTP 403)." },
+  WR_KUBE_NOT_FOUND: { retryable: true, summary: 'The object or resource type does not exist (HTTP 404).' },
+  WR_KUBE_INVALID: { retryable: false, summary: 'The API server rejected the object as invalid (HTTP 400/422).' },
+  WR_KUBE_REQUEST: { retryable: true, summary: 'The API server answered with an unexpected status.' },
+  WR_WATCH_STALLED: {
+    retryable: true,
+    summary: 'A watch delivered nothing, not even a bookmark, within the inactivity window.',
+  },
+
+  // Module sources and the WasmReconciler resource.
+  WR_SPEC_INVALID: { retryable: false, summary: 'The WasmReconciler spec is malformed or inconsistent.' },
+  WR_SOURCE_DIGEST_MISMATCH: {
+    retryable: false,
+    summary: 'The fetched module does not match the sha256 digest the spec requires.',
+  },
+  WR_SOURCE_UNREACHABLE: {
+    retryable: true,
+    summary: 'The module source (URL, registry, ConfigMap) could not be reached or read.',
+  },
+  WR_SOURCE_NOT_FOUND: { retryable: true, summary: 'The module source does not hold the referenced module.' },
+  WR_SOURCE_AUTH: { retryable: true, summary: 'The registry or URL refused the credentials.' },
+  WR_SOURCE_INVALID: {
+    retryable: false,
+    summary: 'The source answered with something that is not a module (wrong media type, bad manifest).',
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class WrError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  /** Structured context for logs and CR status; never includes guest-controlled bytes unbounded. */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'WrError';
+    this.code = code;
+    this.retryable = ERROR_CODES[code].retryable;
+    this.details = options?.details;
+  }
+}
+
+export function isWrError(err: unknown, code?: ErrorCode): err is WrError {
+  return err instanceof WrError && (code === undefined || err.code === code);
+}
+
+/** Retryable unless the error says otherwise: unknown failures are assumed transient. */
+export function isRetryable(err: unknown): boolean {
+  return err instanceof WrError ? err.retryable : true;
+}
