@@ -49,7 +49,7 @@ export const ERROR_CODES = {
   // Capabilities: the module's declared permissions, enforced at the host boundary.
   WR_CAPABILITY_DENIED: {
     retryable: false,
-    summary: "The module asked to read or write outside its declared permissions.",
+    summary: 'The module asked to read or write outside its declared permissions.',
   },
 
   // Kubernetes API.

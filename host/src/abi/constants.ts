@@ -76,7 +76,16 @@ export const LOG_LEVEL = {
 } as const;
 
 /** Why a reconcile runs (`input.trigger.reason`). */
-export const TRIGGER_REASONS = ['created', 'updated', 'deleted', 'child', 'related', 'resync', 'requeue', 'retry'] as const;
+export const TRIGGER_REASONS = [
+  'created',
+  'updated',
+  'deleted',
+  'child',
+  'related',
+  'resync',
+  'requeue',
+  'retry',
+] as const;
 
 /** Default limits; a WasmReconciler may lower them, and raise them up to the host's ceiling. */
 export const DEFAULT_LIMITS = {
