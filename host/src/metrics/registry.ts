@@ -1,0 +1,132 @@
+// The host's Prometheus metrics: one prom-client registry holding every instrument named in names.ts.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { LABEL, METRIC } from './names.ts';
+
+const c = LABEL.controller;
+
+/** Latency buckets from 100 us to ~10 s: guest calls are microseconds, API round trips milliseconds. */
+const SECONDS_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    reconcileTotal: new Counter({
+      name: METRIC.reconcileTotal,
+      help: 'Reconciles by controller and result (success, error, requeue, requeue_after).',
+      labelNames: [c, LABEL.result],
+      registers,
+    }),
+    reconcileErrorsTotal: new Counter({
+      name: METRIC.reconcileErrorsTotal,
+      help: 'Reconcile errors by controller and stable error code.',
+      labelNames: [c, LABEL.code],
+      registers,
+    }),
+    reconcileTime: new Histogram({
+      name: METRIC.reconcileTime,
+      help: 'Whole reconcile time: snapshot, guest call, executor writes.',
+      labelNames: [c],
+      buckets: SECONDS_BUCKETS,
+      registers,
+    }),
+    activeWorkers: new Gauge({
+      name: METRIC.activeWorkers,
+      help: 'Reconciles in flight.',
+      labelNames: [c],
+      registers,
+    }),
+    queueDepth: new Gauge({ name: METRIC.queueDepth, help: 'Keys waiting.', labelNames: [LABEL.name], registers }),
+    queueAddsTotal: new Counter({
+      name: METRIC.queueAddsTotal,
+      help: 'Keys added to the work queue.',
+      labelNames: [LABEL.name],
+      registers,
+    }),
+    queueRetriesTotal: new Counter({
+      name: METRIC.queueRetriesTotal,
+      help: 'Keys re-added after a failure.',
+      labelNames: [LABEL.name],
+      registers,
+    }),
+    queueDropsTotal: new Counter({
+      name: METRIC.queueDropsTotal,
+      help: 'Keys refused because the queue reached its bound.',
+      labelNames: [LABEL.name],
+      registers,
+    }),
+    guestCallTime: new Histogram({
+      name: METRIC.guestCallTime,
+      help: 'Time inside one guest export call.',
+      labelNames: [c],
+      buckets: SECONDS_BUCKETS,
+      registers,
+    }),
+    guestFuelUsed: new Histogram({
+      name: METRIC.guestFuelUsed,
+      help: 'Fuel consumed by one guest call.',
+      labelNames: [c],
+      buckets: [1e3, 1e4, 1e5, 1e6, 1e7, 1e8],
+      registers,
+    }),
+    guestFailuresTotal: new Counter({
+      name: METRIC.guestFailuresTotal,
+      help: 'Guest calls that failed, by stable error code (trap, budget, memory, output).',
+      labelNames: [c, LABEL.code],
+      registers,
+    }),
+    moduleSwapsTotal: new Counter({
+      name: METRIC.moduleSwapsTotal,
+      help: 'Module versions that became active.',
+      labelNames: [c],
+      registers,
+    }),
+    moduleLoadFailuresTotal: new Counter({
+      name: METRIC.moduleLoadFailuresTotal,
+      help: 'Module versions refused, by stable error code; the previous version kept serving.',
+      labelNames: [c, LABEL.code],
+      registers,
+    }),
+    moduleGeneration: new Gauge({
+      name: METRIC.moduleGeneration,
+      help: 'Generation of the active module version in each slot.',
+      labelNames: [c],
+      registers,
+    }),
+    watchListsTotal: new Counter({
+      name: METRIC.watchListsTotal,
+      help: 'Full lists issued by reflectors.',
+      labelNames: [LABEL.kind],
+      registers,
+    }),
+    watchReconnectsTotal: new Counter({
+      name: METRIC.watchReconnectsTotal,
+      help: 'Watch streams re-opened from the last resourceVersion.',
+      labelNames: [LABEL.kind],
+      registers,
+    }),
+    watchEventsTotal: new Counter({
+      name: METRIC.watchEventsTotal,
+      help: 'Watch events received, bookmarks included.',
+      labelNames: [LABEL.kind],
+      registers,
+    }),
+    cacheObjects: new Gauge({
+      name: METRIC.cacheObjects,
+      help: 'Objects held in the shared cache.',
+      labelNames: [LABEL.kind],
+      registers,
+    }),
+    writesTotal: new Counter({
+      name: METRIC.writesTotal,
+      help: 'API writes performed by the executor, by verb and result.',
+      labelNames: [c, LABEL.verb, LABEL.result],
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
