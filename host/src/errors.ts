@@ -28,6 +28,14 @@ export const ERROR_CODES = {
     summary: 'The module memory is missing, shared, 64-bit, or its minimum exceeds the memory cap.',
   },
   WR_MODULE_COMPILE: { retryable: false, summary: 'V8 rejected the module while compiling or linking it.' },
+  WR_MODULE_UNSUPPORTED: {
+    retryable: false,
+    summary: 'The module uses a WebAssembly feature the host cannot meter (GC types, typed function references).',
+  },
+  WR_MODULE_RESERVED_EXPORT: {
+    retryable: false,
+    summary: 'The module exports a name the host reserves for its own instrumentation (__wr_fuel).',
+  },
 
   // Guest calls: what happens inside one init/reconcile/finalize call.
   WR_GUEST_TRAP: { retryable: true, summary: 'The guest trapped (unreachable, out-of-bounds access, ...).' },
@@ -51,6 +59,21 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'The module asked to read or write outside its declared permissions.',
   },
+  // Reconcile worker and executor.
+  WR_HOST_INTERNAL: {
+    retryable: true,
+    summary: 'The host failed unexpectedly outside the guest and the API server (a bug); retried with backoff.',
+  },
+
+  // Engine: work queues and event mapping.
+  WR_CONFIG_INVALID: {
+    retryable: false,
+    summary: 'A queue, mapping or resync setting is malformed or out of range.',
+  },
+  WR_QUEUE_MISUSE: {
+    retryable: false,
+    summary: 'A work queue was called with a bad argument or out of order (done for a key not in flight).',
+  },
 
   // Kubernetes API.
   WR_KUBE_CONFLICT: { retryable: true, summary: 'The API server reported a conflict (HTTP 409).' },
@@ -63,6 +86,11 @@ export const ERROR_CODES = {
   WR_KUBE_NOT_FOUND: { retryable: true, summary: 'The object or resource type does not exist (HTTP 404).' },
   WR_KUBE_INVALID: { retryable: false, summary: 'The API server rejected the object as invalid (HTTP 400/422).' },
   WR_KUBE_REQUEST: { retryable: true, summary: 'The API server answered with an unexpected status.' },
+  WR_KUBE_CONFIG: {
+    retryable: false,
+    summary: 'The KubeConfig has no usable current cluster, user or server address.',
+  },
+  WR_SELECTOR_INVALID: { retryable: false, summary: 'A label selector does not follow the Kubernetes grammar.' },
   WR_WATCH_STALLED: {
     retryable: true,
     summary: 'A watch delivered nothing, not even a bookmark, within the inactivity window.',

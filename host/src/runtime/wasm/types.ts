@@ -1,0 +1,55 @@
+// The public data shapes of module inspection and instrumentation.
+
+import type { ValType } from './internal/valtypes.ts';
+
+export type { ValType };
+
+export type ExternKind = 'function' | 'table' | 'memory' | 'global' | 'tag';
+
+export interface FuncType {
+  params: ValType[];
+  results: ValType[];
+}
+
+export interface MemoryInfo {
+  /** In 64 KiB pages. */
+  min: number;
+  max?: number;
+  shared: boolean;
+  memory64: boolean;
+  imported: boolean;
+}
+
+export interface ModuleInfo {
+  /** `typeIndex` is set for function and tag imports. */
+  imports: Array<{ module: string; name: string; kind: ExternKind; typeIndex?: number }>;
+  /** `index` is in the index space of `kind` (imports first); it is checked to be in range. */
+  exports: Array<{ name: string; kind: ExternKind; index: number }>;
+  /** Function signatures by type index, so callers can check import/export signatures. */
+  types: FuncType[];
+  /** Type index per function index, imports first; every entry is a valid index into `types`. */
+  functionTypeIndices: number[];
+  /** Imported memories first, as in the memory index space. */
+  memories: MemoryInfo[];
+  /** Custom section names in file order (repeats kept). */
+  customSections: string[];
+}
+
+export interface InstrumentOptions {
+  /** The memory cap in 64 KiB pages, 0..65536: the patched maximum, and the limit for a declared minimum. */
+  memoryMaxPages: number;
+  /**
+   * The fuel global's initial value, in [0, 2^31 - 1]: the budget of the start function and of anything
+   * that runs before the host first sets `__wr_fuel`. Defaults to DEFAULT_LIMITS.fuel.
+   */
+  initialFuel?: number;
+}
+
+export interface InstrumentResult {
+  /** Backed by a plain ArrayBuffer, so it can go straight to `new WebAssembly.Module()`. */
+  bytes: Uint8Array<ArrayBuffer>;
+  /** Describes the ORIGINAL module (without the fuel global and its export). */
+  info: ModuleInfo;
+  /** True when the memory maximum was absent or above the cap and was rewritten to the cap. */
+  memoryPatched: boolean;
+}
