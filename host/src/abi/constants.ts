@@ -93,8 +93,13 @@ export const DEFAULT_LIMITS = {
   moduleBytes: 8 * 1024 * 1024,
   /** Memory cap in 64 KiB pages (16 MiB). */
   memoryPages: 256,
-  /** Fuel per call: roughly one unit per function entry or loop iteration. */
-  fuel: 20_000_000,
+  /**
+   * Fuel per call: one unit per instruction on the metered path (docs/abi/v1.md, "Fuel"). The worst case,
+   * a two-instruction loop in V8's baseline (Liftoff) code of a fresh module, burns about 1.8 ns per unit
+   * on a 2-core x86-64 VM and 0.4 ns once optimised: this default bounds a call near 90 ms there;
+   * bench/runtime-calls.ts reports the figures for the machine it runs on.
+   */
+  fuel: 50_000_000,
   /** Largest reconcile/init input the host will pass, in bytes. */
   inputBytes: 4 * 1024 * 1024,
   /** Largest output the guest may return, in bytes. */
@@ -103,4 +108,30 @@ export const DEFAULT_LIMITS = {
   resultBytes: 4 * 1024 * 1024,
   /** Largest log message kept, in bytes (longer messages are truncated, not rejected). */
   logBytes: 4096,
+  /** Log lines written per call; further lines are counted and reported once when the call ends. */
+  logLinesPerCall: 100,
+} as const;
+
+/**
+ * Fuel charged for host imports, on top of the guest's own metering: a guest looping over `list` must
+ * run out of budget in proportion to the work it makes the host do, not only to its own loop iterations.
+ */
+export const HOST_CALL_FUEL = {
+  /** Charged for every host import call. */
+  base: 100,
+  /** One more unit per this many bytes moved across the boundary (input read, result produced or copied). */
+  bytesPerUnit: 16,
+} as const;
+
+/** Bounds on the shape of a reconcile output, checked after it parsed as JSON and within `outputBytes`. */
+export const OUTPUT_LIMITS = {
+  children: 1000,
+  events: 16,
+  /** events.k8s.io/v1 caps `reason` at 128 characters. */
+  eventReasonChars: 128,
+  /** events.k8s.io/v1 caps `note` at 1 KiB. */
+  eventMessageChars: 1024,
+  errorMessageChars: 4096,
+  /** Seven days: a longer requeue is a bug or better served by a resync. */
+  requeueAfterMsMax: 7 * 24 * 60 * 60 * 1000,
 } as const;

@@ -1,0 +1,180 @@
+// Measures guest call throughput with a ~5 KB primary (no-op and render guests vs the same logic in TS) and what the default fuel budget means in time. Run with `node bench/runtime-calls.ts`.
+//
+// Every Wasm call goes the whole way the engine uses: GuestReconciler.reconcile -> input encoding (cached
+// JSON spliced in) -> wr_alloc + copy -> metered guest -> set_output copy -> JSON.parse -> validation.
+
+import { DEFAULT_LIMITS } from '../host/src/abi/constants.ts';
+import { validateReconcileOutput } from '../host/src/abi/validate.ts';
+import type { KubeObject, ReconcileOutput, ReconcileRequest } from '../host/src/reconcile/types.ts';
+import { GuestInstance, GuestReconciler, ModuleLoader, ModuleSlot, resolveLimits } from '../host/src/runtime/index.ts';
+import { mapReadPort, recordingLogger } from '../test/fixtures/guests/host.ts';
+import { fixture } from '../test/fixtures/guests/wat.ts';
+
+export interface BenchResult {
+  name: string;
+  value: number;
+  unit: string;
+  note?: string;
+}
+
+/** A Deployment-like primary of about 5 KB, as the API would serve it. */
+function primaryJson(): string {
+  const env = Array.from({ length: 60 }, (_, i) => ({ name: `SETTING_${i}`, value: `value-${i}-${'x'.repeat(40)}` }));
+  const obj = {
+    apiVersion: 'demo.io/v1',
+    kind: 'App',
+    metadata: {
+      name: 'web',
+      namespace: 'shop',
+      uid: '6f1c2a8e-3b7d-4c1e-9a2f-0d5e8b7c6a41',
+      resourceVersion: '184467',
+      generation: 7,
+      labels: { 'app.kubernetes.io/name': 'web', 'app.kubernetes.io/part-of': 'shop', tier: 'frontend' },
+      annotations: { 'demo.io/owner': 'team-shop', 'demo.io/revision': '42' },
+    },
+    spec: {
+      replicas: 3,
+      image: 'registry.example/shop/web:1.42.0',
+      containers: [{ name: 'web', ports: [{ containerPort: 8080 }], env }],
+    },
+    status: { observedGeneration: 6, ready: true },
+  };
+  return JSON.stringify(obj);
+}
+
+function request(json: string): ReconcileRequest {
+  return {
+    trigger: { reason: 'updated' },
+    reconciler: { name: 'bench', namespace: 'system', generation: 1 },
+    primary: { json, object: () => JSON.parse(json) as KubeObject },
+    deleted: false,
+    children: new Map(),
+    related: new Map(),
+  };
+}
+
+/** The render guest's logic in TypeScript, validated the same way a guest's output is. */
+function renderNative(req: ReconcileRequest): ReconcileOutput {
+  const name = req.primary.object().metadata.name;
+  const child = (suffix: string) => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: `${name}-${suffix}` },
+    data: { k: 'v' },
+  });
+  return validateReconcileOutput({ children: [child('a'), child('b')], status: { ready: true, children: 2 } });
+}
+
+/** Calls per second of `call`, awaited one after another, over about `ms` after a warm-up. */
+async function throughput(call: () => Promise<unknown>, ms = 1500): Promise<number> {
+  for (let i = 0; i < 20_000; i++) await call();
+  let calls = 0;
+  const start = performance.now();
+  let now = start;
+  while (now - start < ms) {
+    for (let i = 0; i < 1000; i++) await call();
+    calls += 1000;
+    now = performance.now();
+  }
+  return calls / ((now - start) / 1000);
+}
+
+/**
+ * Time for one call of a guest that spins until the default budget runs out: first on freshly compiled
+ * baseline (Liftoff) code, then once V8 has optimised the function. Each fresh module differs by its
+ * initial fuel, so V8's code cache cannot hand back already-optimised code.
+ */
+async function budgetTimes(): Promise<{ first: number[]; optimised: number[] }> {
+  const bytes = await fixture('loop-forever');
+  const loader = new ModuleLoader();
+  const first: number[] = [];
+  const optimised: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    const limits = resolveLimits({ fuel: DEFAULT_LIMITS.fuel - round });
+    const compiled = await loader.load(bytes, limits);
+    const options = {
+      initInput: '{}',
+      limits: resolveLimits(),
+      logger: recordingLogger().logger,
+      logBindings: {},
+      readPort: mapReadPort([]),
+    };
+    for (let call = 0; call < 4; call++) {
+      const instance = await GuestInstance.create(compiled, options);
+      const t0 = performance.now();
+      try {
+        instance.call('wr_reconcile', '{}');
+      } catch {
+        // The budget error is the expected outcome; only its timing matters here.
+      }
+      (call === 0 ? first : optimised).push(performance.now() - t0);
+    }
+  }
+  return { first, optimised };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const json = primaryJson();
+  const req = request(json);
+  const sizeNote = `${(json.length / 1024).toFixed(1)} KiB primary`;
+  const loader = new ModuleLoader();
+  const reconcilerFor = async (name: string) => {
+    const slot = new ModuleSlot({
+      identity: { name },
+      loader,
+      logger: recordingLogger().logger,
+      readPort: mapReadPort([]),
+    });
+    await slot.load(await fixture(name), null);
+    return new GuestReconciler(slot);
+  };
+
+  const noop = await reconcilerFor('noop');
+  const render = await reconcilerFor('render');
+  const rendered = await render.reconcile(req);
+  if (JSON.stringify(rendered) !== JSON.stringify(renderNative(req))) {
+    throw new Error(`the render guest and its TypeScript twin disagree: ${JSON.stringify(rendered)}`);
+  }
+
+  const noopNativeFn = async (_: ReconcileRequest): Promise<ReconcileOutput> => validateReconcileOutput({});
+  const renderNativeFn = async (r: ReconcileRequest) => renderNative(r);
+  const wasmNoop = await throughput(() => noop.reconcile(req));
+  const tsNoop = await throughput(() => noopNativeFn(req));
+  const wasmRender = await throughput(() => render.reconcile(req));
+  const tsRender = await throughput(() => renderNativeFn(req));
+  const budget = await budgetTimes();
+  const fuel = DEFAULT_LIMITS.fuel;
+
+  const round = (n: number, digits = 0) => Number(n.toFixed(digits));
+  return [
+    { name: 'calls/noop/wasm', value: round(wasmNoop), unit: 'calls/s', note: sizeNote },
+    { name: 'calls/noop/ts', value: round(tsNoop), unit: 'calls/s', note: 'returns {} after validation' },
+    { name: 'calls/noop/ratio', value: round(tsNoop / wasmNoop, 1), unit: 'x', note: 'ts / wasm' },
+    { name: 'calls/render/wasm', value: round(wasmRender), unit: 'calls/s', note: `${sizeNote}; 2 children + status` },
+    { name: 'calls/render/ts', value: round(tsRender), unit: 'calls/s', note: 'parses the primary per call' },
+    { name: 'calls/render/ratio', value: round(tsRender / wasmRender, 1), unit: 'x', note: 'ts / wasm' },
+    {
+      name: 'budget/spin/first-call',
+      value: round(median(budget.first), 1),
+      unit: 'ms',
+      note: `default fuel ${fuel}, baseline code; ${round((median(budget.first) * 1e6) / fuel, 2)} ns/unit`,
+    },
+    {
+      name: 'budget/spin/optimised',
+      value: round(median(budget.optimised), 1),
+      unit: 'ms',
+      note: `default fuel ${fuel}, tiered-up code; ${round((median(budget.optimised) * 1e6) / fuel, 2)} ns/unit`,
+    },
+  ];
+}
+
+if (import.meta.main) {
+  for (const r of await run()) {
+    console.log(`${r.name.padEnd(28)} ${String(r.value).padStart(12)} ${r.unit.padEnd(8)} ${r.note ?? ''}`);
+  }
+}

@@ -1,0 +1,605 @@
+// A lazy JSON reader: views over UTF-8 bytes that parse only the parts a guest actually reads.
+//
+// Reconcile inputs carry whole Kubernetes objects (managedFields included) and most guests read a
+// handful of fields, so nothing is decoded up front: a JsonValue is a pointer to the first byte of a
+// value, and `get`/`at` skip over siblings with a byte scan. The reader checks the syntax of what it
+// walks through; anything malformed yields a missing value and marks the document failed, never a trap.
+
+// @ts-ignore: decorator
+@inline const QUOTE: u32 = 0x22;
+// @ts-ignore: decorator
+@inline const BACKSLASH: u32 = 0x5c;
+
+export const KIND_MISSING: i32 = 0;
+export const KIND_NULL: i32 = 1;
+export const KIND_BOOL: i32 = 2;
+export const KIND_NUMBER: i32 = 3;
+export const KIND_STRING: i32 = 4;
+export const KIND_ARRAY: i32 = 5;
+export const KIND_OBJECT: i32 = 6;
+
+/** The bytes a set of views points into, plus a sticky flag for malformed input found so far. */
+export class JsonDoc {
+  /** Keeps GC-managed backing bytes alive as long as any view of them is reachable. */
+  owner: ArrayBuffer | null;
+  base: usize;
+  end: usize;
+  failed: bool = false;
+
+  constructor(base: usize, len: usize, owner: ArrayBuffer | null = null) {
+    this.base = base;
+    this.end = base + len;
+    this.owner = owner;
+  }
+
+  static fromBuffer(buffer: ArrayBuffer): JsonDoc {
+    return new JsonDoc(changetype<usize>(buffer), <usize>buffer.byteLength, buffer);
+  }
+
+  static fromString(text: string): JsonDoc {
+    return JsonDoc.fromBuffer(String.UTF8.encode(text));
+  }
+
+  /** The top-level value; missing (and the document failed) when the bytes hold no value. */
+  root(): JsonValue {
+    const p = skipWs(this.base, this.end);
+    if (p >= this.end) {
+      this.failed = true;
+      return new JsonValue(this, 0);
+    }
+    return new JsonValue(this, p);
+  }
+}
+
+/** One value inside a JsonDoc; `start == 0` means missing. Cheap to create, never copies. */
+export class JsonValue {
+  doc: JsonDoc;
+  start: usize;
+  private cachedEnd: usize = 0;
+
+  /** `knownEnd` is one past the value's last byte when the caller already scanned it, else 0. */
+  constructor(doc: JsonDoc, start: usize, knownEnd: usize = 0) {
+    this.doc = doc;
+    this.start = start;
+    this.cachedEnd = knownEnd;
+  }
+
+  kind(): i32 {
+    const s = this.start;
+    if (s == 0) return KIND_MISSING;
+    const c = <u32>load<u8>(s);
+    if (c == 0x7b) return KIND_OBJECT;
+    if (c == QUOTE) return KIND_STRING;
+    if (c == 0x5b) return KIND_ARRAY;
+    if (c == 0x2d || (c >= 0x30 && c <= 0x39)) return KIND_NUMBER;
+    if (c == 0x74 || c == 0x66) return KIND_BOOL;
+    if (c == 0x6e) return KIND_NULL;
+    this.doc.failed = true;
+    return KIND_MISSING;
+  }
+
+  exists(): bool {
+    return this.kind() != KIND_MISSING;
+  }
+  isMissing(): bool {
+    return this.kind() == KIND_MISSING;
+  }
+  isNull(): bool {
+    return this.kind() == KIND_NULL;
+  }
+  isObject(): bool {
+    return this.kind() == KIND_OBJECT;
+  }
+  isArray(): bool {
+    return this.kind() == KIND_ARRAY;
+  }
+  isString(): bool {
+    return this.kind() == KIND_STRING;
+  }
+  isNumber(): bool {
+    return this.kind() == KIND_NUMBER;
+  }
+  isBool(): bool {
+    return this.kind() == KIND_BOOL;
+  }
+
+  /** One past the last byte of this value, or 0 when it is missing or malformed. */
+  end(): usize {
+    if (this.cachedEnd == 0 && this.start != 0) this.cachedEnd = skipValue(this.doc, this.start);
+    return this.cachedEnd;
+  }
+
+  /** The member `key` of an object; missing when this is not an object or has no such member. */
+  get(key: string): JsonValue {
+    if (this.kind() != KIND_OBJECT) return this.missing();
+    const doc = this.doc;
+    const end = doc.end;
+    let p = skipWs(this.start + 1, end);
+    if (p < end && load<u8>(p) == 0x7d) return this.missing();
+    while (p < end) {
+      if (<u32>load<u8>(p) != QUOTE) break;
+      const keyFrom = p + 1;
+      const keyClose = scanString(p, end);
+      if (keyClose == 0) break;
+      p = skipWs(keyClose, end);
+      if (p >= end || load<u8>(p) != 0x3a) break;
+      p = skipWs(p + 1, end);
+      if (p >= end) break;
+      if (rawStringEquals(keyFrom, keyClose - 1, key)) return new JsonValue(doc, p);
+      p = skipValue(doc, p);
+      if (p == 0) return this.missing();
+      p = skipWs(p, end);
+      if (p >= end) break;
+      const c = load<u8>(p);
+      if (c == 0x7d) return this.missing();
+      if (c != 0x2c) break;
+      p = skipWs(p + 1, end);
+    }
+    doc.failed = true;
+    return this.missing();
+  }
+
+  /** Follows a dotted path of object keys, e.g. "spec.template.metadata". */
+  path(dotted: string): JsonValue {
+    let v: JsonValue = this;
+    let from = 0;
+    while (true) {
+      const dot = dotted.indexOf(".", from);
+      if (dot < 0) return v.get(dotted.substring(from));
+      v = v.get(dotted.substring(from, dot));
+      from = dot + 1;
+    }
+  }
+
+  /** Element `index` of an array; missing when out of range or not an array. */
+  at(index: i32): JsonValue {
+    const it = this.items();
+    let i = 0;
+    while (it.next()) {
+      if (i == index) return it.value;
+      i++;
+    }
+    return this.missing();
+  }
+
+  /** Number of elements of an array or members of an object; 0 for anything else. */
+  length(): i32 {
+    let n = 0;
+    if (this.kind() == KIND_OBJECT) {
+      const it = this.members();
+      while (it.next()) n++;
+    } else {
+      const it = this.items();
+      while (it.next()) n++;
+    }
+    return n;
+  }
+
+  items(): ArrayIter {
+    return new ArrayIter(this.doc, this.kind() == KIND_ARRAY ? this.start : 0);
+  }
+
+  members(): ObjectIter {
+    return new ObjectIter(this.doc, this.kind() == KIND_OBJECT ? this.start : 0);
+  }
+
+  /** The decoded string, or `fallback` when this is not a string. */
+  str(fallback: string = ""): string {
+    if (this.kind() != KIND_STRING) return fallback;
+    const close = this.end();
+    if (close == 0) return fallback;
+    return decodeString(this.doc, this.start + 1, close - 1);
+  }
+
+  /** True when this is a string equal to `s`, compared without decoding. */
+  strEquals(s: string): bool {
+    if (this.kind() != KIND_STRING) return false;
+    const close = this.end();
+    if (close == 0) return false;
+    return rawStringEquals(this.start + 1, close - 1, s);
+  }
+
+  num(fallback: f64 = 0): f64 {
+    if (this.kind() != KIND_NUMBER) return fallback;
+    const end = this.end();
+    if (end == 0) return fallback;
+    return parseNumber(this.doc, this.start, end, fallback);
+  }
+
+  /** The number when it is integral and within ±2^53, else `fallback`. */
+  int(fallback: i64 = 0): i64 {
+    const v = this.num(NaN);
+    if (isNaN(v) || Math.floor(v) != v || Math.abs(v) > 9007199254740992.0) return fallback;
+    return <i64>v;
+  }
+
+  bool(fallback: bool = false): bool {
+    if (this.kind() != KIND_BOOL) return fallback;
+    const end = this.end();
+    if (end == 0) return fallback;
+    return load<u8>(this.start) == 0x74;
+  }
+
+  /** The JSON text of this value as a string (for messages and debugging; writers splice bytes instead). */
+  raw(): string {
+    const end = this.end();
+    if (end == 0) return "";
+    return String.UTF8.decodeUnsafe(this.start, end - this.start);
+  }
+
+  private missing(): JsonValue {
+    return new JsonValue(this.doc, 0);
+  }
+}
+
+/** Walks the elements of an array: `while (it.next()) use(it.value)`. */
+export class ArrayIter {
+  doc: JsonDoc;
+  value: JsonValue;
+  private pos: usize;
+  private done: bool;
+  private first: bool = true;
+
+  constructor(doc: JsonDoc, arrayStart: usize) {
+    this.doc = doc;
+    this.value = new JsonValue(doc, 0);
+    this.pos = arrayStart == 0 ? 0 : arrayStart + 1;
+    this.done = arrayStart == 0;
+  }
+
+  next(): bool {
+    if (this.done) return false;
+    const doc = this.doc;
+    const end = doc.end;
+    let p = skipWs(this.pos, end);
+    if (p >= end) return this.fail();
+    const c = load<u8>(p);
+    if (c == 0x5d) return this.finish();
+    if (!this.first) {
+      if (c != 0x2c) return this.fail();
+      p = skipWs(p + 1, end);
+      if (p >= end) return this.fail();
+    }
+    this.first = false;
+    const valueEnd = skipValue(doc, p);
+    if (valueEnd == 0) return this.fail();
+    this.value = new JsonValue(doc, p, valueEnd);
+    this.pos = valueEnd;
+    return true;
+  }
+
+  private finish(): bool {
+    this.done = true;
+    this.value = new JsonValue(this.doc, 0);
+    return false;
+  }
+
+  private fail(): bool {
+    this.doc.failed = true;
+    return this.finish();
+  }
+}
+
+/** Walks the members of an object: `while (it.next()) use(it.key(), it.value)`. */
+export class ObjectIter {
+  doc: JsonDoc;
+  value: JsonValue;
+  private keyStart: usize = 0;
+  private keyEnd: usize = 0;
+  private pos: usize;
+  private done: bool;
+  private first: bool = true;
+
+  constructor(doc: JsonDoc, objectStart: usize) {
+    this.doc = doc;
+    this.value = new JsonValue(doc, 0);
+    this.pos = objectStart == 0 ? 0 : objectStart + 1;
+    this.done = objectStart == 0;
+  }
+
+  next(): bool {
+    if (this.done) return false;
+    const doc = this.doc;
+    const end = doc.end;
+    let p = skipWs(this.pos, end);
+    if (p >= end) return this.fail();
+    const c = load<u8>(p);
+    if (c == 0x7d) return this.finish();
+    if (!this.first) {
+      if (c != 0x2c) return this.fail();
+      p = skipWs(p + 1, end);
+      if (p >= end) return this.fail();
+    }
+    this.first = false;
+    if (<u32>load<u8>(p) != QUOTE) return this.fail();
+    const keyClose = scanString(p, end);
+    if (keyClose == 0) return this.fail();
+    this.keyStart = p + 1;
+    this.keyEnd = keyClose - 1;
+    p = skipWs(keyClose, end);
+    if (p >= end || load<u8>(p) != 0x3a) return this.fail();
+    p = skipWs(p + 1, end);
+    if (p >= end) return this.fail();
+    const valueEnd = skipValue(doc, p);
+    if (valueEnd == 0) return this.fail();
+    this.value = new JsonValue(doc, p, valueEnd);
+    this.pos = valueEnd;
+    return true;
+  }
+
+  key(): string {
+    return decodeString(this.doc, this.keyStart, this.keyEnd);
+  }
+
+  keyEquals(s: string): bool {
+    return rawStringEquals(this.keyStart, this.keyEnd, s);
+  }
+
+  /** Start and end of the current key's raw (still escaped) UTF-8 bytes, for writers that copy keys. */
+  keyRawStart(): usize {
+    return this.keyStart;
+  }
+  keyRawEnd(): usize {
+    return this.keyEnd;
+  }
+
+  private finish(): bool {
+    this.done = true;
+    this.value = new JsonValue(this.doc, 0);
+    return false;
+  }
+
+  private fail(): bool {
+    this.doc.failed = true;
+    return this.finish();
+  }
+}
+
+// @ts-ignore: decorator
+@inline
+function isWs(c: u32): bool {
+  return c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09;
+}
+
+// @ts-ignore: decorator
+@inline
+function skipWs(p: usize, end: usize): usize {
+  while (p < end && isWs(<u32>load<u8>(p))) p++;
+  return p;
+}
+
+/** `p` points at an opening quote; returns one past the closing quote, or 0 when unterminated. */
+function scanString(p: usize, end: usize): usize {
+  p++;
+  while (p < end) {
+    const c = <u32>load<u8>(p);
+    if (c == QUOTE) return p + 1;
+    if (c == BACKSLASH) p += 2;
+    else if (c < 0x20) return 0;
+    else p++;
+  }
+  return 0;
+}
+
+/** One past the end of the value at `p`, or 0 (and the document failed) when it is malformed. */
+function skipValue(doc: JsonDoc, p: usize): usize {
+  const end = doc.end;
+  const c = <u32>load<u8>(p);
+  if (c == QUOTE) {
+    const e = scanString(p, end);
+    if (e == 0) doc.failed = true;
+    return e;
+  }
+  if (c == 0x7b || c == 0x5b) return skipContainer(doc, p);
+  if (c == 0x74) return skipLiteral(doc, p, "true");
+  if (c == 0x66) return skipLiteral(doc, p, "false");
+  if (c == 0x6e) return skipLiteral(doc, p, "null");
+  if (c == 0x2d || (c >= 0x30 && c <= 0x39)) return skipNumber(doc, p);
+  doc.failed = true;
+  return 0;
+}
+
+/** Matches brackets (and skips strings) without checking the structure in between. */
+function skipContainer(doc: JsonDoc, p: usize): usize {
+  const end = doc.end;
+  let depth = 0;
+  while (p < end) {
+    const c = <u32>load<u8>(p);
+    if (c == QUOTE) {
+      p = scanString(p, end);
+      if (p == 0) break;
+      continue;
+    }
+    if (c == 0x7b || c == 0x5b) depth++;
+    else if (c == 0x7d || c == 0x5d) {
+      depth--;
+      if (depth == 0) return p + 1;
+    }
+    p++;
+  }
+  doc.failed = true;
+  return 0;
+}
+
+function skipLiteral(doc: JsonDoc, p: usize, literal: string): usize {
+  const n = <usize>literal.length;
+  if (p + n > doc.end) {
+    doc.failed = true;
+    return 0;
+  }
+  for (let i: usize = 0; i < n; i++) {
+    if (<u32>load<u8>(p + i) != <u32>literal.charCodeAt(<i32>i)) {
+      doc.failed = true;
+      return 0;
+    }
+  }
+  return p + n;
+}
+
+function skipNumber(doc: JsonDoc, p: usize): usize {
+  const end = doc.end;
+  const start = p;
+  if (load<u8>(p) == 0x2d) p++;
+  const digitsStart = p;
+  while (p < end && isDigit(load<u8>(p))) p++;
+  if (p == digitsStart || (load<u8>(digitsStart) == 0x30 && p - digitsStart > 1)) return badNumber(doc);
+  if (p < end && load<u8>(p) == 0x2e) {
+    p++;
+    const f = p;
+    while (p < end && isDigit(load<u8>(p))) p++;
+    if (p == f) return badNumber(doc);
+  }
+  if (p < end && (load<u8>(p) | 0x20) == 0x65) {
+    p++;
+    if (p < end && (load<u8>(p) == 0x2b || load<u8>(p) == 0x2d)) p++;
+    const e = p;
+    while (p < end && isDigit(load<u8>(p))) p++;
+    if (p == e) return badNumber(doc);
+  }
+  return p > start ? p : badNumber(doc);
+}
+
+function badNumber(doc: JsonDoc): usize {
+  doc.failed = true;
+  return 0;
+}
+
+// @ts-ignore: decorator
+@inline
+function isDigit(c: u8): bool {
+  return <u32>c - 0x30 < 10;
+}
+
+/** Integers of up to 15 digits (replicas, generations, ports...) parse exactly without allocating. */
+function parseNumber(doc: JsonDoc, start: usize, end: usize, fallback: f64): f64 {
+  let p = start;
+  const negative = load<u8>(p) == 0x2d;
+  if (negative) p++;
+  if (end - p <= 15) {
+    let v: i64 = 0;
+    let q = p;
+    while (q < end && isDigit(load<u8>(q))) {
+      v = v * 10 + <i64>(load<u8>(q) - 0x30);
+      q++;
+    }
+    if (q == end) return negative ? -<f64>v : <f64>v;
+  }
+  const text = String.UTF8.decodeUnsafe(start, end - start);
+  const v = parseFloat(text);
+  if (isNaN(v)) {
+    doc.failed = true;
+    return fallback;
+  }
+  return v;
+}
+
+/** Compares the string whose content is [from, to) (raw, maybe escaped) with `s`, without allocating. */
+function rawStringEquals(from: usize, to: usize, s: string): bool {
+  const n = s.length;
+  let p = from;
+  let i = 0;
+  while (p < to) {
+    if (i >= n) return false;
+    let b = <u32>load<u8>(p);
+    if (b == BACKSLASH) return decodeStringRange(from, to) == s;
+    if (b < 0x80) {
+      if (<u32>s.charCodeAt(i) != b) return false;
+      p++;
+      i++;
+      continue;
+    }
+    // Multi-byte UTF-8: decode one code point and compare it with one or two UTF-16 units.
+    let cp: u32;
+    let len: usize;
+    if ((b & 0xe0) == 0xc0) {
+      cp = b & 0x1f;
+      len = 2;
+    } else if ((b & 0xf0) == 0xe0) {
+      cp = b & 0x0f;
+      len = 3;
+    } else {
+      cp = b & 0x07;
+      len = 4;
+    }
+    if (p + len > to) return false;
+    for (let k: usize = 1; k < len; k++) cp = (cp << 6) | (<u32>load<u8>(p + k) & 0x3f);
+    p += len;
+    if (cp >= 0x10000) {
+      if (i + 1 >= n) return false;
+      const hi = 0xd800 + ((cp - 0x10000) >> 10);
+      const lo = 0xdc00 + ((cp - 0x10000) & 0x3ff);
+      if (<u32>s.charCodeAt(i) != hi || <u32>s.charCodeAt(i + 1) != lo) return false;
+      i += 2;
+    } else {
+      if (<u32>s.charCodeAt(i) != cp) return false;
+      i++;
+    }
+  }
+  return i == n;
+}
+
+function decodeString(doc: JsonDoc, from: usize, to: usize): string {
+  for (let p = from; p < to; p++) {
+    if (<u32>load<u8>(p) == BACKSLASH) {
+      const s = decodeStringRange(from, to);
+      if (s !== null) return s;
+      doc.failed = true;
+      return "";
+    }
+  }
+  return String.UTF8.decodeUnsafe(from, to - from);
+}
+
+/** Decodes JSON escapes; null when an escape is malformed. */
+function decodeStringRange(from: usize, to: usize): string | null {
+  let out = "";
+  let chunk = from;
+  let p = from;
+  while (p < to) {
+    if (<u32>load<u8>(p) != BACKSLASH) {
+      p++;
+      continue;
+    }
+    if (p > chunk) out += String.UTF8.decodeUnsafe(chunk, p - chunk);
+    if (p + 1 >= to) return null;
+    const e = <u32>load<u8>(p + 1);
+    p += 2;
+    if (e == 0x75) {
+      if (p + 4 > to) return null;
+      const unit = hex4(p);
+      if (unit < 0) return null;
+      out += String.fromCharCode(unit);
+      p += 4;
+    } else if (e == QUOTE || e == BACKSLASH || e == 0x2f) {
+      out += String.fromCharCode(e);
+    } else if (e == 0x62) {
+      out += "\b";
+    } else if (e == 0x66) {
+      out += "\f";
+    } else if (e == 0x6e) {
+      out += "\n";
+    } else if (e == 0x72) {
+      out += "\r";
+    } else if (e == 0x74) {
+      out += "\t";
+    } else {
+      return null;
+    }
+    chunk = p;
+  }
+  if (to > chunk) out += String.UTF8.decodeUnsafe(chunk, to - chunk);
+  return out;
+}
+
+function hex4(p: usize): i32 {
+  let v = 0;
+  for (let i: usize = 0; i < 4; i++) {
+    const c = <i32>load<u8>(p + i);
+    let d: i32;
+    if (c >= 0x30 && c <= 0x39) d = c - 0x30;
+    else if ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66) d = (c | 0x20) - 0x61 + 10;
+    else return -1;
+    v = (v << 4) | d;
+  }
+  return v;
+}

@@ -1,0 +1,276 @@
+// Applies one reconcile output to the cluster: finalizer, children, prune, status, events, in that order.
+//
+// Order matters: the finalizer is ensured before any child exists, so deletion always waits for finalize;
+// children are applied in output order (a ConfigMap before the Deployment that mounts it); the finalizer
+// is released last, after the events about the primary were recorded, because releasing may delete it.
+
+import { createHash } from 'node:crypto';
+import type { GuestEvent, KubeObject, ReconcileOutput } from '../abi/types.ts';
+import { isWrError, WrError } from '../errors.ts';
+import type { ReconcileRequest } from '../reconcile/types.ts';
+import { EventRecorder, type EventTally } from './events.ts';
+import { type FinalizerChange, updateFinalizer } from './finalizers.ts';
+import { BoundedMap } from './internal/bounded-map.ts';
+import { isSubset, jsonEqual } from './internal/compare.ts';
+import { truncateUtf8 } from './internal/truncate.ts';
+import { groupKind, type KindRef, validateOwnedKinds } from './kinds.ts';
+import { type ReconcilerNames, reconcilerNames } from './names.ts';
+import { type CapabilityChecker, compilePermissions, type Permissions } from './permissions.ts';
+import { type ChildDelete, type ChildWrite, type DeniedAction, type Plan, planOutput } from './plan.ts';
+import type { ExecutorClient } from './ports.ts';
+
+export interface ExecutorLimits {
+  /** Events created per reconcile, host warnings included. */
+  readonly maxEvents: number;
+  readonly maxEventMessageBytes: number;
+  readonly eventDedupeWindowMs: number;
+  readonly eventDedupeEntries: number;
+  /** Remembered applies (children and statuses); forgetting one only costs one redundant, idempotent apply. */
+  readonly appliedEntries: number;
+}
+
+export const DEFAULT_EXECUTOR_LIMITS: ExecutorLimits = {
+  maxEvents: 10,
+  maxEventMessageBytes: 1024,
+  eventDedupeWindowMs: 5 * 60_000,
+  eventDedupeEntries: 4096,
+  appliedEntries: 8192,
+};
+
+/** pino-compatible; the executor logs only what it swallows (failed events). */
+export interface ExecutorLogger {
+  warn(fields: Record<string, unknown>, message: string): void;
+}
+
+export interface ExecutorOptions {
+  /** The reconciler's name; field manager, finalizer and event reporter derive from it. */
+  readonly name: string;
+  readonly primary: KindRef;
+  /** Kinds the reconciler owns: the only kinds it may create as children, and the only kinds ever pruned. */
+  readonly owns: readonly KindRef[];
+  readonly permissions: Permissions;
+  readonly client: ExecutorClient;
+  readonly reportingInstance?: string | undefined;
+  readonly limits?: Partial<ExecutorLimits> | undefined;
+  readonly now?: (() => number) | undefined;
+  readonly logger?: ExecutorLogger | undefined;
+}
+
+export interface ExecutionSummary {
+  /** Children written with server-side apply. */
+  applied: number;
+  /** Children left alone because the cache shows they already hold exactly what we last applied. */
+  skipped: number;
+  pruned: number;
+  statusWritten: boolean;
+  events: number;
+  /** Deduplicated within the window. */
+  eventsSuppressed: number;
+  /** Beyond the per-reconcile bound. */
+  eventsDropped: number;
+  eventsFailed: number;
+  finalizer: FinalizerChange;
+}
+
+interface AppliedRecord {
+  readonly uid: string | undefined;
+  readonly digest: string;
+}
+
+export class Executor {
+  readonly names: ReconcilerNames;
+  readonly #primary: KindRef;
+  readonly #owns: readonly KindRef[];
+  readonly #capabilities: CapabilityChecker;
+  readonly #client: ExecutorClient;
+  readonly #limits: ExecutorLimits;
+  readonly #events: EventRecorder;
+  /**
+   * What we last applied per child ("child:<identity>") and per primary status ("status:<uid>"). The cache
+   * alone cannot justify skipping an apply: a field we stopped setting still shows in the observed object,
+   * and only an apply removes it. A skip needs both "we applied exactly this to this object" and "the
+   * cache still shows all of it".
+   */
+  readonly #applied: BoundedMap<string, AppliedRecord>;
+
+  constructor(options: ExecutorOptions) {
+    this.names = reconcilerNames(options.name);
+    validateOwnedKinds(options.primary, options.owns);
+    this.#primary = options.primary;
+    this.#owns = [...options.owns];
+    this.#capabilities = compilePermissions(options.permissions);
+    this.#client = options.client;
+    this.#limits = { ...DEFAULT_EXECUTOR_LIMITS, ...options.limits };
+    this.#applied = new BoundedMap(this.#limits.appliedEntries);
+    const logger = options.logger;
+    this.#events = new EventRecorder({
+      client: options.client,
+      reportingController: this.names.reportingController,
+      reportingInstance: options.reportingInstance,
+      dedupeWindowMs: this.#limits.eventDedupeWindowMs,
+      dedupeEntries: this.#limits.eventDedupeEntries,
+      now: options.now ?? Date.now,
+      onError: (err, event) =>
+        logger?.warn({ err, reconciler: options.name, reason: event.reason }, 'event could not be recorded'),
+    });
+  }
+
+  get primaryKind(): KindRef {
+    return this.#primary;
+  }
+
+  get owns(): readonly KindRef[] {
+    return this.#owns;
+  }
+
+  /**
+   * Performs the writes `output` asks for. Throws WR_GUEST_OUTPUT_INVALID or WR_CAPABILITY_DENIED before any
+   * write (after a Warning event on the primary), or the WR_KUBE_* error of the first write that failed.
+   */
+  async execute(request: ReconcileRequest, output: ReconcileOutput): Promise<ExecutionSummary> {
+    const primary = request.primary.object();
+    this.#checkPrimary(primary);
+    const summary: ExecutionSummary = {
+      applied: 0,
+      skipped: 0,
+      pruned: 0,
+      statusWritten: false,
+      events: 0,
+      eventsSuppressed: 0,
+      eventsDropped: 0,
+      eventsFailed: 0,
+      finalizer: 'none',
+    };
+    const tally: EventTally = { created: 0, suppressed: 0, failed: 0 };
+    const deleting = request.deleted || primary.metadata.deletionTimestamp !== undefined;
+    let plan: Plan;
+    try {
+      plan = planOutput(
+        {
+          primary,
+          owns: this.#owns,
+          capabilities: this.#capabilities,
+          deleting,
+          observedChildren: request.children,
+          limits: this.#limits,
+        },
+        output,
+      );
+    } catch (err) {
+      const warning = rejectionEvent(err, this.#limits.maxEventMessageBytes);
+      if (warning !== undefined) await this.#events.record(primary, [warning], tally);
+      throw err;
+    }
+
+    if (plan.finalizer === 'ensure') {
+      summary.finalizer = await updateFinalizer(this.#client, primary, this.names.finalizer, 'ensure');
+    }
+    for (const write of plan.apply) await this.#apply(write, summary);
+    for (const doomed of plan.prune) await this.#prune(doomed, summary);
+    if (plan.status !== undefined) summary.statusWritten = await this.#writeStatus(primary, plan.status);
+    await this.#events.record(primary, plan.events, tally);
+    summary.events = tally.created;
+    summary.eventsSuppressed = tally.suppressed;
+    summary.eventsFailed = tally.failed;
+    summary.eventsDropped = plan.eventsDropped;
+    if (plan.finalizer === 'release') {
+      summary.finalizer = await updateFinalizer(this.#client, primary, this.names.finalizer, 'release');
+    }
+    return summary;
+  }
+
+  #checkPrimary(primary: KubeObject): void {
+    const expected = groupKind(this.#primary.apiVersion, this.#primary.kind);
+    const actual = groupKind(primary.apiVersion, primary.kind);
+    if (actual !== expected || !primary.metadata.uid || !primary.metadata.name) {
+      // Only the cache feeds primaries here, and it serves what the API server stored: this is a wiring bug.
+      throw new WrError('WR_HOST_INTERNAL', `the executor for ${expected} was handed a ${actual} without uid or name`, {
+        details: { expected, actual, name: primary.metadata.name },
+      });
+    }
+  }
+
+  async #apply(write: ChildWrite, summary: ExecutionSummary): Promise<void> {
+    const digest = digestOf(write.object);
+    const memoryKey = `child:${write.key}`;
+    const observed = write.observed;
+    const record = this.#applied.get(memoryKey);
+    if (
+      observed !== undefined &&
+      observed.apiVersion === write.object.apiVersion &&
+      record?.digest === digest &&
+      record.uid === observed.metadata.uid &&
+      isSubset(write.object, observed)
+    ) {
+      summary.skipped++;
+      return;
+    }
+    const stored = await this.#client.apply(write.object, { fieldManager: this.names.fieldManager, force: true });
+    this.#applied.set(memoryKey, { uid: stored.metadata?.uid, digest });
+    summary.applied++;
+  }
+
+  async #prune(doomed: ChildDelete, summary: ExecutionSummary): Promise<void> {
+    this.#applied.delete(`child:${doomed.key}`);
+    try {
+      await this.#client.delete(doomed.ref, { uid: doomed.uid, propagationPolicy: 'Background' });
+      summary.pruned++;
+    } catch (err) {
+      // Already gone, or replaced by a same-named object (uid precondition failed): nothing of ours to delete.
+      if (!isWrError(err, 'WR_KUBE_NOT_FOUND') && !isWrError(err, 'WR_KUBE_CONFLICT')) throw err;
+    }
+  }
+
+  /** Writes the status unless the cache shows it already, which keeps status-only reconciles write-free. */
+  async #writeStatus(primary: KubeObject, status: Record<string, unknown>): Promise<boolean> {
+    const observed = primary.status;
+    if (jsonEqual(observed, status)) return false;
+    const digest = digestOf(status);
+    const memoryKey = `status:${primary.metadata.uid}`;
+    const record = this.#applied.get(memoryKey);
+    if (record?.digest === digest && isSubset(status, observed)) return false;
+    await this.#client.applyStatus(
+      {
+        apiVersion: primary.apiVersion,
+        kind: primary.kind,
+        metadata: {
+          name: primary.metadata.name,
+          ...(primary.metadata.namespace ? { namespace: primary.metadata.namespace } : {}),
+        },
+        status,
+      },
+      { fieldManager: this.names.fieldManager, force: true },
+    );
+    this.#applied.set(memoryKey, { uid: primary.metadata.uid, digest });
+    return true;
+  }
+}
+
+function digestOf(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('base64');
+}
+
+/** The Warning event that makes a rejected output visible on the primary (`kubectl describe`). */
+function rejectionEvent(err: unknown, maxBytes: number): GuestEvent | undefined {
+  if (isWrError(err, 'WR_CAPABILITY_DENIED')) {
+    const denied = (err.details?.denied ?? []) as DeniedAction[];
+    const listed = denied
+      .slice(0, 3)
+      .map((d) => `${d.verb} ${d.apiVersion}/${d.kind} ${d.namespace ? `${d.namespace}/` : ''}${d.name} (${d.reason})`)
+      .join('; ');
+    return {
+      type: 'Warning',
+      reason: 'CapabilityDenied',
+      message: truncateUtf8(`output rejected, nothing written: ${listed}`, maxBytes),
+    };
+  }
+  if (isWrError(err, 'WR_GUEST_OUTPUT_INVALID')) {
+    const violations = (err.details?.violations ?? []) as string[];
+    return {
+      type: 'Warning',
+      reason: 'InvalidOutput',
+      message: truncateUtf8(`output rejected, nothing written: ${violations.slice(0, 3).join('; ')}`, maxBytes),
+    };
+  }
+  return undefined;
+}

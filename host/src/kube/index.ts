@@ -1,0 +1,38 @@
+// Public surface of the Kubernetes client layer.
+
+export {
+  type ApplyOptions,
+  type DeleteOptions,
+  KubeClient,
+  type KubeClientOptions,
+  type KubeList,
+  type ListOptions,
+  type RequestOptions,
+  type WatchEvent,
+  type WatchOptions,
+  type WatchStream,
+  type WriteOptions,
+} from './client.ts';
+export { Discovery, type DiscoveryOptions } from './discovery.ts';
+export { retryAfterMsOf } from './internal/status.ts';
+export { type LogFn, type Logger, silentLogger } from './logger.ts';
+export {
+  type ApiResource,
+  apiVersionOf,
+  collectionPath,
+  type GroupVersionKind,
+  groupVersionPath,
+  gvkOf,
+  objectPath,
+  parseApiVersion,
+  withQuery,
+} from './paths.ts';
+export {
+  type HttpTransportOptions,
+  httpTransport,
+  kubeConfigTransport,
+  type TlsSettings,
+  type Transport,
+  type TransportRequest,
+  type TransportResponse,
+} from './transport.ts';

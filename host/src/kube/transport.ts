@@ -1,0 +1,181 @@
+// The pluggable HTTP transport under KubeClient: one keep-alive agent per API server, TLS and auth from config.
+
+import http from 'node:http';
+import https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { WrError } from '../errors.ts';
+
+export interface TransportRequest {
+  readonly method: string;
+  /** Path plus query string, starting with "/". */
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body?: string;
+  /** Aborting destroys the request and, once the answer has begun, its body stream (with the abort reason). */
+  readonly signal?: AbortSignal;
+}
+
+export interface TransportResponse {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  /** The body as it arrives; a consumer that stops early must call `destroy()`. */
+  readonly body: AsyncIterable<Buffer>;
+  destroy(): void;
+}
+
+/** Anything that can carry one HTTP exchange to the API server: tests substitute proxies or fakes here. */
+export interface Transport {
+  request(req: TransportRequest): Promise<TransportResponse>;
+  /** Releases pooled connections; in-flight requests are not affected. */
+  close(): void;
+}
+
+export interface TlsSettings {
+  readonly ca?: string | Buffer;
+  readonly cert?: string | Buffer;
+  readonly key?: string | Buffer;
+  /** The name the server certificate must carry when the dialled address differs (proxies, tunnels). */
+  readonly servername?: string;
+  readonly rejectUnauthorized?: boolean;
+}
+
+export interface HttpTransportOptions {
+  /** Base URL of the API server, e.g. https://127.0.0.1:6443. A path prefix is kept. */
+  readonly server: string;
+  readonly tls?: TlsSettings;
+  /** Resolved before every request, so rotating tokens (exec plugins, OIDC) stay current. */
+  readonly headers?: () => Promise<Record<string, string>> | Record<string, string>;
+  /** Idle pooled sockets kept per host; watches hold their own sockets and are not limited by it. */
+  readonly maxFreeSockets?: number;
+}
+
+/** node:http(s) with a keep-alive agent: list/apply traffic reuses connections, each watch holds one. */
+export function httpTransport(options: HttpTransportOptions): Transport {
+  let base: URL;
+  try {
+    base = new URL(options.server);
+  } catch (cause) {
+    throw new WrError('WR_KUBE_CONFIG', `API server address is not a URL: ${options.server}`, { cause });
+  }
+  if (base.protocol !== 'https:' && base.protocol !== 'http:') {
+    throw new WrError('WR_KUBE_CONFIG', `API server address must be http(s): ${options.server}`);
+  }
+  const secure = base.protocol === 'https:';
+  const prefix = base.pathname.replace(/\/+$/, '');
+  const agentOptions = { keepAlive: true, keepAliveMsecs: 15_000, maxFreeSockets: options.maxFreeSockets ?? 8 };
+  const agent = secure ? new https.Agent({ ...agentOptions, ...options.tls }) : new http.Agent(agentOptions);
+  const requestFn = secure ? https.request : http.request;
+
+  return {
+    async request(req) {
+      const extra = options.headers === undefined ? {} : await options.headers();
+      req.signal?.throwIfAborted();
+      return new Promise<TransportResponse>((resolve, reject) => {
+        const outgoing = requestFn({
+          agent,
+          protocol: base.protocol,
+          hostname: base.hostname.replace(/^\[|\]$/g, ''),
+          port: base.port === '' ? undefined : Number(base.port),
+          method: req.method,
+          path: prefix + req.path,
+          headers: {
+            ...extra,
+            ...req.headers,
+            ...(req.body !== undefined ? { 'Content-Length': String(Buffer.byteLength(req.body)) } : {}),
+          },
+          // Set on the request (not the agent) so per-request sockets verify against the same name.
+          ...(secure && options.tls?.servername !== undefined ? { servername: options.tls.servername } : {}),
+        });
+        let response: http.IncomingMessage | undefined;
+        const onAbort = () => {
+          const reason = asError(req.signal?.reason);
+          // After headers the abort must surface from the body iterator, not as a silent end of stream.
+          if (response !== undefined) response.destroy(reason);
+          else outgoing.destroy(reason);
+        };
+        const detach = () => req.signal?.removeEventListener('abort', onAbort);
+        req.signal?.addEventListener('abort', onAbort, { once: true });
+        outgoing.on('error', (err) => {
+          // Errors after the headers reach the consumer through the body stream instead.
+          if (response !== undefined) return;
+          detach();
+          reject(err);
+        });
+        outgoing.on('response', (res) => {
+          response = res;
+          res.once('close', detach);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, destroy: () => res.destroy() });
+        });
+        outgoing.end(req.body);
+      });
+    },
+    close() {
+      agent.destroy();
+    },
+  };
+}
+
+function asError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(String(reason));
+}
+
+/**
+ * Reads TLS material and auth from a KubeConfig through client-node (the only part of it used here).
+ * `server` overrides the address dialled (for a proxy); TLS still verifies against the configured host
+ * unless `servername` says otherwise.
+ */
+export async function kubeConfigTransport(
+  kc: KubeConfig,
+  overrides: { server?: string; servername?: string; maxFreeSockets?: number } = {},
+): Promise<Transport> {
+  const cluster = kc.getCurrentCluster();
+  if (cluster === null) throw new WrError('WR_KUBE_CONFIG', 'KubeConfig has no current cluster');
+  const server = overrides.server ?? cluster.server;
+  const probe = await applyKubeConfig(kc);
+  const configuredHost = new URL(cluster.server).hostname.replace(/^\[|\]$/g, '');
+  const dialledHost = new URL(server).hostname.replace(/^\[|\]$/g, '');
+  const servername =
+    overrides.servername ?? cluster.tlsServerName ?? (dialledHost !== configuredHost ? configuredHost : undefined);
+  const tls: TlsSettings = {
+    ...(probe.ca !== undefined ? { ca: probe.ca } : {}),
+    ...(probe.cert !== undefined ? { cert: probe.cert } : {}),
+    ...(probe.key !== undefined ? { key: probe.key } : {}),
+    ...(probe.rejectUnauthorized !== undefined ? { rejectUnauthorized: probe.rejectUnauthorized } : {}),
+    ...(servername !== undefined ? { servername } : {}),
+  };
+  return httpTransport({
+    server,
+    tls,
+    headers: async () => (await applyKubeConfig(kc)).headers,
+    ...(overrides.maxFreeSockets !== undefined ? { maxFreeSockets: overrides.maxFreeSockets } : {}),
+  });
+}
+
+interface AppliedConfig {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  rejectUnauthorized?: boolean;
+  headers: Record<string, string>;
+}
+
+async function applyKubeConfig(kc: KubeConfig): Promise<AppliedConfig> {
+  const opts: https.RequestOptions = { headers: {} };
+  try {
+    await kc.applyToHTTPSOptions(opts);
+  } catch (cause) {
+    throw new WrError('WR_KUBE_CONFIG', `KubeConfig could not be applied: ${(cause as Error).message}`, { cause });
+  }
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(opts.headers ?? {})) {
+    if (typeof value === 'string') headers[name] = value;
+    else if (typeof value === 'number') headers[name] = String(value);
+  }
+  if (typeof opts.auth === 'string') headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
+  const result: AppliedConfig = { headers };
+  if (opts.ca !== undefined) result.ca = opts.ca as string | Buffer;
+  if (opts.cert !== undefined) result.cert = opts.cert as string | Buffer;
+  if (opts.key !== undefined) result.key = opts.key as string | Buffer;
+  if (opts.rejectUnauthorized !== undefined) result.rejectUnauthorized = opts.rejectUnauthorized;
+  return result;
+}

@@ -1,0 +1,278 @@
+// One live guest instance: instantiation, wr_init, and metered, contained reconcile/finalize calls.
+//
+// A call is synchronous Wasm on the event loop; the fuel budget, not a timer, is what bounds it. Any
+// failure poisons the instance (it may have been unwound mid-update, so its memory is not trusted) and the
+// pool replaces it with a fresh one built from the same compiled module and config.
+
+import { Buffer } from 'node:buffer';
+import { EXPORTS, FUEL_GLOBAL_EXPORT, GUEST_STATUS } from '../abi/constants.ts';
+import type { ReconcileOutput } from '../abi/types.ts';
+import { validateReconcileOutput } from '../abi/validate.ts';
+import { type ErrorCode, isWrError, WrError } from '../errors.ts';
+import { HostAbort, HostBridge } from './internal/host-bridge.ts';
+import type { RuntimeLimits } from './limits.ts';
+import type { CompiledModule } from './loader.ts';
+import type { CallObserver, GuestLogger, ReadPort } from './ports.ts';
+
+export type GuestCallExport = typeof EXPORTS.reconcile | typeof EXPORTS.finalize;
+
+export interface InstanceOptions {
+  /** The wr_init input (encodeInitInput), encoded once per version. */
+  readonly initInput: string;
+  readonly limits: RuntimeLimits;
+  readonly logger: GuestLogger;
+  /** Fields bound to every log line of this guest, e.g. reconciler name and digest. */
+  readonly logBindings: Readonly<Record<string, unknown>>;
+  readonly readPort: ReadPort;
+  readonly clock?: () => number;
+  readonly observer?: CallObserver;
+}
+
+type BufferFn = (ptr: number, len: number) => number;
+
+const PAGE_BYTES = 65536;
+const encoder = new TextEncoder();
+const STACK_OVERFLOW = /maximum call stack size exceeded/i;
+
+function exportedFunction<T>(instance: WebAssembly.Instance, name: string): T {
+  return instance.exports[name] as T;
+}
+
+/** The guest's own explanation of a failure, when it set an output shaped like {"error":{"message":...}}. */
+function guestMessage(output: string | undefined): string | undefined {
+  if (output === undefined) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(output);
+    const error = (parsed as { error?: { message?: unknown } } | null)?.error;
+    return typeof error?.message === 'string' ? error.message.slice(0, 4096) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export class GuestInstance {
+  readonly compiled: CompiledModule;
+  readonly #options: InstanceOptions;
+  readonly #bridge: HostBridge;
+  readonly #memory: WebAssembly.Memory;
+  readonly #fuel: WebAssembly.Global;
+  readonly #alloc: (len: number) => number;
+  readonly #exports: Readonly<Record<string, BufferFn | undefined>>;
+  #poisoned = false;
+
+  private constructor(
+    compiled: CompiledModule,
+    options: InstanceOptions,
+    bridge: HostBridge,
+    instance: WebAssembly.Instance,
+  ) {
+    this.compiled = compiled;
+    this.#options = options;
+    this.#bridge = bridge;
+    this.#memory = instance.exports[EXPORTS.memory] as WebAssembly.Memory;
+    this.#fuel = instance.exports[FUEL_GLOBAL_EXPORT] as WebAssembly.Global;
+    this.#alloc = exportedFunction(instance, EXPORTS.alloc);
+    this.#exports = {
+      [EXPORTS.init]: exportedFunction(instance, EXPORTS.init),
+      [EXPORTS.reconcile]: exportedFunction(instance, EXPORTS.reconcile),
+      [EXPORTS.finalize]: exportedFunction(instance, EXPORTS.finalize),
+    };
+    bridge.attach(this.#memory, this.#fuel);
+  }
+
+  /**
+   * Instantiates `compiled` and runs wr_init. Every failure, including a trap in the start function or
+   * an exhausted budget, is WR_GUEST_INIT_FAILED with the underlying code in `details.cause`: init is
+   * deterministic (config is its only input), so retrying the same module and config fails the same way.
+   */
+  static async create(compiled: CompiledModule, options: InstanceOptions): Promise<GuestInstance> {
+    const bridge = new HostBridge({
+      limits: options.limits,
+      logger: options.logger,
+      logBindings: options.logBindings,
+      readPort: options.readPort,
+      clock: options.clock ?? Date.now,
+    });
+    let instance: WebAssembly.Instance;
+    try {
+      instance = await WebAssembly.instantiate(compiled.module, bridge.imports());
+    } catch (err) {
+      const cause = err instanceof HostAbort ? err.error : GuestInstance.#classifyStart(err);
+      throw GuestInstance.#initFailed(`instantiation failed: ${cause.message}`, cause, compiled);
+    }
+    const guest = new GuestInstance(compiled, options, bridge, instance);
+    guest.#init();
+    return guest;
+  }
+
+  static #classifyStart(err: unknown): WrError {
+    if (err instanceof RangeError && STACK_OVERFLOW.test(err.message)) {
+      return new WrError('WR_GUEST_STACK_OVERFLOW', 'the start function overflowed the stack', { cause: err });
+    }
+    if (err instanceof WebAssembly.RuntimeError) {
+      return new WrError('WR_GUEST_TRAP', `the start function trapped: ${err.message}`, { cause: err });
+    }
+    return new WrError('WR_MODULE_COMPILE', `linking failed: ${(err as Error).message}`, { cause: err });
+  }
+
+  static #initFailed(message: string, cause: WrError, compiled: CompiledModule): WrError {
+    return new WrError('WR_GUEST_INIT_FAILED', message, {
+      cause,
+      details: { cause: cause.code, digest: compiled.digest, ...cause.details },
+    });
+  }
+
+  get poisoned(): boolean {
+    return this.#poisoned;
+  }
+
+  #init(): void {
+    let status: number;
+    let output: string | undefined;
+    try {
+      ({ status, output } = this.#invoke(EXPORTS.init, this.#options.initInput, false));
+    } catch (err) {
+      const cause = err as WrError;
+      throw GuestInstance.#initFailed(`wr_init failed: ${cause.message}`, cause, this.compiled);
+    }
+    if (status !== GUEST_STATUS.OK) {
+      this.#poisoned = true;
+      const message = guestMessage(output);
+      throw new WrError('WR_GUEST_INIT_FAILED', `wr_init returned status ${status}${message ? `: ${message}` : ''}`, {
+        details: { status, digest: this.compiled.digest, ...(message ? { guestMessage: message } : {}) },
+      });
+    }
+  }
+
+  /**
+   * Runs wr_reconcile or wr_finalize on `input` (encodeReconcileInput). Returns the validated output,
+   * including a guest-reported `error` as data; throws WrError for failures of the call itself.
+   */
+  call(name: GuestCallExport, input: string): ReconcileOutput {
+    if (this.#poisoned) throw new WrError('WR_GUEST_TRAP', 'the instance is poisoned by an earlier failure');
+    const { status, output } = this.#invoke(name, input, true);
+    try {
+      return this.#interpret(status, output);
+    } catch (err) {
+      this.#poisoned = true;
+      throw err;
+    }
+  }
+
+  #interpret(status: number, output: string | undefined): ReconcileOutput {
+    if (status === GUEST_STATUS.BAD_INPUT) {
+      const message = guestMessage(output);
+      throw new WrError(
+        'WR_GUEST_ERROR_TERMINAL',
+        `the guest could not decode its input${message ? `: ${message}` : ''}`,
+        {
+          details: { status, ...(message ? { guestMessage: message } : {}) },
+        },
+      );
+    }
+    if (status !== GUEST_STATUS.OK && status !== GUEST_STATUS.ERROR) {
+      throw new WrError('WR_GUEST_OUTPUT_INVALID', `the guest returned unknown status ${status}`, {
+        details: { status, path: '$' },
+      });
+    }
+    if (output === undefined) {
+      throw new WrError('WR_GUEST_OUTPUT_INVALID', 'the guest returned without calling set_output', {
+        details: { status, path: '$' },
+      });
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(output);
+    } catch (cause) {
+      throw new WrError('WR_GUEST_OUTPUT_INVALID', 'the guest output is not JSON', { cause, details: { path: '$' } });
+    }
+    const result = validateReconcileOutput(json, this.#options.limits.output);
+    if ((status === GUEST_STATUS.ERROR) !== (result.error !== undefined)) {
+      throw new WrError(
+        'WR_GUEST_OUTPUT_INVALID',
+        status === GUEST_STATUS.ERROR
+          ? 'the guest returned status ERROR without output.error'
+          : 'the guest returned status OK with output.error',
+        { details: { status, path: '$.error' } },
+      );
+    }
+    return result;
+  }
+
+  /** Writes the input, runs one export under a fresh budget, and maps every way it can fail to a WrError. */
+  #invoke(name: string, input: string, readsAllowed: boolean): { status: number; output: string | undefined } {
+    const limits = this.#options.limits;
+    const bytes = Buffer.byteLength(input, 'utf8');
+    if (bytes > limits.inputBytes) {
+      throw new WrError(
+        'WR_GUEST_INPUT_TOO_LARGE',
+        `input of ${bytes} bytes exceeds the limit of ${limits.inputBytes}`,
+        {
+          details: { bytes, limit: limits.inputBytes },
+        },
+      );
+    }
+    const fn = this.#exports[name]!;
+    const started = performance.now();
+    this.#fuel.value = limits.fuel;
+    this.#bridge.begin(readsAllowed);
+    let status = 0;
+    let failure: WrError | undefined;
+    try {
+      const ptr = this.#alloc(bytes) >>> 0;
+      const buffer = this.#memory.buffer;
+      if (ptr + bytes > buffer.byteLength) {
+        throw new HostAbort(
+          new WrError('WR_GUEST_TRAP', `${EXPORTS.alloc} returned a buffer outside linear memory`, {
+            details: { ptr, len: bytes, memoryBytes: buffer.byteLength },
+          }),
+        );
+      }
+      encoder.encodeInto(input, new Uint8Array(buffer, ptr, bytes));
+      status = fn(ptr, bytes);
+    } catch (err) {
+      failure = this.#classify(err);
+    }
+    const outcome = this.#bridge.end();
+    // An abort recorded by an import wins even if the guest caught the exception and returned normally.
+    failure = outcome.abort ?? failure;
+    const remaining = this.#fuel.value as number;
+    const fuelUsed = limits.fuel - Math.max(remaining, 0);
+    this.#options.observer?.onCall({
+      digest: this.compiled.digest,
+      export: name as 'wr_init' | GuestCallExport,
+      outcome: failure?.code ?? 'ok',
+      fuelUsed,
+      durationMs: performance.now() - started,
+    });
+    if (failure !== undefined) {
+      this.#poisoned = true;
+      throw failure;
+    }
+    return { status, output: outcome.output };
+  }
+
+  #classify(err: unknown): WrError {
+    if (err instanceof HostAbort) return err.error;
+    if (isWrError(err)) return err;
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof RangeError && STACK_OVERFLOW.test(message)) {
+      return new WrError('WR_GUEST_STACK_OVERFLOW', 'the guest overflowed the call stack', { cause: err });
+    }
+    const fuel = this.#fuel.value as number;
+    const pages = this.#memory.buffer.byteLength / PAGE_BYTES;
+    const details = { memoryPages: pages, memoryMaxPages: this.compiled.memoryMaxPages, trap: message };
+    let code: ErrorCode = 'WR_GUEST_TRAP';
+    if (fuel < 0) code = 'WR_GUEST_BUDGET_EXCEEDED';
+    // Guests trap right after memory.grow returns -1 (AssemblyScript's allocator does). A trap with memory
+    // at its cap is read as that; a refused grow while below the cap is reported as a plain trap whose
+    // details still show how close to the cap memory was.
+    else if (pages >= this.compiled.memoryMaxPages) code = 'WR_GUEST_MEMORY_EXCEEDED';
+    const text: Record<string, string> = {
+      WR_GUEST_BUDGET_EXCEEDED: `the guest used up its fuel budget of ${this.#options.limits.fuel}`,
+      WR_GUEST_MEMORY_EXCEEDED: `the guest trapped with memory at its cap of ${this.compiled.memoryMaxPages} pages`,
+      WR_GUEST_TRAP: `the guest trapped: ${message}`,
+    };
+    return new WrError(code, text[code]!, { cause: err, details });
+  }
+}

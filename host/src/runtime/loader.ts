@@ -1,0 +1,202 @@
+// Turns untrusted module bytes into a compiled, metered, ABI-checked module, cached by content digest.
+//
+// Pipeline: size limit -> sha256 -> decode -> ABI marker -> imports -> exports -> instrument (fuel, memory
+// cap) -> WebAssembly.compile. The contract checks run on the decoded declarations before the costlier
+// rewrite and compile. The marker comes first: a module built for another ABI major would otherwise be
+// reported as importing unknown host functions, which hides the real cause.
+
+import { createHash } from 'node:crypto';
+import { ABI_MARKER, ABI_MARKER_PREFIX, EXPORTS, IMPORT_NAMESPACE } from '../abi/constants.ts';
+import { WrError } from '../errors.ts';
+import { HOST_IMPORT_SIGNATURES } from './internal/host-bridge.ts';
+import { LruCache } from './internal/lru.ts';
+import type { RuntimeLimits } from './limits.ts';
+import { inspectModule, instrumentModule, type ModuleInfo } from './wasm/index.ts';
+
+/** A module ready to instantiate. Immutable and shared by every instance and version that uses it. */
+export interface CompiledModule {
+  /** `sha256:<hex>` of the bytes as delivered (before instrumentation). */
+  readonly digest: string;
+  readonly module: WebAssembly.Module;
+  /** Size of the delivered bytes. */
+  readonly bytes: number;
+  /** The memory cap in force: the lower of the module's declared maximum and the configured cap. */
+  readonly memoryMaxPages: number;
+  readonly hasFinalize: boolean;
+}
+
+export type LoadLimits = Pick<RuntimeLimits, 'moduleBytes' | 'memoryPages' | 'fuel'>;
+
+export interface ModuleLoaderOptions {
+  /** Compiled modules kept; a host runs one or two versions per reconciler. */
+  readonly cacheEntries?: number;
+  /** Sum of the delivered sizes of cached modules, a proxy for the code V8 keeps alive. */
+  readonly cacheBytes?: number;
+}
+
+type Signature = { readonly params: readonly string[]; readonly results: readonly string[] };
+
+const BUFFER_CALL: Signature = { params: ['i32', 'i32'], results: ['i32'] };
+/** Function exports and their signatures; an optional one (`wr_finalize`) is checked only when present. */
+export const GUEST_FUNCTION_EXPORTS: ReadonlyArray<{ name: string; signature: Signature; required: boolean }> = [
+  { name: EXPORTS.alloc, signature: { params: ['i32'], results: ['i32'] }, required: true },
+  { name: EXPORTS.init, signature: BUFFER_CALL, required: true },
+  { name: EXPORTS.reconcile, signature: BUFFER_CALL, required: true },
+  { name: EXPORTS.finalize, signature: BUFFER_CALL, required: false },
+  { name: ABI_MARKER, signature: { params: [], results: [] }, required: true },
+];
+
+export function digestOf(bytes: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+function sameSignature(actual: { params: readonly string[]; results: readonly string[] }, expected: Signature) {
+  return (
+    actual.params.length === expected.params.length &&
+    actual.results.length === expected.results.length &&
+    actual.params.every((p, i) => p === expected.params[i]) &&
+    actual.results.every((r, i) => r === expected.results[i])
+  );
+}
+
+function render(sig: { params: readonly string[]; results: readonly string[] }): string {
+  return `(${sig.params.join(', ')}) -> (${sig.results.join(', ')})`;
+}
+
+function functionSignature(info: ModuleInfo, index: number) {
+  const typeIndex = info.functionTypeIndices[index];
+  return typeIndex === undefined ? undefined : info.types[typeIndex];
+}
+
+function checkAbiMarker(info: ModuleInfo): void {
+  const markers = info.exports.filter((e) => e.name.startsWith(ABI_MARKER_PREFIX)).map((e) => e.name);
+  if (!markers.includes(ABI_MARKER)) {
+    throw new WrError(
+      'WR_MODULE_ABI_VERSION',
+      markers.length === 0
+        ? `the module declares no ABI version (expected an export named ${ABI_MARKER})`
+        : `the module declares ${markers.join(', ')}; this host implements ${ABI_MARKER}`,
+      { details: { declared: markers, expected: ABI_MARKER } },
+    );
+  }
+}
+
+function checkImports(info: ModuleInfo): void {
+  for (const imp of info.imports) {
+    const where = { module: imp.module, name: imp.name, kind: imp.kind };
+    if (imp.module !== IMPORT_NAMESPACE) {
+      throw new WrError(
+        'WR_MODULE_FORBIDDEN_IMPORT',
+        `import ${imp.module}.${imp.name} is outside the host namespace "${IMPORT_NAMESPACE}"`,
+        { details: where },
+      );
+    }
+    const expected = Object.hasOwn(HOST_IMPORT_SIGNATURES, imp.name) ? HOST_IMPORT_SIGNATURES[imp.name] : undefined;
+    if (expected === undefined || imp.kind !== 'function') {
+      throw new WrError('WR_MODULE_FORBIDDEN_IMPORT', `${imp.module}.${imp.name} is not a host function of ABI v1`, {
+        details: where,
+      });
+    }
+    const actual = imp.typeIndex === undefined ? undefined : info.types[imp.typeIndex];
+    if (actual === undefined || !sameSignature(actual, expected)) {
+      throw new WrError(
+        'WR_MODULE_FORBIDDEN_IMPORT',
+        `${imp.module}.${imp.name} is imported as ${actual ? render(actual) : '?'}; ABI v1 defines ${render(expected)}`,
+        { details: { ...where, expected: render(expected), actual: actual ? render(actual) : null } },
+      );
+    }
+  }
+}
+
+function checkExports(info: ModuleInfo): { hasFinalize: boolean } {
+  const byName = new Map(info.exports.map((e) => [e.name, e]));
+  const memory = byName.get(EXPORTS.memory);
+  if (memory === undefined || memory.kind !== 'memory') {
+    throw new WrError('WR_MODULE_MISSING_EXPORT', `the module does not export its memory as "${EXPORTS.memory}"`, {
+      details: { export: EXPORTS.memory, kind: 'memory' },
+    });
+  }
+  for (const { name, signature, required } of GUEST_FUNCTION_EXPORTS) {
+    const exp = byName.get(name);
+    if (exp === undefined && !required) continue;
+    const actual = exp?.kind === 'function' ? functionSignature(info, exp.index) : undefined;
+    if (actual === undefined || !sameSignature(actual, signature)) {
+      throw new WrError(
+        'WR_MODULE_MISSING_EXPORT',
+        exp === undefined
+          ? `the module does not export function ${name}`
+          : `export ${name} must be a function ${render(signature)}`,
+        { details: { export: name, expected: render(signature), actual: actual ? render(actual) : null } },
+      );
+    }
+  }
+  return { hasFinalize: byName.has(EXPORTS.finalize) };
+}
+
+export class ModuleLoader {
+  readonly #cache: LruCache<string, CompiledModule>;
+  readonly #inflight = new Map<string, Promise<CompiledModule>>();
+
+  constructor(options: ModuleLoaderOptions = {}) {
+    this.#cache = new LruCache(options.cacheEntries ?? 32, options.cacheBytes ?? 128 * 1024 * 1024);
+  }
+
+  /**
+   * Validates and compiles `bytes`, or returns the cached result for the same digest and limits (the fuel
+   * and memory cap are compiled into the module). Throws WrError with a WR_MODULE_* code.
+   */
+  load(bytes: Uint8Array, limits: LoadLimits): Promise<CompiledModule> {
+    if (bytes.length > limits.moduleBytes) {
+      return Promise.reject(
+        new WrError('WR_MODULE_TOO_LARGE', `the module has ${bytes.length} bytes; the limit is ${limits.moduleBytes}`, {
+          details: { bytes: bytes.length, limit: limits.moduleBytes },
+        }),
+      );
+    }
+    const digest = digestOf(bytes);
+    const key = `${digest}/${limits.memoryPages}/${limits.fuel}`;
+    const cached = this.#cache.get(key);
+    if (cached !== undefined) return Promise.resolve(cached);
+    let pending = this.#inflight.get(key);
+    if (pending === undefined) {
+      pending = this.#compile(bytes, digest, limits).then(
+        (compiled) => {
+          this.#inflight.delete(key);
+          this.#cache.set(key, compiled, compiled.bytes);
+          return compiled;
+        },
+        (err: unknown) => {
+          this.#inflight.delete(key);
+          throw err;
+        },
+      );
+      this.#inflight.set(key, pending);
+    }
+    return pending;
+  }
+
+  async #compile(bytes: Uint8Array, digest: string, limits: LoadLimits): Promise<CompiledModule> {
+    const info = inspectModule(bytes);
+    checkAbiMarker(info);
+    checkImports(info);
+    const { hasFinalize } = checkExports(info);
+    const instrumented = instrumentModule(bytes, { memoryMaxPages: limits.memoryPages, initialFuel: limits.fuel });
+    let module: WebAssembly.Module;
+    try {
+      module = await WebAssembly.compile(instrumented.bytes as Uint8Array<ArrayBuffer>);
+    } catch (cause) {
+      throw new WrError('WR_MODULE_COMPILE', `V8 rejected the module: ${(cause as Error).message}`, {
+        cause,
+        details: { digest },
+      });
+    }
+    const declaredMax = info.memories[0]?.max;
+    return {
+      digest,
+      module,
+      bytes: bytes.length,
+      memoryMaxPages: declaredMax === undefined ? limits.memoryPages : Math.min(declaredMax, limits.memoryPages),
+      hasFinalize,
+    };
+  }
+}

@@ -1,0 +1,316 @@
+// Unit tests of watcher() against a scripted local API server: pagination, bookmarks, failures, watchdog.
+
+import assert from 'node:assert/strict';
+import type http from 'node:http';
+import { afterEach, describe, it } from 'node:test';
+import type { KubeObject } from '../abi/types.ts';
+import { KubeClient, type KubeClientOptions } from '../kube/client.ts';
+import type { ApiResource } from '../kube/paths.ts';
+import {
+  beginWatch,
+  type CollectionState,
+  collectionHandler,
+  type FakeApiServer,
+  kubeStatus,
+  type RecordedRequest,
+  sendJson,
+  startFakeApiServer,
+  type WatchScript,
+  writeEvent,
+} from '../kube/testing/fake-api-server.ts';
+import { httpTransport } from '../kube/transport.ts';
+import { type WatcherEvent, type WatcherOptions, watcher } from './watcher.ts';
+
+const configMaps: ApiResource = { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true };
+
+function cm(name: string, rv: string): KubeObject {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'ns', resourceVersion: rv } };
+}
+
+const apiServer = (state: CollectionState) => collectionHandler(state);
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+async function start(
+  handler: (req: RecordedRequest, res: http.ServerResponse) => void,
+  options: WatcherOptions = {},
+  clientOptions: KubeClientOptions = {},
+) {
+  const server: FakeApiServer = await startFakeApiServer(handler);
+  const client = new KubeClient(httpTransport({ server: server.url }), clientOptions);
+  const ctl = new AbortController();
+  const w = watcher(
+    client,
+    { resource: configMaps, namespace: 'ns' },
+    { backoff: { initialMs: 10, maxMs: 40 }, ...options, signal: ctl.signal },
+  );
+  const events: WatcherEvent[] = [];
+  const consumed = (async () => {
+    for await (const e of w) events.push(e);
+  })();
+  cleanups.push(async () => {
+    ctl.abort();
+    await consumed;
+    client.close();
+    await server.close();
+  });
+  return { server, w, events, ctl, consumed };
+}
+
+async function until(what: string, fn: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const watchRequests = (server: FakeApiServer) => server.requests.filter((r) => r.query.get('watch') === 'true');
+const describeEvent = (e: WatcherEvent) =>
+  e.type === 'init'
+    ? 'init'
+    : e.type === 'initDone'
+      ? `initDone@${e.resourceVersion}`
+      : `${e.type}:${e.object.metadata.name}`;
+
+describe('watcher', () => {
+  it('lists page by page, then watches from the list resourceVersion with bookmarks and a jittered timeout', async () => {
+    const state = {
+      items: [cm('a', '1'), cm('b', '2'), cm('c', '3')],
+      listRv: '10',
+      watches: [
+        (_req: RecordedRequest, res: http.ServerResponse) => {
+          beginWatch(res);
+          writeEvent(res, 'ADDED', cm('d', '11'));
+          writeEvent(res, 'BOOKMARK', { kind: 'ConfigMap', apiVersion: 'v1', metadata: { resourceVersion: '15' } });
+          writeEvent(res, 'DELETED', cm('a', '16'));
+          res.end();
+        },
+      ],
+    };
+    const { server, w, events } = await start(apiServer(state), {
+      pageSize: 2,
+      minWatchTimeoutSeconds: 300,
+      maxWatchTimeoutSeconds: 600,
+    });
+    await until('two watches', () => watchRequests(server).length >= 2);
+    assert.deepEqual(events.map(describeEvent), [
+      'init',
+      'initApply:a',
+      'initApply:b',
+      'initApply:c',
+      'initDone@10',
+      'apply:d',
+      'delete:a',
+    ]);
+    const lists = server.requests.filter((r) => r.query.get('watch') === null);
+    assert.deepEqual(
+      lists.map((r) => [r.query.get('limit'), r.query.get('continue'), r.query.get('resourceVersion')]),
+      [
+        ['2', null, null],
+        ['2', '2', null],
+      ],
+    );
+    const [first, second] = watchRequests(server);
+    assert.equal(first?.query.get('resourceVersion'), '10');
+    assert.equal(first?.query.get('allowWatchBookmarks'), 'true');
+    const timeout = Number(first?.query.get('timeoutSeconds'));
+    assert.ok(timeout >= 300 && timeout <= 600, `timeoutSeconds ${timeout}`);
+    assert.equal(second?.query.get('resourceVersion'), '16', 'resumes after the last event, past the bookmark');
+    assert.equal(w.stats.lists, 1);
+    assert.equal(w.stats.listPages, 2);
+    assert.equal(w.stats.bookmarks, 1);
+    assert.equal(w.stats.events, 2);
+    assert.equal(w.stats.reconnects, 1);
+  });
+
+  it('keeps going after an HTTP 500 on the watch, resuming without a relist (client-node #3020)', async () => {
+    const state = {
+      items: [cm('a', '1')],
+      listRv: '5',
+      watches: [
+        (_req: RecordedRequest, res: http.ServerResponse) =>
+          sendJson(res, 500, kubeStatus(500, 'InternalError', 'boom')),
+        (_req: RecordedRequest, res: http.ServerResponse) => {
+          beginWatch(res);
+          writeEvent(res, 'MODIFIED', cm('a', '6'));
+        },
+      ],
+    };
+    const { server, w, events } = await start(apiServer(state));
+    await until('the event after the failure', () => events.length === 4);
+    assert.equal(events[3]?.type, 'apply');
+    assert.deepEqual(
+      watchRequests(server).map((r) => r.query.get('resourceVersion')),
+      ['5', '5'],
+    );
+    assert.equal(w.stats.lists, 1);
+    assert.equal(w.stats.relists, 0);
+    assert.equal(w.stats.errors, 1);
+  });
+
+  it('aborts a silent watch through the watchdog and resumes from the last resourceVersion (#958)', async () => {
+    const state = {
+      items: [],
+      listRv: '7',
+      watches: [
+        (_req: RecordedRequest, res: http.ServerResponse) => {
+          beginWatch(res);
+          writeEvent(res, 'ADDED', cm('x', '8'));
+          // Then nothing at all: the connection stays open but silent.
+        },
+        (_req: RecordedRequest, res: http.ServerResponse) => {
+          beginWatch(res);
+          writeEvent(res, 'ADDED', cm('y', '9'));
+        },
+      ],
+    };
+    const { server, w, events } = await start(apiServer(state), { watchdogMs: 100 });
+    await until('the event on the second watch', () =>
+      events.some((e) => e.type === 'apply' && e.object.metadata.name === 'y'),
+    );
+    assert.equal(w.stats.stalls >= 1, true);
+    assert.equal(watchRequests(server)[1]?.query.get('resourceVersion'), '8');
+    assert.equal(w.stats.lists, 1, 'a stall never relists');
+  });
+
+  it('keeps a healthy watch open far past the request timeout (client-node #364)', async () => {
+    let open: http.ServerResponse | undefined;
+    const state = {
+      items: [],
+      listRv: '1',
+      watches: [
+        (_req: RecordedRequest, res: http.ServerResponse) => {
+          beginWatch(res);
+          open = res;
+        },
+      ],
+    };
+    const { w } = await start(
+      apiServer(state),
+      { watchdogMs: 5000 },
+      { requestTimeoutMs: 40, watchConnectTimeoutMs: 40 },
+    );
+    await until('the watch to open', () => open !== undefined);
+    for (let i = 0; i < 8; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      writeEvent(open!, 'BOOKMARK', { metadata: { resourceVersion: String(2 + i) } });
+    }
+    await until('all bookmarks', () => w.stats.bookmarks === 8);
+    assert.equal(w.stats.watchesStarted, 1);
+    assert.equal(w.stats.reconnects, 0);
+    assert.equal(w.stats.errors, 0);
+    assert.equal(w.resourceVersion, '9');
+  });
+
+  it('relists exactly once on a 410 ERROR event, starting with init', async () => {
+    const state = {
+      items: [cm('a', '1'), cm('b', '2')],
+      listRv: '10',
+      watches: [
+        (_req: RecordedRequest, res: http.ServerResponse) => {
+          beginWatch(res);
+          state.items = [cm('a', '20')];
+          state.listRv = '21';
+          writeEvent(res, 'ERROR', kubeStatus(410, 'Expired', 'too old resource version: 10 (15)'));
+        },
+      ],
+    };
+    const { server, w, events } = await start(apiServer(state));
+    await until('two initDone', () => events.filter((e) => e.type === 'initDone').length === 2);
+    await until('the third watch', () => watchRequests(server).length >= 2);
+    assert.deepEqual(events.map(describeEvent), [
+      'init',
+      'initApply:a',
+      'initApply:b',
+      'initDone@10',
+      'init',
+      'initApply:a',
+      'initDone@21',
+    ]);
+    assert.equal(w.stats.lists, 2);
+    assert.equal(w.stats.relists, 1);
+    assert.equal(w.stats.gone, 1);
+    assert.equal(watchRequests(server)[1]?.query.get('resourceVersion'), '21');
+  });
+
+  it('relists on an HTTP 410 answer to the watch request', async () => {
+    const state = {
+      items: [cm('a', '1')],
+      listRv: '3',
+      watches: [
+        (_req: RecordedRequest, res: http.ServerResponse) => sendJson(res, 410, kubeStatus(410, 'Gone', 'gone')),
+      ],
+    };
+    const { w } = await start(apiServer(state));
+    await until('the relist', () => w.stats.lists === 2 && w.stats.watchesStarted === 2);
+    assert.equal(w.stats.gone, 1);
+    assert.equal(w.stats.errors, 0);
+  });
+
+  it('restarts the list without pagination when the continue token expires', async () => {
+    const state = { items: [cm('a', '1'), cm('b', '2'), cm('c', '3')], listRv: '9', watches: [] as WatchScript[] };
+    const inner = apiServer(state);
+    let expired = false;
+    const handler = (req: RecordedRequest, res: http.ServerResponse) => {
+      if (req.query.get('continue') !== null && !expired) {
+        expired = true;
+        sendJson(res, 410, kubeStatus(410, 'Expired', 'The provided continue parameter is too old'));
+        return;
+      }
+      inner(req, res);
+    };
+    const { server, w, events } = await start(handler, { pageSize: 2 });
+    await until('initDone', () => events.some((e) => e.type === 'initDone'));
+    assert.deepEqual(events.map(describeEvent), [
+      'init',
+      'initApply:a',
+      'initApply:b',
+      'init',
+      'initApply:a',
+      'initApply:b',
+      'initApply:c',
+      'initDone@9',
+    ]);
+    const last = server.requests.filter((r) => r.query.get('watch') === null).at(-1);
+    assert.equal(last?.query.get('limit'), null);
+    assert.equal(w.stats.lists, 1);
+    assert.equal(w.stats.listRestarts, 1);
+  });
+
+  it('backs off with bounded jitter when every watch fails, without a reconnect storm', async () => {
+    const state = { items: [], listRv: '1', watches: [] as WatchScript[] };
+    const inner = apiServer(state);
+    const handler = (req: RecordedRequest, res: http.ServerResponse) => {
+      if (req.query.get('watch') === 'true') sendJson(res, 503, kubeStatus(503, 'ServiceUnavailable', 'down'));
+      else inner(req, res);
+    };
+    const began = Date.now();
+    const { server, w } = await start(handler, { backoff: { initialMs: 20, maxMs: 80 }, random: () => 0.5 });
+    await until('several failed watches', () => w.stats.errors >= 4);
+    const elapsed = Date.now() - began;
+    // Delays are 10, 20, 40, 40... ms with random()=0.5: never more attempts than time allows.
+    assert.ok(
+      watchRequests(server).length <= 2 + elapsed / 10,
+      `${watchRequests(server).length} attempts in ${elapsed} ms`,
+    );
+    assert.equal(w.stats.lists, 1);
+  });
+
+  it('treats a watch closed at once with nothing delivered as a failure', async () => {
+    const state = { items: [], listRv: '1', watches: [] as WatchScript[] };
+    const inner = apiServer(state);
+    const handler = (req: RecordedRequest, res: http.ServerResponse) => {
+      if (req.query.get('watch') === 'true') {
+        beginWatch(res);
+        res.end();
+      } else inner(req, res);
+    };
+    const { w } = await start(handler);
+    await until('two failures', () => w.stats.errors >= 2);
+    assert.equal(w.stats.lists, 1);
+  });
+});

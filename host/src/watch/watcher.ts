@@ -1,0 +1,274 @@
+// watcher(): a resilient list-then-watch stream of one resource, with client-go Reflector semantics.
+
+import type { KubeObject } from '../abi/types.ts';
+import { isWrError, WrError } from '../errors.ts';
+import type { KubeClient } from '../kube/client.ts';
+import { retryAfterMsOf } from '../kube/internal/status.ts';
+import { type Logger, silentLogger } from '../kube/logger.ts';
+import type { ApiResource } from '../kube/paths.ts';
+import { Backoff, type BackoffOptions } from './backoff.ts';
+
+/**
+ * What a watcher yields (kube-rs `watcher::Event`): a (re)list arrives as `init`, one `initApply` per
+ * object, then `initDone`; after that, live changes. An `init` always means "forget the previous list".
+ */
+export type WatcherEvent =
+  | { readonly type: 'init' }
+  | { readonly type: 'initApply'; readonly object: KubeObject }
+  | { readonly type: 'initDone'; readonly resourceVersion: string }
+  | { readonly type: 'apply'; readonly object: KubeObject }
+  | { readonly type: 'delete'; readonly object: KubeObject };
+
+export interface WatcherSpec {
+  readonly resource: ApiResource;
+  /** Omitted: all namespaces (or a cluster-scoped resource). */
+  readonly namespace?: string;
+  readonly labelSelector?: string;
+  readonly fieldSelector?: string;
+}
+
+export interface WatcherOptions {
+  readonly pageSize?: number;
+  /** Server-side watch timeout is drawn from [min, max] seconds so many watches do not expire together. */
+  readonly minWatchTimeoutSeconds?: number;
+  readonly maxWatchTimeoutSeconds?: number;
+  /**
+   * No event and no bookmark for this long aborts the watch and resumes from the last resourceVersion.
+   * The API server sends a bookmark about once a minute, so the default allows one to go missing.
+   */
+  readonly watchdogMs?: number;
+  /** A watch that ends cleanly sooner than this without any event counts as a failure (no hot loop). */
+  readonly minHealthyWatchMs?: number;
+  readonly backoff?: BackoffOptions;
+  readonly logger?: Logger;
+  /** Stops the watcher; the iterator then ends without an error. */
+  readonly signal?: AbortSignal;
+  readonly random?: () => number;
+  readonly now?: () => number;
+}
+
+/** Live counters: "one list per 410, none per ordinary reconnect" is asserted on these. */
+export interface WatcherStats {
+  /** Complete list operations started (initial list plus relists). */
+  lists: number;
+  listPages: number;
+  /** Lists after the first, each caused by a 410 or a failed list. */
+  relists: number;
+  /** Lists restarted mid-pagination because the continue token expired. */
+  listRestarts: number;
+  watchesStarted: number;
+  /** Watches started after the first one without a list in between. */
+  reconnects: number;
+  events: number;
+  bookmarks: number;
+  /** Watches aborted by the inactivity watchdog. */
+  stalls: number;
+  /** 410 Gone answers and ERROR events. */
+  gone: number;
+  errors: number;
+}
+
+export interface Watcher extends AsyncIterable<WatcherEvent> {
+  readonly stats: Readonly<WatcherStats>;
+  /** The resourceVersion a resumed watch would start from; undefined before the first list. */
+  readonly resourceVersion: string | undefined;
+}
+
+/** The two calls a watcher needs; a KubeClient fits, and so does a test double. */
+export type WatchClient = Pick<KubeClient, 'list' | 'watch'>;
+
+export function watcher(client: WatchClient, spec: WatcherSpec, options: WatcherOptions = {}): Watcher {
+  const stats: WatcherStats = {
+    lists: 0,
+    listPages: 0,
+    relists: 0,
+    listRestarts: 0,
+    watchesStarted: 0,
+    reconnects: 0,
+    events: 0,
+    bookmarks: 0,
+    stalls: 0,
+    gone: 0,
+    errors: 0,
+  };
+  const state: { resourceVersion: string | undefined } = { resourceVersion: undefined };
+  return {
+    stats,
+    get resourceVersion() {
+      return state.resourceVersion;
+    },
+    [Symbol.asyncIterator]: () => run(client, spec, options, stats, state),
+  };
+}
+
+async function* run(
+  client: WatchClient,
+  spec: WatcherSpec,
+  options: WatcherOptions,
+  stats: WatcherStats,
+  state: { resourceVersion: string | undefined },
+): AsyncGenerator<WatcherEvent> {
+  const logger = options.logger ?? silentLogger;
+  const random = options.random ?? Math.random;
+  const now = options.now ?? Date.now;
+  const signal = options.signal;
+  const pageSize = options.pageSize ?? 500;
+  const minTimeout = options.minWatchTimeoutSeconds ?? 300;
+  const maxTimeout = options.maxWatchTimeoutSeconds ?? 600;
+  const watchdogMs = options.watchdogMs ?? 120_000;
+  const minHealthyWatchMs = options.minHealthyWatchMs ?? 1000;
+  const backoff = new Backoff({ now, random, ...options.backoff });
+  const where = { resource: spec.resource.plural, namespace: spec.namespace, labelSelector: spec.labelSelector };
+  const selectors = {
+    ...(spec.namespace !== undefined ? { namespace: spec.namespace } : {}),
+    ...(spec.labelSelector !== undefined ? { labelSelector: spec.labelSelector } : {}),
+    ...(spec.fieldSelector !== undefined ? { fieldSelector: spec.fieldSelector } : {}),
+  };
+  let needList = true;
+  let watchedSinceList = false;
+
+  const pause = async (err: unknown) => {
+    const delay = backoff.failure(retryAfterMsOf(err) ?? 0);
+    logger.debug({ ...where, delayMs: delay }, 'watch backing off');
+    await sleep(delay, signal);
+  };
+
+  while (signal?.aborted !== true) {
+    if (needList) {
+      try {
+        stats.lists++;
+        if (stats.lists > 1) stats.relists++;
+        yield { type: 'init' };
+        let continueToken: string | undefined;
+        let paginate = true;
+        for (;;) {
+          let page: Awaited<ReturnType<WatchClient['list']>>;
+          try {
+            page = await client.list(spec.resource, {
+              ...selectors,
+              ...(paginate ? { limit: pageSize } : {}),
+              ...(continueToken !== undefined ? { continue: continueToken } : {}),
+              ...(signal !== undefined ? { signal } : {}),
+            });
+          } catch (err) {
+            if (continueToken === undefined || !isWrError(err, 'WR_KUBE_GONE')) throw err;
+            // The continue token outlived etcd compaction: start over with one unpaginated consistent read.
+            stats.listRestarts++;
+            logger.info(where, 'list continue token expired; restarting the list without pagination');
+            continueToken = undefined;
+            paginate = false;
+            yield { type: 'init' };
+            continue;
+          }
+          stats.listPages++;
+          for (const object of page.items) yield { type: 'initApply', object };
+          const next = page.metadata.continue;
+          if (paginate && next !== undefined && next !== '') {
+            continueToken = next;
+            continue;
+          }
+          const rv = page.metadata.resourceVersion;
+          if (rv === undefined || rv === '') throw new WrError('WR_KUBE_REQUEST', 'list answer has no resourceVersion');
+          state.resourceVersion = rv;
+          break;
+        }
+        yield { type: 'initDone', resourceVersion: state.resourceVersion };
+        needList = false;
+        watchedSinceList = false;
+        backoff.healthy();
+      } catch (err) {
+        if (signal?.aborted) return;
+        stats.errors++;
+        logger.warn({ ...where, err: describe(err) }, 'list failed');
+        await pause(err);
+        continue;
+      }
+    }
+
+    const ctl = new AbortController();
+    const watchSignal = signal === undefined ? ctl.signal : AbortSignal.any([signal, ctl.signal]);
+    let watchdog: ReturnType<typeof setTimeout> | undefined;
+    const arm = () => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(
+        () => ctl.abort(new WrError('WR_WATCH_STALLED', `no watch event or bookmark within ${watchdogMs} ms`)),
+        watchdogMs,
+      );
+    };
+    const startedAt = now();
+    let delivered = 0;
+    try {
+      stats.watchesStarted++;
+      if (watchedSinceList) stats.reconnects++;
+      watchedSinceList = true;
+      arm();
+      const stream = await client.watch(spec.resource, {
+        ...selectors,
+        resourceVersion: state.resourceVersion,
+        allowWatchBookmarks: true,
+        timeoutSeconds: minTimeout + Math.floor(random() * (maxTimeout - minTimeout + 1)),
+        signal: watchSignal,
+      });
+      arm();
+      backoff.healthy();
+      for await (const event of stream) {
+        const rv = event.object.metadata?.resourceVersion;
+        if (typeof rv === 'string' && rv !== '') state.resourceVersion = rv;
+        if (event.type === 'BOOKMARK') {
+          stats.bookmarks++;
+          arm();
+          continue;
+        }
+        stats.events++;
+        delivered++;
+        // The watchdog measures the server, not a slow consumer: it sleeps while the event is handed over.
+        clearTimeout(watchdog);
+        yield event.type === 'DELETED'
+          ? { type: 'delete', object: event.object }
+          : { type: 'apply', object: event.object };
+        arm();
+      }
+      if (delivered === 0 && now() - startedAt < minHealthyWatchMs) {
+        throw new WrError('WR_KUBE_UNAVAILABLE', 'watch closed immediately without delivering anything');
+      }
+      logger.debug({ ...where, resourceVersion: state.resourceVersion }, 'watch ended; resuming');
+    } catch (err) {
+      if (signal?.aborted) return;
+      if (isWrError(err, 'WR_KUBE_GONE')) {
+        stats.gone++;
+        needList = true;
+        logger.info({ ...where, resourceVersion: state.resourceVersion }, 'resourceVersion expired; relisting');
+      } else {
+        stats.errors++;
+        if (isWrError(err, 'WR_WATCH_STALLED')) stats.stalls++;
+        logger.warn({ ...where, err: describe(err), resourceVersion: state.resourceVersion }, 'watch failed; resuming');
+      }
+      await pause(err);
+    } finally {
+      clearTimeout(watchdog);
+      ctl.abort(new WrError('WR_KUBE_UNAVAILABLE', 'watch released'));
+    }
+  }
+}
+
+function describe(err: unknown): Record<string, unknown> {
+  if (err instanceof WrError) return { code: err.code, message: err.message, ...err.details };
+  return { message: err instanceof Error ? err.message : String(err) };
+}
+
+/** Resolves after `ms`, or early (without error) when the watcher is stopped. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) {
+      resolve();
+      return;
+    }
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,363 @@
+// Builds etcd, kube-apiserver and kube-controller-manager once into a versioned cache outside the repo.
+//
+// The cache key covers the pinned versions, the Go modules' go.mod/go.sum and the exact build recipe, so
+// a version bump or a flag change builds a new entry and nothing else does. A build happens in a
+// `.partial` directory that is renamed into place only after every binary exists, so a killed or
+// failed build never counts as done. A lock file keeps two processes from building the same entry.
+
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { ControlPlaneError } from './errors.ts';
+import { describeExit, findExecutable, isAlive, logTail, spawnGuarded } from './process.ts';
+import { ETCD_MODULE_DIR, KUBERNETES_MODULE_DIR, type PinnedVersions, pinnedVersions } from './versions.ts';
+
+export interface ControlPlaneBinaries {
+  readonly etcd: string;
+  readonly kubeApiserver: string;
+  readonly kubeControllerManager: string;
+  readonly versions: PinnedVersions;
+  /** The cache entry holding the binaries. */
+  readonly dir: string;
+}
+
+export interface EnsureBinariesOptions {
+  /** Where progress lines go; defaults to stderr. */
+  readonly report?: (line: string) => void;
+  /** Overrides the cache root (default: $WR_CONTROLPLANE_CACHE, else $XDG_CACHE_HOME or ~/.cache). */
+  readonly cacheRoot?: string;
+  /** The go command (default: $WR_GO, else `go` on PATH, else /usr/local/go/bin/go). */
+  readonly goCommand?: string;
+}
+
+interface Progress {
+  readonly report: (line: string) => void;
+  /** Rewrite one terminal line every second instead of printing a line every 30 s. */
+  readonly inPlace: boolean;
+}
+
+interface BuildStep {
+  readonly binary: 'etcd' | 'kube-apiserver' | 'kube-controller-manager';
+  readonly moduleDir: string;
+  readonly goPackage: string;
+  readonly ldflags: string;
+}
+
+const COMPLETE_MARKER = 'complete.json';
+/** A cold build of all three binaries takes ~15 minutes on 2 cores; waiting on another builder is bounded. */
+const FOREIGN_BUILD_WAIT_MS = 90 * 60_000;
+
+export function defaultCacheRoot(): string {
+  const override = process.env.WR_CONTROLPLANE_CACHE;
+  if (override !== undefined && override !== '') return override;
+  const xdg = process.env.XDG_CACHE_HOME;
+  const base = xdg !== undefined && xdg !== '' ? xdg : join(homedir(), '.cache');
+  return join(base, 'wasm-reconciler', 'controlplane');
+}
+
+function buildPlan(versions: PinnedVersions): BuildStep[] {
+  const k8s = /^v(\d+)\.(\d+)\./.exec(versions.kubernetes);
+  const versionFlags = [
+    ['gitVersion', versions.kubernetes],
+    ['gitMajor', k8s?.[1] ?? ''],
+    ['gitMinor', k8s?.[2] ?? ''],
+    ['gitTreeState', 'clean'],
+  ]
+    .flatMap(([key, value]) => [
+      `-X k8s.io/component-base/version.${key}=${value}`,
+      `-X k8s.io/client-go/pkg/version.${key}=${value}`,
+    ])
+    .join(' ');
+  // -s -w only changes the link step, so the compile cache is shared with any plain `go build`.
+  return [
+    { binary: 'etcd', moduleDir: ETCD_MODULE_DIR, goPackage: 'go.etcd.io/etcd/server/v3', ldflags: '-s -w' },
+    {
+      binary: 'kube-apiserver',
+      moduleDir: KUBERNETES_MODULE_DIR,
+      goPackage: 'k8s.io/kubernetes/cmd/kube-apiserver',
+      ldflags: `-s -w ${versionFlags}`,
+    },
+    {
+      binary: 'kube-controller-manager',
+      moduleDir: KUBERNETES_MODULE_DIR,
+      goPackage: 'k8s.io/kubernetes/cmd/kube-controller-manager',
+      ldflags: `-s -w ${versionFlags}`,
+    },
+  ];
+}
+
+/** Build environment: fixed so that the user's GOFLAGS or a stray go.work cannot change what gets cached. */
+function buildEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, CGO_ENABLED: '0', GOWORK: 'off', GOFLAGS: '-mod=readonly' };
+}
+
+export function cacheKey(versions: PinnedVersions, plan: readonly BuildStep[]): string {
+  const hash = createHash('sha256');
+  hash.update(JSON.stringify({ plan: plan.map(({ moduleDir: _, ...step }) => step), env: 'CGO_ENABLED=0' }));
+  for (const dir of [KUBERNETES_MODULE_DIR, ETCD_MODULE_DIR]) {
+    for (const file of ['go.mod', 'go.sum']) hash.update(`\0${file}\0`).update(readFileSync(join(dir, file)));
+  }
+  return `${versions.kubernetes}-etcd-${versions.etcd}-${process.platform}-${process.arch}-${hash.digest('hex').slice(0, 12)}`;
+}
+
+/** Returns the cached binaries, building them first when the cache has no complete entry. */
+export async function ensureControlPlaneBinaries(options: EnsureBinariesOptions = {}): Promise<ControlPlaneBinaries> {
+  const progress: Progress =
+    options.report === undefined
+      ? { report: (line) => process.stderr.write(`${line}\n`), inPlace: process.stderr.isTTY === true }
+      : { report: options.report, inPlace: false };
+  const versions = pinnedVersions();
+  const plan = buildPlan(versions);
+  const root = options.cacheRoot ?? defaultCacheRoot();
+  const key = cacheKey(versions, plan);
+  const dir = join(root, key);
+  const binaries: ControlPlaneBinaries = {
+    etcd: join(dir, 'bin', 'etcd'),
+    kubeApiserver: join(dir, 'bin', 'kube-apiserver'),
+    kubeControllerManager: join(dir, 'bin', 'kube-controller-manager'),
+    versions,
+    dir,
+  };
+  if (isComplete(dir)) return binaries;
+
+  mkdirSync(root, { recursive: true });
+  const lockPath = join(root, `${key}.lock`);
+  // Another process may finish the same entry while we wait for its lock.
+  if (!(await acquireBuildLock(lockPath, () => isComplete(dir), progress))) return binaries;
+  try {
+    if (isComplete(dir)) return binaries;
+    await build(plan, root, key, versions, progress, options.goCommand ?? process.env.WR_GO);
+    return binaries;
+  } finally {
+    rmSync(lockPath, { force: true });
+  }
+}
+
+function isComplete(dir: string): boolean {
+  return existsSync(join(dir, COMPLETE_MARKER));
+}
+
+async function build(
+  plan: readonly BuildStep[],
+  root: string,
+  key: string,
+  versions: PinnedVersions,
+  progress: Progress,
+  goCommand: string | undefined,
+): Promise<void> {
+  const { report } = progress;
+  const go = await findGoToolchain(goCommand === '' ? undefined : goCommand);
+  const partial = join(root, `${key}.partial`);
+  const final = join(root, key);
+  const logDir = join(root, 'logs', key);
+  // Leftovers of an interrupted build (or an entry without its marker) are never trusted.
+  rmSync(partial, { recursive: true, force: true });
+  rmSync(final, { recursive: true, force: true });
+  mkdirSync(join(partial, 'bin'), { recursive: true });
+  mkdirSync(logDir, { recursive: true });
+
+  report(
+    `Building the local control plane (Kubernetes ${versions.kubernetes}, etcd ${versions.etcd}) with ${go.version}.`,
+  );
+  report(`This happens once per version; the binaries are cached in ${final}`);
+  const seconds: Record<string, number> = {};
+  const started = Date.now();
+  try {
+    for (const step of plan) {
+      seconds[step.binary] = await buildOne(go.path, step, join(partial, 'bin', step.binary), logDir, progress);
+    }
+  } catch (err) {
+    rmSync(partial, { recursive: true, force: true });
+    throw err;
+  }
+  writeFileSync(
+    join(partial, COMPLETE_MARKER),
+    `${JSON.stringify({ versions, goVersion: go.version, builtAt: new Date().toISOString(), seconds }, null, 2)}\n`,
+  );
+  renameSync(partial, final);
+  report(`Control plane built in ${formatElapsed(Date.now() - started)}.`);
+}
+
+async function buildOne(
+  go: string,
+  step: BuildStep,
+  output: string,
+  logDir: string,
+  progress: Progress,
+): Promise<number> {
+  const logPath = join(logDir, `${step.binary}.log`);
+  rmSync(logPath, { force: true });
+  const started = Date.now();
+  const child = spawnGuarded({
+    name: `go build ${step.binary}`,
+    command: go,
+    args: ['build', '-trimpath', '-ldflags', step.ldflags, '-o', output, step.goPackage],
+    cwd: step.moduleDir,
+    env: buildEnv(),
+    logPath,
+  });
+  const ticker = startTicker(`building ${step.binary}`, started, progress);
+  const status = await child.exited;
+  ticker.stop();
+  if (status.code !== 0 || !existsSync(output)) {
+    throw new ControlPlaneError(
+      'CP_BUILD_FAILED',
+      `go build of ${step.binary} ${describeExit(status)}. Last lines of ${logPath}:\n${logTail(logPath, 30)}\n` +
+        'Fix the cause above (network access to the Go module proxy, disk space, Go version) and run again; ' +
+        'the half-built entry is discarded.',
+      { logPath },
+    );
+  }
+  const elapsed = Date.now() - started;
+  progress.report(`built ${step.binary} in ${formatElapsed(elapsed)}`);
+  return Math.round(elapsed / 1000);
+}
+
+interface GoToolchain {
+  readonly path: string;
+  readonly version: string;
+}
+
+async function findGoToolchain(explicit: string | undefined): Promise<GoToolchain> {
+  // The official tarball installs to /usr/local/go, which non-login shells often miss on PATH.
+  const path =
+    explicit ?? findExecutable('go') ?? (existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  const needed = minimumGoVersion();
+  if (path === undefined || !existsSync(path)) {
+    throw new ControlPlaneError(
+      'CP_GO_MISSING',
+      `No Go toolchain found${path === undefined ? '' : ` at ${path}`}: the first start builds etcd and Kubernetes ` +
+        `from source and needs Go >= ${needed}. Install it from https://go.dev/dl/ (or your package manager), ` +
+        'put `go` on PATH (or set WR_GO to its path), and run again. Later runs use the cached binaries and need no Go.',
+    );
+  }
+  let stdout: string;
+  try {
+    ({ stdout } = await promisify(execFile)(path, ['env', 'GOVERSION', 'GOTOOLCHAIN'], { env: buildEnv() }));
+  } catch (cause) {
+    throw new ControlPlaneError(
+      'CP_GO_MISSING',
+      `${path} does not run (\`go env\` failed); reinstall Go >= ${needed}.`,
+      {
+        cause,
+      },
+    );
+  }
+  const [version = '', toolchain = ''] = stdout.trim().split('\n');
+  // With GOTOOLCHAIN=auto (the default) an older go downloads the toolchain go.mod asks for by itself.
+  if (compareGoVersions(version.replace(/^go/, ''), needed) < 0 && toolchain.startsWith('local')) {
+    throw new ControlPlaneError(
+      'CP_GO_MISSING',
+      `${path} is ${version} but the control plane needs Go >= ${needed}, and GOTOOLCHAIN=local forbids ` +
+        'downloading it. Install a newer Go or unset GOTOOLCHAIN.',
+    );
+  }
+  return { path, version };
+}
+
+function minimumGoVersion(): string {
+  let highest = '1.0';
+  for (const dir of [KUBERNETES_MODULE_DIR, ETCD_MODULE_DIR]) {
+    const directive = /^go\s+(\d+\.\d+(?:\.\d+)?)\s*$/m.exec(readFileSync(join(dir, 'go.mod'), 'utf8'))?.[1];
+    if (directive !== undefined && compareGoVersions(directive, highest) > 0) highest = directive;
+  }
+  return highest;
+}
+
+function compareGoVersions(a: string, b: string): number {
+  const pa = a.split(/[.a-z]/).map(Number);
+  const pb = b.split(/[.a-z]/).map(Number);
+  for (let i = 0; i < 3; i++) {
+    const diff = (pa[i] || 0) - (pb[i] || 0);
+    if (diff !== 0) return diff;
+  }
+  return 0;
+}
+
+/** Takes the build lock, waiting (with progress) while a live process holds it. */
+async function acquireBuildLock(lockPath: string, doneByOther: () => boolean, progress: Progress): Promise<void> {
+  const started = Date.now();
+  let ticker: { stop(): void } | undefined;
+  try {
+    for (;;) {
+      try {
+        writeFileSync(lockPath, `${process.pid}\n`, { flag: 'wx' });
+        return true;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const owner = lockOwner(lockPath);
+      if (owner === undefined) {
+        await sleep(100);
+        continue;
+      }
+      if (Number.isNaN(owner) || !isAlive(owner)) {
+        rmSync(lockPath, { force: true });
+        continue;
+      }
+      if (doneByOther()) return false;
+      ticker ??= startTicker(`waiting for the control-plane build in process ${owner}`, started, progress);
+      if (Date.now() - started > FOREIGN_BUILD_WAIT_MS) {
+        throw new ControlPlaneError(
+          'CP_BUILD_FAILED',
+          `Process ${owner} has held ${lockPath} for over ${FOREIGN_BUILD_WAIT_MS / 60_000} minutes. ` +
+            'If that build is stuck, stop it (or delete the lock file) and run again.',
+        );
+      }
+      await sleep(1000);
+    }
+  } finally {
+    ticker?.stop();
+  }
+}
+
+/** The pid in a lock file: NaN when abandoned, undefined while its creator has not written it yet. */
+function lockOwner(lockPath: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(lockPath, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const pid = Number.parseInt(text, 10);
+  if (Number.isInteger(pid)) return pid;
+  // An empty lock older than a few seconds belongs to a process that died between create and write.
+  try {
+    return Date.now() - statSync(lockPath).mtimeMs > 5000 ? Number.NaN : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Prints "<what>… 1m20s" while a long step runs: rewritten in place every second on a terminal, one line
+ * every 30 s otherwise (CI logs), so a cold build is never silent.
+ */
+function startTicker(what: string, started: number, progress: Progress): { stop(): void } {
+  const { report, inPlace: interactive } = progress;
+  const line = () => `${what}… ${formatElapsed(Date.now() - started)}`;
+  if (interactive) process.stderr.write(line());
+  else report(line());
+  const timer = setInterval(
+    () => {
+      if (interactive) process.stderr.write(`\r\x1b[K${line()}`);
+      else report(line());
+    },
+    interactive ? 1000 : 30_000,
+  );
+  return {
+    stop() {
+      clearInterval(timer);
+      if (interactive) process.stderr.write('\r\x1b[K');
+    },
+  };
+}
+
+export function formatElapsed(ms: number): string {
+  const total = Math.floor(ms / 1000);
+  return `${Math.floor(total / 60)}m${String(total % 60).padStart(2, '0')}s`;
+}
