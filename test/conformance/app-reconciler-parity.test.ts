@@ -78,6 +78,11 @@ const cases: Array<[string, ReconcileRequest]> = [
   ['an App whose Deployment is progressing', request(app(full, previousReady), [configMap, deployment(1)])],
   ['an App whose Deployment is ready', request(app(full, previousReady), [configMap, deployment(2)])],
   ['a bare App', request(app({ image: 'nginx:1.27' }, undefined, 0))],
+  [
+    'an App with a config "message" but no spec.message',
+    request(app({ image: 'x', config: { message: 'm', B: '2' } })),
+  ],
+  ['an App with a non-object config', request(app({ image: 'x', config: ['a'], message: 7 }))],
   ['an App without image', request(app({ replicas: 1 }))],
   ['an App with fractional replicas', request(app({ image: 'x', replicas: 1.5 }))],
   ['an App with null replicas', request(app({ image: 'x', replicas: null }))],

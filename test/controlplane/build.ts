@@ -278,8 +278,11 @@ function compareGoVersions(a: string, b: string): number {
   return 0;
 }
 
-/** Takes the build lock, waiting (with progress) while a live process holds it. */
-async function acquireBuildLock(lockPath: string, doneByOther: () => boolean, progress: Progress): Promise<void> {
+/**
+ * Takes the build lock, waiting (with progress) while a live process holds it. Returns false, without the
+ * lock, when the holder completed the entry meanwhile.
+ */
+async function acquireBuildLock(lockPath: string, doneByOther: () => boolean, progress: Progress): Promise<boolean> {
   const started = Date.now();
   let ticker: { stop(): void } | undefined;
   try {

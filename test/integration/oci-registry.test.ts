@@ -92,7 +92,7 @@ describe('anonymous registry', () => {
     const ref = parseOciReference(`${registry.host}/modules/tampered`);
     const pushed = await pushModule(ref, bytes, { ca: ca.cert });
     const evil = Buffer.from(bytes);
-    evil[evil.length - 1] ^= 0xff;
+    evil.writeUInt8(evil.readUInt8(evil.length - 1) ^ 0xff, evil.length - 1);
     writeFileSync(blobPath(registry, pushed.layerDigest), evil);
     await assert.rejects(
       pullModule(ref, pushed.manifestDigest, { ca: ca.cert, maxBytes: MAX }),

@@ -1,6 +1,7 @@
 // Proves the watcher and reflector against a real kube-apiserver: list+watch, cut and stalled connections, 410.
 
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import type { KubeObject } from '../../host/src/abi/types.ts';
 import { createStore, type Store, type StoreEvent } from '../../host/src/cache/index.ts';
@@ -16,14 +17,23 @@ import { createTestNamespace, getTestCluster, waitFor } from '../support/cluster
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 
 const FIELD_MANAGER = 'wr-watch-test';
+/** Every namespace gets a kube-root-ca.crt ConfigMap from the controller manager; the selector leaves it out. */
+const SELECTOR = 'wasm-reconciler.dev/test-object=watch';
 
-function configMap(namespace: string, name: string, value: string): KubeObject {
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data: { value } };
+/** An object of the harness's kind; custom resources here keep unknown fields, so `data` fits both. */
+function item(h: Harness, name: string, value: string): KubeObject {
+  return {
+    apiVersion: apiVersionOf(h.resource),
+    kind: h.resource.kind,
+    metadata: { name, namespace: h.namespace, labels: { 'wasm-reconciler.dev/test-object': 'watch' } },
+    data: { value },
+  };
 }
 
 interface Harness {
   readonly direct: KubeClient;
-  readonly configMaps: ApiResource;
+  /** The kind under test: ConfigMaps, or a custom resource where the test needs its own watch cache. */
+  readonly resource: ApiResource;
   readonly namespace: string;
 }
 
@@ -32,8 +42,44 @@ async function harness(t: test.TestContext, prefix: string): Promise<Harness> {
   const namespace = await createTestNamespace(t, prefix);
   const direct = await KubeClient.fromKubeConfig(kc);
   t.after(() => direct.close());
-  const configMaps = await direct.resource('v1', 'ConfigMap');
-  return { direct, configMaps, namespace };
+  return { direct, resource: await direct.resource('v1', 'ConfigMap'), namespace };
+}
+
+/**
+ * A namespaced custom resource installed for one test. Its watch cache starts when the CRD is established,
+ * so any resourceVersion from before that is one the API server reports as expired (410 Gone).
+ */
+async function customResourceHarness(t: test.TestContext, prefix: string): Promise<Harness> {
+  const h = await harness(t, prefix);
+  const group = 'watch-test.wasm-reconciler.dev';
+  const plural = `widgets${randomBytes(3).toString('hex')}`;
+  const crds = await h.direct.resource('apiextensions.k8s.io/v1', 'CustomResourceDefinition');
+  await h.direct.create(crds, {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.${group}` },
+    spec: {
+      group,
+      scope: 'Namespaced',
+      names: { plural, singular: plural, kind: `Widget${plural}` },
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } },
+        },
+      ],
+    },
+  });
+  t.after(() => h.direct.delete(crds, undefined, `${plural}.${group}`));
+  const resource = await waitFor(() => h.direct.resource(`${group}/v1`, `Widget${plural}`), {
+    description: 'the custom resource to be served',
+  });
+  await waitFor(() => h.direct.list(resource, { namespace: h.namespace }), {
+    description: 'the custom resource to list',
+  });
+  return { ...h, resource };
 }
 
 /** Starts watcher + reflector into a fresh store; stops them when the test ends. */
@@ -47,7 +93,11 @@ function startReflector(
   const store = createStore();
   const r = reflector(
     store.writer,
-    watcher(client, { resource: h.configMaps, namespace: h.namespace }, { ...options, signal: stop.signal }),
+    watcher(
+      client,
+      { resource: h.resource, namespace: h.namespace, labelSelector: SELECTOR },
+      { ...options, signal: stop.signal },
+    ),
   );
   const events: StoreEvent[] = [];
   store.reader.subscribe((e) => events.push(e), { replay: false });
@@ -62,7 +112,7 @@ function startReflector(
 async function converged(store: Store, h: Harness, description: string): Promise<void> {
   await waitFor(
     async () => {
-      const live = await h.direct.list(h.configMaps, { namespace: h.namespace });
+      const live = await h.direct.list(h.resource, { namespace: h.namespace, labelSelector: SELECTOR });
       const want = new Map(live.items.map((o) => [o.metadata.name, o.metadata.resourceVersion]));
       const have = new Map(store.reader.list({ namespace: h.namespace }).map((o) => [o.name, o.resourceVersion]));
       if (want.size !== have.size) return false;
@@ -91,7 +141,7 @@ async function proxiedClient(
 
 test('a reflector lists page by page, then follows adds, updates and deletes', async (t) => {
   const h = await harness(t, 'watch-basic');
-  for (const name of ['a', 'b', 'c', 'd', 'e']) await h.direct.create(h.configMaps, configMap(h.namespace, name, '0'));
+  for (const name of ['a', 'b', 'c', 'd', 'e']) await h.direct.create(h.resource, item(h, name, '0'));
   const { store, r, events } = startReflector(t, h.direct, h, { pageSize: 2 });
   await r.synced;
   assert.equal(store.reader.size, 5);
@@ -101,9 +151,9 @@ test('a reflector lists page by page, then follows adds, updates and deletes', a
   assert.doesNotMatch(a.json, /managedFields/, 'the transform drops managedFields');
   assert.equal(a.object().kind, 'ConfigMap');
 
-  await h.direct.apply(configMap(h.namespace, 'f', '1'), { fieldManager: FIELD_MANAGER });
-  await h.direct.apply(configMap(h.namespace, 'a', '2'), { fieldManager: FIELD_MANAGER, force: true });
-  await h.direct.delete(h.configMaps, h.namespace, 'b');
+  await h.direct.apply(item(h, 'f', '1'), { fieldManager: FIELD_MANAGER });
+  await h.direct.apply(item(h, 'a', '2'), { fieldManager: FIELD_MANAGER, force: true });
+  await h.direct.delete(h.resource, h.namespace, 'b');
   await converged(store, h, 'the store to follow the changes');
   await waitFor(() => events.length >= 3, { description: 'three events' });
   const summary = events.map((e) => `${e.type}:${e.object.name}`);
@@ -120,18 +170,18 @@ test('a watch cut mid-stream resumes from its resourceVersion and converges with
   const { client, proxy } = await proxiedClient(t);
   const { store, r } = startReflector(t, client, h);
   await r.synced;
-  await h.direct.create(h.configMaps, configMap(h.namespace, 'before', '1'));
+  await h.direct.create(h.resource, item(h, 'before', '1'));
   await converged(store, h, 'the first object');
   for (let round = 0; round < 3; round++) {
     // Hold new connections so the changes below happen while the reflector is certainly disconnected.
     proxy.pause();
     proxy.cut();
-    await h.direct.create(h.configMaps, configMap(h.namespace, `during-${round}`, '1'));
-    await h.direct.apply(configMap(h.namespace, 'before', String(round + 2)), {
+    await h.direct.create(h.resource, item(h, `during-${round}`, '1'));
+    await h.direct.apply(item(h, 'before', String(round + 2)), {
       fieldManager: FIELD_MANAGER,
       force: true,
     });
-    if (round === 1) await h.direct.delete(h.configMaps, h.namespace, 'during-0');
+    if (round === 1) await h.direct.delete(h.resource, h.namespace, 'during-0');
     proxy.resume();
     await converged(store, h, `convergence after cut ${round}`);
   }
@@ -152,7 +202,7 @@ test('a stalled watch is abandoned by the watchdog and resumed once the path rec
   let beat = 0;
   const heartbeat = setInterval(() => {
     void h.direct
-      .apply(configMap(h.namespace, 'heartbeat', String(beat++)), { fieldManager: FIELD_MANAGER, force: true })
+      .apply(item(h, 'heartbeat', String(beat++)), { fieldManager: FIELD_MANAGER, force: true })
       .catch(() => {});
   }, 250);
   t.after(() => clearInterval(heartbeat));
@@ -161,7 +211,7 @@ test('a stalled watch is abandoned by the watchdog and resumed once the path rec
   assert.equal(r.stats.stalls, 0, 'a busy healthy watch is never declared stalled');
 
   proxy.pause();
-  await h.direct.create(h.configMaps, configMap(h.namespace, 'during-stall', '1'));
+  await h.direct.create(h.resource, item(h, 'during-stall', '1'));
   await waitFor(() => r.stats.stalls >= 1, { timeoutMs: 20_000, description: 'the watchdog to fire' });
   proxy.resume();
   clearInterval(heartbeat);
@@ -210,19 +260,18 @@ function expiringTransport(inner: Transport) {
 }
 
 test('a 410 from an expired resourceVersion causes exactly one relist that synthesizes deletes and updates', async (t) => {
-  const h = await harness(t, 'watch-gone');
+  const h = await customResourceHarness(t, 'watch-gone');
   const expiring = expiringTransport(await kubeConfigTransport(await getTestCluster()));
   const client = new KubeClient(expiring.transport);
   t.after(() => client.close());
-  for (const name of ['keep', 'change', 'vanish'])
-    await h.direct.create(h.configMaps, configMap(h.namespace, name, '0'));
+  for (const name of ['keep', 'change', 'vanish']) await h.direct.create(h.resource, item(h, name, '0'));
   const { store, r, events } = startReflector(t, client, h);
   await r.synced;
   await waitFor(() => r.stats.watchesStarted >= 1, { description: 'the first watch' });
 
   const release = expiring.interrupt();
-  await h.direct.delete(h.configMaps, h.namespace, 'vanish');
-  await h.direct.apply(configMap(h.namespace, 'change', '1'), { fieldManager: FIELD_MANAGER, force: true });
+  await h.direct.delete(h.resource, h.namespace, 'vanish');
+  await h.direct.apply(item(h, 'change', '1'), { fieldManager: FIELD_MANAGER, force: true });
   release();
 
   await waitFor(() => r.stats.lists === 2, { timeoutMs: 20_000, description: 'the relist' });
@@ -232,7 +281,7 @@ test('a 410 from an expired resourceVersion causes exactly one relist that synth
   assert.equal(r.stats.gone, 1);
   assert.equal(r.stats.relists, 1);
   // The watch after the relist is healthy: more changes arrive without any further list.
-  await h.direct.create(h.configMaps, configMap(h.namespace, 'after', '1'));
+  await h.direct.create(h.resource, item(h, 'after', '1'));
   await converged(store, h, 'convergence after the relist watch');
   assert.equal(r.stats.lists, 2, 'exactly one relist per 410');
 });

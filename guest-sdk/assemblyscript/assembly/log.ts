@@ -12,12 +12,9 @@ import {
 
 // Per-call cache of log_enabled answers: 0 unknown, 1 off, 2 on. The host may change its level
 // between calls, never during one, so `resetLogLevels` runs at the start of every call.
-// @ts-ignore: decorator
-@lazy const enabledCache = new StaticArray<i8>(5);
-// @ts-ignore: decorator
-@lazy let scratch: usize = 0;
-// @ts-ignore: decorator
-@lazy let scratchCap: usize = 0;
+const enabledCache = new StaticArray<i8>(5);
+let scratch: usize = 0;
+let scratchCap: usize = 0;
 
 export function resetLogLevels(): void {
   for (let i = 0; i < 5; i++) unchecked((enabledCache[i] = 0));
@@ -68,8 +65,7 @@ export class Logger {
   }
 }
 
-// @ts-ignore: decorator
-@lazy export const log = new Logger();
+export const log = new Logger();
 
 /** Encodes into a reused buffer; the host truncates long messages, so no cap is applied here. */
 export function emit(level: i32, message: string): void {

@@ -8,6 +8,7 @@ export type { FinalizerChange } from './finalizers.ts';
 export { FINALIZER_ATTEMPTS, updateFinalizer } from './finalizers.ts';
 export type { KindRef } from './kinds.ts';
 export { groupKind, kindKey, validateOwnedKinds } from './kinds.ts';
+export { kubeExecutorClient } from './kube-client-port.ts';
 export type { ReconcilerNames } from './names.ts';
 export { reconcilerNames } from './names.ts';
 export type { CapabilityChecker, CapabilityTarget, PermissionRule, Permissions, Verb } from './permissions.ts';

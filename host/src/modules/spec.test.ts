@@ -1,10 +1,13 @@
 // Tests WasmReconciler parsing: defaults, every source shape, and that each bad field is reported by path.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { describe, test } from 'node:test';
+import { loadYaml } from '@kubernetes/client-node';
 import { DEFAULT_LIMITS } from '../abi/constants.ts';
 import { isWrError } from '../errors.ts';
-import { parseReconcilerSpec, type SpecIssue } from './spec.ts';
+import { INLINE_MAX_BASE64_CHARS, LIMIT_RANGES, parseReconcilerSpec, SPEC_BOUNDS, type SpecIssue } from './spec.ts';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 const OTHER = `sha256:${'b'.repeat(64)}`;
@@ -215,5 +218,34 @@ describe('invalid objects are reported by JSON path', () => {
       for: { apiVersion: 'v1', kind: 'Pod', namespaces: Array.from({ length: 100 }, () => 'UPPER') },
     });
     assert.equal(issues(flood).length, 20);
+  });
+});
+
+describe('deploy/crd/wasmreconciler.yaml mirrors the parser', () => {
+  type Schema = { properties: Record<string, Schema> } & Record<string, unknown>;
+  const crd = loadYaml<{ spec: { versions: { schema: { openAPIV3Schema: Schema } }[] } }>(
+    readFileSync(path.join(import.meta.dirname, '../../../deploy/crd/wasmreconciler.yaml'), 'utf8'),
+  );
+  const spec = crd.spec.versions[0]?.schema.openAPIV3Schema.properties.spec as Schema;
+
+  test('limit defaults and ranges', () => {
+    const limits = spec.properties.limits as Schema;
+    for (const [key, [min, max]] of Object.entries(LIMIT_RANGES)) {
+      const field = limits.properties[key] as Schema;
+      assert.deepEqual(
+        [field.minimum, field.maximum, field.default],
+        [min, max, DEFAULT_LIMITS[key as keyof typeof LIMIT_RANGES]],
+        key,
+      );
+    }
+  });
+
+  test('list and size bounds', () => {
+    assert.equal((spec.properties.module as Schema).properties.inline?.maxLength, INLINE_MAX_BASE64_CHARS);
+    assert.equal((spec.properties.owns as Schema).maxItems, SPEC_BOUNDS.owns);
+    assert.equal((spec.properties.related as Schema).maxItems, SPEC_BOUNDS.related);
+    assert.equal((spec.properties.permissions as Schema).maxItems, SPEC_BOUNDS.permissions);
+    assert.equal((spec.properties.maxConcurrentReconciles as Schema).maximum, SPEC_BOUNDS.maxConcurrentReconciles);
+    assert.equal((spec.properties.resyncPeriodSeconds as Schema).maximum, SPEC_BOUNDS.resyncPeriodSeconds);
   });
 });

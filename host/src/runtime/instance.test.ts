@@ -62,8 +62,8 @@ describe('GuestInstance host imports (probe guest)', () => {
     });
   });
 
-  it('list returns a JSON array filtered by matchLabels', async () => {
-    const out = await run('l{"apiVersion":"v1","kind":"ConfigMap","matchLabels":{"app":"x"}}');
+  it('list returns a JSON array filtered by a label selector', async () => {
+    const out = await run('l{"apiVersion":"v1","kind":"ConfigMap","labelSelector":"app in (x,z),!missing"}');
     assert.deepEqual(out, { status: { r: [JSON.parse(OBJECTS[0]!), JSON.parse(OBJECTS[2]!)] } });
   });
 
@@ -75,6 +75,9 @@ describe('GuestInstance host imports (probe guest)', () => {
       status: { s: HOST_STATUS.INVALID_ARGUMENT },
     });
     assert.deepEqual(await run('l{not json'), { status: { s: HOST_STATUS.INVALID_ARGUMENT } });
+    assert.deepEqual(await run('l{"apiVersion":"v1","kind":"ConfigMap","labelSelector":"app in ("}'), {
+      status: { s: HOST_STATUS.INVALID_ARGUMENT },
+    });
     const small = options({ resultBytes: 100 });
     assert.deepEqual(await run('l{"apiVersion":"v1","kind":"ConfigMap"}', small), {
       status: { s: HOST_STATUS.TOO_LARGE },

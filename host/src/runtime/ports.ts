@@ -1,5 +1,7 @@
 // What the runtime needs from the rest of the host: a read-only object source and a logger.
 
+import type { LabelSelector } from '../cache/label-selector.ts';
+
 /** One object, addressed the way a guest asks for it through `get`. */
 export interface ObjectRef {
   readonly apiVersion: string;
@@ -15,8 +17,8 @@ export interface ListQuery {
   readonly kind: string;
   /** Absent: all namespaces the module may read. */
   readonly namespace?: string;
-  /** Equality-based selection, like a LabelSelector's matchLabels. */
-  readonly matchLabels?: Readonly<Record<string, string>>;
+  /** Parsed from the guest's `labelSelector` string (Kubernetes grammar); absent: every object. */
+  readonly labelSelector?: LabelSelector;
 }
 
 /**

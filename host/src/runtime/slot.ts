@@ -118,6 +118,7 @@ export class ModuleSlot {
   constructor(options: SlotOptions) {
     this.#options = options;
     this.#baseLimits = options.limits ?? {};
+    // Fails fast on bad defaults instead of at the first load.
     resolveLimits(this.#baseLimits);
     this.#maxInstances = options.maxInstances ?? 2;
   }

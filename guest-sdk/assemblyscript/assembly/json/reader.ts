@@ -56,6 +56,10 @@ export class JsonValue {
   doc: JsonDoc;
   start: usize;
   private cachedEnd: usize = 0;
+  // Member index of an object, built lazily by get(): raw key ranges, their values, and where to resume.
+  private memberKeys: usize[] | null = null;
+  private memberValues: JsonValue[] | null = null;
+  private scanPos: usize = 0;
 
   /** `knownEnd` is one past the value's last byte when the caller already scanned it, else 0. */
   constructor(doc: JsonDoc, start: usize, knownEnd: usize = 0) {
@@ -109,15 +113,45 @@ export class JsonValue {
     return this.cachedEnd;
   }
 
-  /** The member `key` of an object; missing when this is not an object or has no such member. */
+  /**
+   * The member `key` of an object; missing when this is not an object or has no such member.
+   *
+   * Members are indexed as they are scanned, and a member's value is returned as the same JsonValue every
+   * time: asking for `primary` then `children` of an input skips the primary's bytes once, not per call,
+   * and a value's own index survives between lookups.
+   */
   get(key: string): JsonValue {
     if (this.kind() != KIND_OBJECT) return this.missing();
+    let keys = this.memberKeys;
+    let values = this.memberValues;
+    if (keys === null || values === null) {
+      keys = [];
+      values = [];
+      this.memberKeys = keys;
+      this.memberValues = values;
+      this.scanPos = this.start + 1;
+    }
+    for (let i = 0, n = values.length; i < n; i++) {
+      if (rawStringEquals(unchecked(keys[i << 1]), unchecked(keys[(i << 1) + 1]), key)) return unchecked(values[i]);
+    }
     const doc = this.doc;
     const end = doc.end;
-    let p = skipWs(this.start + 1, end);
-    if (p < end && load<u8>(p) == 0x7d) return this.missing();
-    while (p < end) {
-      if (<u32>load<u8>(p) != QUOTE) break;
+    let p = this.scanPos;
+    while (p != 0) {
+      p = skipWs(p, end);
+      if (p >= end) break;
+      let c = <u32>load<u8>(p);
+      if (c == 0x7d) {
+        this.scanPos = 0;
+        return this.missing();
+      }
+      if (values.length > 0) {
+        if (c != 0x2c) break;
+        p = skipWs(p + 1, end);
+        if (p >= end) break;
+        c = <u32>load<u8>(p);
+      }
+      if (c != QUOTE) break;
       const keyFrom = p + 1;
       const keyClose = scanString(p, end);
       if (keyClose == 0) break;
@@ -125,16 +159,17 @@ export class JsonValue {
       if (p >= end || load<u8>(p) != 0x3a) break;
       p = skipWs(p + 1, end);
       if (p >= end) break;
-      if (rawStringEquals(keyFrom, keyClose - 1, key)) return new JsonValue(doc, p);
-      p = skipValue(doc, p);
-      if (p == 0) return this.missing();
-      p = skipWs(p, end);
-      if (p >= end) break;
-      const c = load<u8>(p);
-      if (c == 0x7d) return this.missing();
-      if (c != 0x2c) break;
-      p = skipWs(p + 1, end);
+      const valueEnd = skipValue(doc, p);
+      if (valueEnd == 0) break;
+      const value = new JsonValue(doc, p, valueEnd);
+      keys.push(keyFrom);
+      keys.push(keyClose - 1);
+      values.push(value);
+      this.scanPos = valueEnd;
+      if (rawStringEquals(keyFrom, keyClose - 1, key)) return value;
+      p = valueEnd;
     }
+    this.scanPos = 0;
     doc.failed = true;
     return this.missing();
   }

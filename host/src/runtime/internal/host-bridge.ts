@@ -12,6 +12,7 @@
 
 import { Buffer } from 'node:buffer';
 import { HOST_CALL_FUEL, HOST_STATUS, IMPORT_NAMESPACE, IMPORTS, LOG_LEVEL } from '../../abi/constants.ts';
+import { parseLabelSelector } from '../../cache/label-selector.ts';
 import { type ErrorCode, isWrError, WrError } from '../../errors.ts';
 import type { RuntimeLimits } from '../limits.ts';
 import type { GuestLogger, ListQuery, ObjectRef, ReadPort } from '../ports.ts';
@@ -292,17 +293,25 @@ function parseObjectRef(value: unknown): ObjectRef | undefined {
   };
 }
 
+/** Undefined for a malformed query, including a selector that does not follow the Kubernetes grammar. */
 function parseListQuery(value: unknown): ListQuery | undefined {
   if (!isRecord(value) || !nonEmpty(value.apiVersion) || !nonEmpty(value.kind)) return;
   if (value.namespace !== undefined && !nonEmpty(value.namespace)) return;
-  const labels = value.matchLabels;
-  if (labels !== undefined) {
-    if (!isRecord(labels) || !Object.values(labels).every((v) => typeof v === 'string')) return;
+  const selector = value.labelSelector;
+  if (selector !== undefined && typeof selector !== 'string') return;
+  let labelSelector: ListQuery['labelSelector'];
+  if (selector !== undefined && selector !== '') {
+    try {
+      labelSelector = parseLabelSelector(selector);
+    } catch (err) {
+      if (isWrError(err, 'WR_SELECTOR_INVALID')) return;
+      throw err;
+    }
   }
   return {
     apiVersion: value.apiVersion,
     kind: value.kind,
     ...(value.namespace === undefined ? {} : { namespace: value.namespace }),
-    ...(labels === undefined ? {} : { matchLabels: labels as Record<string, string> }),
+    ...(labelSelector === undefined ? {} : { labelSelector }),
   };
 }

@@ -91,7 +91,12 @@ describe('pull Secrets', () => {
   });
 
   test('malformed Secrets are WR_SOURCE_AUTH', () => {
-    for (const data of [{}, { '.dockerconfigjson': b64('not json') }, { username: '!!', password: b64('p') }]) {
+    const bad: Record<string, string>[] = [
+      {},
+      { '.dockerconfigjson': b64('not json') },
+      { username: '!!', password: b64('p') },
+    ];
+    for (const data of bad) {
       assert.throws(
         () => credentialsFromSecret(data, 'r.io'),
         (err: unknown) => isWrError(err, 'WR_SOURCE_AUTH'),

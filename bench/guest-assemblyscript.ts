@@ -1,0 +1,86 @@
+// Measures AssemblyScript guest calls per second (SDK no-op guest and the configmap-app example) on a ~5 KB
+// App input, per GC runtime, through a lean host loop. Run with `node bench/guest-assemblyscript.ts`.
+
+import { fileURLToPath } from 'node:url';
+import { buildModule, type Runtime } from '../guest-sdk/assemblyscript/tools/build.ts';
+import { app, configMap, deployment, input } from '../examples/configmap-app/test/fixtures.ts';
+
+export interface BenchResult {
+  name: string;
+  value: number;
+  unit: string;
+  note?: string;
+}
+
+const GUESTS = {
+  noop: fileURLToPath(new URL('../guest-sdk/assemblyscript/test/assembly/noop.ts', import.meta.url)),
+  'configmap-app': fileURLToPath(new URL('../examples/configmap-app/assembly/index.ts', import.meta.url)),
+} as const;
+
+/**
+ * The host's per-call work minus fuel and validation: copy the input's UTF-8 bytes into guest memory, call,
+ * decode the output, JSON.parse it. The input is encoded once: encoding a 5 KB string costs 6-12 us by
+ * itself (more than the guest), so a host should keep cached objects as bytes (see docs/benchmarks.md).
+ */
+function caller(bytes: Uint8Array, input: Uint8Array) {
+  let memory: WebAssembly.Memory;
+  let output = '';
+  const decoder = new TextDecoder();
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {
+    wr: {
+      log: () => {},
+      log_enabled: () => 0,
+      get: () => -1,
+      list: () => -1,
+      result_read: () => -5,
+      set_output: (ptr: number, len: number) => {
+        output = decoder.decode(new Uint8Array(memory.buffer, ptr, len));
+      },
+      now_ms: () => Date.now(),
+    },
+  });
+  memory = instance.exports.memory as WebAssembly.Memory;
+  const alloc = instance.exports.wr_alloc as (n: number) => number;
+  const reconcile = instance.exports.wr_reconcile as (p: number, n: number) => number;
+  const length = input.length;
+  return () => {
+    const ptr = alloc(length);
+    new Uint8Array(memory.buffer, ptr, length).set(input);
+    if (reconcile(ptr, length) !== 0) throw new Error(`guest failed: ${output}`);
+    return JSON.parse(output) as unknown;
+  };
+}
+
+function rate(call: () => unknown, seconds: number): number {
+  for (let i = 0; i < 2000; i++) call();
+  let n = 0;
+  const start = performance.now();
+  const end = start + seconds * 1000;
+  while (performance.now() < end) {
+    for (let i = 0; i < 500; i++) call();
+    n += 500;
+  }
+  return n / ((performance.now() - start) / 1000);
+}
+
+export async function run(runtimes: readonly Runtime[] = ['minimal', 'incremental'], seconds = 2): Promise<BenchResult[]> {
+  const text = input(app(), { children: [configMap('hello-config'), deployment('hello', 1)] });
+  const results: BenchResult[] = [];
+  for (const runtime of runtimes) {
+    for (const [guest, entry] of Object.entries(GUESTS)) {
+      const built = await buildModule({ entry, runtime, name: `${guest}-${runtime}`, outDir: fileURLToPath(new URL('./build/', import.meta.url)) });
+      const { readFile } = await import('node:fs/promises');
+      const call = caller(await readFile(built.wasmPath), Buffer.from(text));
+      results.push({
+        name: `${guest} reconcile (${runtime} runtime, ${Buffer.byteLength(text)} B input, ${built.bytes} B module)`,
+        value: Math.round(rate(call, seconds)),
+        unit: 'calls/s',
+      });
+    }
+  }
+  return results;
+}
+
+if (import.meta.main) {
+  for (const r of await run()) console.log(`${r.name}: ${r.value} ${r.unit}`);
+}

@@ -1,0 +1,27 @@
+// The shapes event mapping consumes (a cache event) and feeds (anything that accepts keyed, reasoned adds).
+
+import type { KubeObject, TriggerReason } from '../abi/types.ts';
+
+export interface MappingEvent {
+  readonly type: 'added' | 'updated' | 'deleted';
+  /** The new state; for `deleted`, the last state known (a tombstone). */
+  readonly object: KubeObject;
+  /** The previous state, for `updated`. */
+  readonly oldObject?: KubeObject;
+  /** Delivered by a list (the initial list or a relist after 410) rather than a watch: low-priority lane. */
+  readonly initial?: boolean;
+}
+
+/** Where mapped keys go; a WorkQueue satisfies it. Returns false when the key was refused. */
+export interface EnqueueSink {
+  add(key: string, options: { readonly reason: TriggerReason; readonly lane: 'user' | 'low' }): boolean;
+}
+
+/** The queue key of an object: "namespace/name", or "name" when cluster-scoped (client-go's key format). */
+export function objectKey(namespace: string | undefined, name: string): string {
+  return namespace === undefined || namespace === '' ? name : `${namespace}/${name}`;
+}
+
+export function keyOf(obj: KubeObject): string {
+  return objectKey(obj.metadata.namespace, obj.metadata.name);
+}

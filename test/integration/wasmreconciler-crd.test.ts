@@ -1,0 +1,137 @@
+// Installs deploy/crd/wasmreconciler.yaml into a real kube-apiserver and checks that its schema, CEL rules and
+// defaults agree with the host's own parser (host/src/modules/spec.ts).
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import {
+  ApiextensionsV1Api,
+  CoreV1Api,
+  type CoreV1Api as CoreV1ApiType,
+  CustomObjectsApi,
+  loadYaml,
+  type V1CustomResourceDefinition,
+} from '@kubernetes/client-node';
+import { DEFAULT_LIMITS } from '../../host/src/abi/constants.ts';
+import { isWrError } from '../../host/src/errors.ts';
+import { parseReconcilerSpec, WR_GROUP, WR_VERSION } from '../../host/src/modules/index.ts';
+import { type ControlPlane, startControlPlane } from '../controlplane/index.ts';
+
+const CRD_PATH = path.join(import.meta.dirname, '../../deploy/crd/wasmreconciler.yaml');
+const NS = 'crd-test';
+const DIGEST = `sha256:${'c'.repeat(64)}`;
+
+let cp: ControlPlane;
+let objects: CustomObjectsApi;
+
+function wr(name: string, spec: Record<string, unknown>): Record<string, unknown> {
+  return {
+    apiVersion: `${WR_GROUP}/${WR_VERSION}`,
+    kind: 'WasmReconciler',
+    metadata: { name, namespace: NS },
+    spec: { for: { apiVersion: 'example.com/v1', kind: 'App' }, module: { inline: 'AGFzbQEAAAA=' }, ...spec },
+  };
+}
+
+function create(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  return objects.createNamespacedCustomObject({
+    group: WR_GROUP,
+    version: WR_VERSION,
+    namespace: NS,
+    plural: 'wasmreconcilers',
+    body,
+  }) as Promise<Record<string, unknown>>;
+}
+
+before(async () => {
+  cp = await startControlPlane();
+  const crd = loadYaml<V1CustomResourceDefinition>(readFileSync(CRD_PATH, 'utf8'));
+  const ext = cp.kubeConfig.makeApiClient(ApiextensionsV1Api);
+  await ext.createCustomResourceDefinition({ body: crd });
+  const core: CoreV1ApiType = cp.kubeConfig.makeApiClient(CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: NS } } });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const got = await ext.readCustomResourceDefinition({ name: 'wasmreconcilers.wasmreconciler.dev' });
+    if (got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
+    if (Date.now() > deadline) throw new Error('the CRD never became Established');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  objects = cp.kubeConfig.makeApiClient(CustomObjectsApi);
+});
+
+after(async () => cp?.stop());
+
+test('the apiserver applies defaults the host parser agrees with', async () => {
+  const stored = await create(wr('minimal', {}));
+  const spec = stored.spec as Record<string, unknown>;
+  assert.deepEqual(spec.limits, {
+    moduleBytes: DEFAULT_LIMITS.moduleBytes,
+    memoryPages: DEFAULT_LIMITS.memoryPages,
+    fuel: DEFAULT_LIMITS.fuel,
+    inputBytes: DEFAULT_LIMITS.inputBytes,
+    outputBytes: DEFAULT_LIMITS.outputBytes,
+  });
+  assert.equal(spec.suspend, false);
+  assert.equal(spec.maxConcurrentReconciles, 1);
+  assert.equal(spec.resyncPeriodSeconds, 0);
+  const parsed = parseReconcilerSpec(stored);
+  assert.equal(parsed.namespace, NS);
+  assert.deepEqual(parsed.limits, spec.limits);
+});
+
+test('valid sources of every kind are accepted by both', async () => {
+  const modules = [
+    { configMap: { name: 'mods', key: 'app.wasm' } },
+    { url: 'https://mods.example/app.wasm', digest: DIGEST },
+    { oci: { reference: `ghcr.io/org/app@${DIGEST}`, pullSecret: { name: 'pull' } } },
+    { oci: { reference: 'ghcr.io/org/app:v1' }, digest: DIGEST },
+    { oci: { reference: `ghcr.io/org/app:v1@${DIGEST}` }, digest: DIGEST },
+  ];
+  for (const [i, module] of modules.entries()) {
+    const stored = await create(wr(`source-${i}`, { module }));
+    assert.equal(parseReconcilerSpec(stored).module.type, Object.keys(module)[0]);
+  }
+});
+
+test('invalid objects are rejected by the apiserver and by the host parser alike', async () => {
+  const bad: [string, Record<string, unknown>][] = [
+    ['no-source', { module: {} }],
+    ['two-sources', { module: { inline: 'AGFzbQEAAAA=', url: 'https://x/y', digest: DIGEST } }],
+    ['http-url', { module: { url: 'http://x/y.wasm', digest: DIGEST } }],
+    ['url-no-digest', { module: { url: 'https://x/y.wasm' } }],
+    ['oci-no-digest', { module: { oci: { reference: 'ghcr.io/o/m:v1' } } }],
+    [
+      'oci-digests-differ',
+      { module: { oci: { reference: `ghcr.io/o/m@${DIGEST}` }, digest: `sha256:${'d'.repeat(64)}` } },
+    ],
+    ['bad-digest', { module: { url: 'https://x/y', digest: 'sha256:abc' } }],
+    ['memory-zero', { limits: { memoryPages: 0 } }],
+    ['fuel-huge', { limits: { fuel: 10_000_000_000_000 } }],
+    ['resync-short', { resyncPeriodSeconds: 5 }],
+    [
+      'dup-owns',
+      {
+        owns: [
+          { apiVersion: 'v1', kind: 'ConfigMap' },
+          { apiVersion: 'v1', kind: 'ConfigMap' },
+        ],
+      },
+    ],
+    ['bad-verb', { permissions: [{ apiVersion: 'v1', kind: 'Node', verbs: ['delete'] }] }],
+    [
+      'in-no-values',
+      { for: { apiVersion: 'v1', kind: 'Pod', labelSelector: { matchExpressions: [{ key: 'a', operator: 'In' }] } } },
+    ],
+  ];
+  for (const [name, spec] of bad) {
+    const body = wr(name, spec);
+    await assert.rejects(create(body), (err: unknown) => (err as { code?: number }).code === 422, name);
+    assert.throws(
+      () => parseReconcilerSpec(body),
+      (err: unknown) => isWrError(err, 'WR_SPEC_INVALID'),
+      name,
+    );
+  }
+});
