@@ -7,6 +7,7 @@ import type { KubeObject } from '../../host/src/abi/types.ts';
 import { createStore, type Store, type StoreEvent } from '../../host/src/cache/index.ts';
 import {
   type ApiResource,
+  apiVersionOf,
   KubeClient,
   type KubeClientOptions,
   kubeConfigTransport,

@@ -240,7 +240,15 @@ function resolveChild(
   const owned = ownsByGroupKind.get(groupKind(apiVersion, kind));
   if (owned === undefined) {
     // Children of undeclared kinds are not watched, so they could be neither compared nor ever pruned.
-    return { verb: 'create', apiVersion, kind, namespace: namespace || undefined, name, reason: 'not-an-owned-kind' };
+    // Guest-chosen strings travel into errors and events: clip them like names.
+    return {
+      verb: 'create',
+      apiVersion: apiVersion.slice(0, MAX_NAME_LENGTH),
+      kind: kind.slice(0, MAX_NAME_LENGTH),
+      namespace: namespace ? namespace.slice(0, MAX_NAME_LENGTH) : undefined,
+      name,
+      reason: 'not-an-owned-kind',
+    };
   }
   let resolved: string | undefined;
   if (!owned.namespaced) {

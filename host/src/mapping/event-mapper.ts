@@ -62,15 +62,14 @@ export class EventMapper {
    */
   child(event: MappingEvent): void {
     const keys = new Set<string>();
+    let stale = false;
     for (const obj of statesOf(event)) {
       const mapping = controllerOwner(obj, this.#options.primary, this.#options.ownerLookup);
       if (mapping === undefined) continue;
-      if (mapping.stale && event.type !== 'deleted') {
-        this.#staleOwner++;
-        continue;
-      }
-      keys.add(mapping.key);
+      if (mapping.stale && event.type !== 'deleted') stale = true;
+      else keys.add(mapping.key);
     }
+    if (stale) this.#staleOwner++;
     for (const key of keys) this.#enqueue(key, 'child', event);
   }
 

@@ -7,11 +7,12 @@ import { controllerOwner, type OwnerKind, type OwnerLookup } from './owner.ts';
 
 const APP: OwnerKind = { apiVersion: 'example.com/v1', kind: 'App', namespaced: true };
 
-function child(refs: OwnerReference[], namespace: string | undefined = 'ns'): KubeObject {
+/** `namespace` null makes a cluster-scoped child. */
+function child(refs: OwnerReference[], namespace: string | null = 'ns'): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: { name: 'child', ...(namespace === undefined ? {} : { namespace }), ownerReferences: refs },
+    metadata: { name: 'child', ...(namespace === null ? {} : { namespace }), ownerReferences: refs },
   };
 }
 
@@ -61,5 +62,5 @@ test('an owner the cache has not seen yet is trusted by name', () => {
 test('cluster-scoped owners map to their name; a cluster-scoped child has no namespaced owner', () => {
   const cluster: OwnerKind = { apiVersion: 'example.com/v1', kind: 'App', namespaced: false };
   assert.deepEqual(controllerOwner(child([ref()]), cluster), { key: 'a', stale: false });
-  assert.equal(controllerOwner(child([ref()], undefined), APP), undefined);
+  assert.equal(controllerOwner(child([ref()], null), APP), undefined);
 });

@@ -22,7 +22,7 @@ export interface ResyncOptions {
 /** Smallest period accepted: a faster resync is a hot loop by another name. */
 const MIN_PERIOD_MS = 1000;
 
-/** A wait in [periodMs, periodMs * (1 + jitter)). */
+/** A wait in [periodMs, periodMs * (1 + jitter)] (the upper end only through floating-point rounding). */
 export function jitteredDelayMs(periodMs: number, jitter: number, random: () => number = Math.random): number {
   return periodMs * (1 + jitter * random());
 }

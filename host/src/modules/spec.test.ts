@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { loadYaml } from '@kubernetes/client-node';
+import { loadYaml, type V1CustomResourceDefinition, type V1JSONSchemaProps } from '@kubernetes/client-node';
 import { DEFAULT_LIMITS } from '../abi/constants.ts';
 import { isWrError } from '../errors.ts';
 import { INLINE_MAX_BASE64_CHARS, LIMIT_RANGES, parseReconcilerSpec, SPEC_BOUNDS, type SpecIssue } from './spec.ts';
@@ -222,18 +222,23 @@ describe('invalid objects are reported by JSON path', () => {
 });
 
 describe('deploy/crd/wasmreconciler.yaml mirrors the parser', () => {
-  type Schema = { properties: Record<string, Schema> } & Record<string, unknown>;
-  const crd = loadYaml<{ spec: { versions: { schema: { openAPIV3Schema: Schema } }[] } }>(
+  // loadYaml returns the typed model, where the schema keyword `default` is the field `_default`.
+  const crd = loadYaml<V1CustomResourceDefinition>(
     readFileSync(path.join(import.meta.dirname, '../../../deploy/crd/wasmreconciler.yaml'), 'utf8'),
   );
-  const spec = crd.spec.versions[0]?.schema.openAPIV3Schema.properties.spec as Schema;
+  const spec = crd.spec.versions[0]?.schema?.openAPIV3Schema?.properties?.spec;
+  const prop = (s: V1JSONSchemaProps | undefined, key: string): V1JSONSchemaProps => {
+    const p = s?.properties?.[key];
+    assert.ok(p, key);
+    return p;
+  };
 
   test('limit defaults and ranges', () => {
-    const limits = spec.properties.limits as Schema;
+    const limits = prop(spec, 'limits');
     for (const [key, [min, max]] of Object.entries(LIMIT_RANGES)) {
-      const field = limits.properties[key] as Schema;
+      const field = prop(limits, key);
       assert.deepEqual(
-        [field.minimum, field.maximum, field.default],
+        [field.minimum, field.maximum, field._default],
         [min, max, DEFAULT_LIMITS[key as keyof typeof LIMIT_RANGES]],
         key,
       );
@@ -241,11 +246,11 @@ describe('deploy/crd/wasmreconciler.yaml mirrors the parser', () => {
   });
 
   test('list and size bounds', () => {
-    assert.equal((spec.properties.module as Schema).properties.inline?.maxLength, INLINE_MAX_BASE64_CHARS);
-    assert.equal((spec.properties.owns as Schema).maxItems, SPEC_BOUNDS.owns);
-    assert.equal((spec.properties.related as Schema).maxItems, SPEC_BOUNDS.related);
-    assert.equal((spec.properties.permissions as Schema).maxItems, SPEC_BOUNDS.permissions);
-    assert.equal((spec.properties.maxConcurrentReconciles as Schema).maximum, SPEC_BOUNDS.maxConcurrentReconciles);
-    assert.equal((spec.properties.resyncPeriodSeconds as Schema).maximum, SPEC_BOUNDS.resyncPeriodSeconds);
+    assert.equal(prop(prop(spec, 'module'), 'inline').maxLength, INLINE_MAX_BASE64_CHARS);
+    assert.equal(prop(spec, 'owns').maxItems, SPEC_BOUNDS.owns);
+    assert.equal(prop(spec, 'related').maxItems, SPEC_BOUNDS.related);
+    assert.equal(prop(spec, 'permissions').maxItems, SPEC_BOUNDS.permissions);
+    assert.equal(prop(spec, 'maxConcurrentReconciles').maximum, SPEC_BOUNDS.maxConcurrentReconciles);
+    assert.equal(prop(spec, 'resyncPeriodSeconds').maximum, SPEC_BOUNDS.resyncPeriodSeconds);
   });
 });

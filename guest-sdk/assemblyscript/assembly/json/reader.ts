@@ -60,6 +60,7 @@ export class JsonValue {
   private memberKeys: usize[] | null = null;
   private memberValues: JsonValue[] | null = null;
   private scanPos: usize = 0;
+  private scanDone: bool = false;
 
   /** `knownEnd` is one past the value's last byte when the caller already scanned it, else 0. */
   constructor(doc: JsonDoc, start: usize, knownEnd: usize = 0) {
@@ -134,15 +135,16 @@ export class JsonValue {
     for (let i = 0, n = values.length; i < n; i++) {
       if (rawStringEquals(unchecked(keys[i << 1]), unchecked(keys[(i << 1) + 1]), key)) return unchecked(values[i]);
     }
+    if (this.scanDone) return this.missing();
     const doc = this.doc;
     const end = doc.end;
     let p = this.scanPos;
-    while (p != 0) {
+    while (true) {
       p = skipWs(p, end);
       if (p >= end) break;
       let c = <u32>load<u8>(p);
       if (c == 0x7d) {
-        this.scanPos = 0;
+        this.scanDone = true;
         return this.missing();
       }
       if (values.length > 0) {
@@ -169,7 +171,7 @@ export class JsonValue {
       if (rawStringEquals(keyFrom, keyClose - 1, key)) return value;
       p = valueEnd;
     }
-    this.scanPos = 0;
+    this.scanDone = true;
     doc.failed = true;
     return this.missing();
   }
