@@ -73,6 +73,7 @@ function bytesPerQueuedKey(): number {
     gc();
     const after = process.memoryUsage().heapUsed;
     samples.push((after - before) / KEYS);
+    console.error(before, after, queue.stats().depth, process.memoryUsage().heapUsed);
     if (queue.stats().depth !== KEYS) throw new Error('queue lost keys during the memory sample');
   }
   return Math.round(median(samples));

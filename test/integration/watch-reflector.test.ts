@@ -156,10 +156,20 @@ test('a reflector lists page by page, then follows adds, updates and deletes', a
   await h.direct.apply(item(h, 'a', '2'), { fieldManager: FIELD_MANAGER, force: true });
   await h.direct.delete(h.resource, h.namespace, 'b');
   await converged(store, h, 'the store to follow the changes');
-  await waitFor(() => events.length >= 3, { description: 'three events' });
+  await waitFor(() => events.length >= 8, { description: 'eight events' });
   const summary = events.map((e) => `${e.type}:${e.object.name}`);
-  assert.deepEqual(summary, ['added:f', 'updated:a', 'deleted:b']);
-  const update = events[1];
+  // The subscription was made before the first list, so that list arrives as adds.
+  assert.deepEqual(summary, [
+    'added:a',
+    'added:b',
+    'added:c',
+    'added:d',
+    'added:e',
+    'added:f',
+    'updated:a',
+    'deleted:b',
+  ]);
+  const update = events[6];
   assert.ok(update?.type === 'updated');
   assert.equal((update.old.object().data as Record<string, string>).value, '0');
   assert.equal((update.object.object().data as Record<string, string>).value, '2');
@@ -244,6 +254,10 @@ function expiringTransport(inner: Transport) {
   };
   return {
     transport,
+    /** True once a watch answer has started: only then is there a watch to interrupt. */
+    get watching(): boolean {
+      return active !== undefined;
+    },
     /** Drops the current watch and parks the next one until `release()`, which asks for resourceVersion 1. */
     interrupt(): () => void {
       let release: () => void = () => {};
@@ -268,7 +282,7 @@ test('a 410 from an expired resourceVersion causes exactly one relist that synth
   for (const name of ['keep', 'change', 'vanish']) await h.direct.create(h.resource, item(h, name, '0'));
   const { store, r, events } = startReflector(t, client, h);
   await r.synced;
-  await waitFor(() => r.stats.watchesStarted >= 1, { description: 'the first watch' });
+  await waitFor(() => expiring.watching, { description: 'the first watch' });
 
   const release = expiring.interrupt();
   await h.direct.delete(h.resource, h.namespace, 'vanish');
