@@ -60,21 +60,23 @@ async function getDoneAll(queue: WorkQueue): Promise<void> {
   }
 }
 
-/** Bytes the queue holds per ready key, key strings excluded (they belong to the cache in the host). */
+/**
+ * Bytes the queue holds per ready key, key strings excluded (they belong to the cache in the host):
+ * heap with a full queue minus heap once that queue is dropped, both after a full GC.
+ */
 function bytesPerQueuedKey(): number {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   const samples: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    gc();
-    const before = process.memoryUsage().heapUsed;
-    const queue = freshQueue();
+    let queue: WorkQueue | undefined = freshQueue();
     fillHalfLow(queue);
-    gc();
-    const after = process.memoryUsage().heapUsed;
-    samples.push((after - before) / KEYS);
-    console.error(before, after, queue.stats().depth, process.memoryUsage().heapUsed);
     if (queue.stats().depth !== KEYS) throw new Error('queue lost keys during the memory sample');
+    gc();
+    const full = process.memoryUsage().heapUsed;
+    queue = undefined;
+    gc();
+    samples.push((full - process.memoryUsage().heapUsed) / KEYS);
   }
   return Math.round(median(samples));
 }

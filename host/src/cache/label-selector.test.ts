@@ -48,7 +48,7 @@ describe('parseLabelSelector', () => {
     '-a=b',
     'a=b c',
     'UPPER.com/x=y',
-    'a=' + 'x'.repeat(64),
+    `a=${'x'.repeat(64)}`,
     'a==b=c',
   ];
   for (const text of bad) {

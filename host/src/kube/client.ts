@@ -52,7 +52,8 @@ export interface KubeClientOptions {
   /** Longest Retry-After wait honoured inside one call; longer hints are returned to the caller in the error. */
   readonly maxRetryWaitMs?: number;
   readonly maxResponseBytes?: number;
-  readonly maxEventBytes?: number;
+  /** Longest single watch event, in characters of its JSON line; longer ones fail the watch (WR_KUBE_REQUEST). */
+  readonly maxEventChars?: number;
   readonly userAgent?: string;
   readonly discovery?: DiscoveryOptions;
 }
@@ -121,7 +122,7 @@ export class KubeClient {
   readonly #maxRetries: number;
   readonly #maxRetryWaitMs: number;
   readonly #maxResponseBytes: number;
-  readonly #maxEventBytes: number;
+  readonly #maxEventChars: number;
   readonly #userAgent: string;
 
   constructor(transport: Transport, options: KubeClientOptions = {}) {
@@ -131,7 +132,7 @@ export class KubeClient {
     this.#maxRetries = options.maxRetries ?? 3;
     this.#maxRetryWaitMs = options.maxRetryWaitMs ?? 10_000;
     this.#maxResponseBytes = options.maxResponseBytes ?? 256 * 1024 * 1024;
-    this.#maxEventBytes = options.maxEventBytes ?? 16 * 1024 * 1024;
+    this.#maxEventChars = options.maxEventChars ?? 16 * 1024 * 1024;
     this.#userAgent = options.userAgent ?? 'wasm-reconciler';
     this.discovery = new Discovery((path) => this.request('GET', path), options.discovery);
   }
@@ -306,11 +307,11 @@ export class KubeClient {
       const text = await this.#readBody(response, ctx, signal);
       throw errorFromStatus(response.status, text, response.headers['retry-after'], ctx);
     }
-    const maxEventBytes = this.#maxEventBytes;
+    const maxEventChars = this.#maxEventChars;
     const body = response.body;
     async function* events(): AsyncGenerator<WatchEvent> {
       try {
-        for await (const line of lines(body, maxEventBytes)) {
+        for await (const line of lines(body, maxEventChars)) {
           let event: { type?: unknown; object?: unknown };
           try {
             event = JSON.parse(line);

@@ -26,11 +26,19 @@ const owned = (name: string, ownerUid: string, ownerName = 'a'): KubeObject => (
   },
 });
 
-async function drain(queue: WorkQueue): Promise<Array<Pick<WorkItem, 'key' | 'reason' | 'lane'>>> {
-  const items: Array<Pick<WorkItem, 'key' | 'reason' | 'lane'>> = [];
+type Seen = Pick<WorkItem, 'key' | 'reason' | 'lane'> & { source?: string };
+
+async function drain(queue: WorkQueue): Promise<Seen[]> {
+  const items: Seen[] = [];
   while (queue.stats().depth > 0) {
     const item = (await queue.get()) as WorkItem;
-    items.push({ key: item.key, reason: item.reason, lane: item.lane });
+    const { source } = item;
+    items.push({
+      key: item.key,
+      reason: item.reason,
+      lane: item.lane,
+      ...(source === undefined ? {} : { source: `${source.kind} ${source.namespace}/${source.name}` }),
+    });
     queue.done(item.key);
   }
   return items;
@@ -49,7 +57,7 @@ function setup(lookup?: OwnerLookup) {
   return { queue, mapper };
 }
 
-test('primary events: initial list in the low lane, watch events in the user lane, status writes filtered', async () => {
+test('primary events: initial list in the low lane, watch events in the user lane, status filtered', async () => {
   const { queue, mapper } = setup();
   mapper.primary({ type: 'added', object: app('a', 'u1'), initial: true });
   mapper.primary({ type: 'added', object: app('b', 'u2') });
@@ -66,8 +74,8 @@ test('child events enqueue the controlling owner; an owner change enqueues both 
   mapper.child({ type: 'added', object: owned('c1', 'u1') });
   mapper.child({ type: 'updated', oldObject: owned('c2', 'u1', 'a'), object: owned('c2', 'u2', 'b') });
   assert.deepEqual(await drain(queue), [
-    { key: 'ns/a', reason: 'child', lane: 'user' },
-    { key: 'ns/b', reason: 'child', lane: 'user' },
+    { key: 'ns/a', reason: 'child', lane: 'user', source: 'ConfigMap ns/c1' },
+    { key: 'ns/b', reason: 'child', lane: 'user', source: 'ConfigMap ns/c2' },
   ]);
 });
 
@@ -82,7 +90,7 @@ test('children of a re-created owner are ignored until they are deleted', async 
   assert.equal(mapper.stats().staleOwner, 1);
   mapper.child({ type: 'deleted', object: owned('c', 'uid-old') });
   mapper.child({ type: 'added', object: owned('c', 'uid-new') });
-  assert.deepEqual(await drain(queue), [{ key: 'ns/a', reason: 'child', lane: 'user' }]);
+  assert.deepEqual(await drain(queue), [{ key: 'ns/a', reason: 'child', lane: 'user', source: 'ConfigMap ns/c' }]);
 });
 
 test('related events reach the primaries the index files under their name', async () => {
@@ -92,7 +100,7 @@ test('related events reach the primaries the index files under their name', asyn
   await drain(queue);
   const secret: KubeObject = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'creds', namespace: 'ns' } };
   mapper.related('v1/Secret')({ type: 'updated', object: secret, oldObject: secret });
-  assert.deepEqual(await drain(queue), [{ key: 'ns/a', reason: 'related', lane: 'user' }]);
+  assert.deepEqual(await drain(queue), [{ key: 'ns/a', reason: 'related', lane: 'user', source: 'Secret ns/creds' }]);
   assert.throws(
     () => mapper.related('v1/ConfigMap'),
     (error) => error instanceof WrError && error.code === 'WR_CONFIG_INVALID',

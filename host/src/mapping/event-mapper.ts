@@ -52,7 +52,7 @@ export class EventMapper {
       this.#filtered++;
       return;
     }
-    this.#enqueue(keyOf(event.object), reason, event);
+    this.#enqueue(keyOf(event.object), reason, event, false);
   }
 
   /**
@@ -70,7 +70,7 @@ export class EventMapper {
       else keys.add(mapping.key);
     }
     if (stale) this.#staleOwner++;
-    for (const key of keys) this.#enqueue(key, 'child', event);
+    for (const key of keys) this.#enqueue(key, 'child', event, true);
   }
 
   /** The handler for one declared related kind; throws WR_CONFIG_INVALID for an undeclared kind. */
@@ -84,7 +84,7 @@ export class EventMapper {
     return (event) => {
       const keys = new Set<string>();
       for (const obj of statesOf(event)) for (const key of mapper(obj)) keys.add(key);
-      for (const key of keys) this.#enqueue(key, 'related', event);
+      for (const key of keys) this.#enqueue(key, 'related', event, true);
     };
   }
 
@@ -92,8 +92,15 @@ export class EventMapper {
     return { enqueued: this.#enqueued, filtered: this.#filtered, staleOwner: this.#staleOwner, refused: this.#refused };
   }
 
-  #enqueue(key: string, reason: TriggerReason, event: MappingEvent): void {
-    if (this.#options.sink.add(key, { reason, lane: event.initial === true ? 'low' : 'user' })) this.#enqueued++;
+  #enqueue(key: string, reason: TriggerReason, event: MappingEvent, withSource: boolean): void {
+    const lane = event.initial === true ? 'low' : 'user';
+    const { kind, metadata } = event.object;
+    const source = {
+      kind,
+      name: metadata.name,
+      ...(metadata.namespace === undefined ? {} : { namespace: metadata.namespace }),
+    };
+    if (this.#options.sink.add(key, withSource ? { reason, lane, source } : { reason, lane })) this.#enqueued++;
     else this.#refused++;
   }
 }

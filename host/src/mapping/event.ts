@@ -14,7 +14,15 @@ export interface MappingEvent {
 
 /** Where mapped keys go; a WorkQueue satisfies it. Returns false when the key was refused. */
 export interface EnqueueSink {
-  add(key: string, options: { readonly reason: TriggerReason; readonly lane: 'user' | 'low' }): boolean;
+  add(
+    key: string,
+    options: {
+      readonly reason: TriggerReason;
+      readonly lane: 'user' | 'low';
+      /** The child or related object behind the event (reconcile input trigger.kind/name/namespace). */
+      readonly source?: { readonly kind: string; readonly name: string; readonly namespace?: string };
+    },
+  ): boolean;
 }
 
 /** The queue key of an object: "namespace/name", or "name" when cluster-scoped (client-go's key format). */

@@ -10,6 +10,7 @@ export {
   type QueueObserver,
   type QueueStats,
   type ShutdownReport,
+  type TriggerSource,
   type WorkHandler,
   type WorkItem,
   WorkQueue,

@@ -51,6 +51,20 @@ test('a key added while queued is queued once, with merged reason and lane', asy
   assert.equal(queue.stats().trackedKeys, 0);
 });
 
+test('the source of the event whose reason wins the merge is reported', async (t) => {
+  const queue = virtualQueue(t);
+  const cm = (name: string) => ({ kind: 'ConfigMap', name, namespace: 'ns' });
+  queue.addRateLimited('k');
+  queue.add('k', { reason: 'child', source: cm('first') });
+  queue.add('k', { reason: 'related', source: cm('second') });
+  t.mock.timers.tick(5);
+  assert.deepEqual(await take(queue), { key: 'k', reason: 'child', source: cm('first'), lane: 'user', retries: 1 });
+  queue.done('k');
+  queue.add('k', { reason: 'child', source: cm('c') });
+  queue.add('k', { reason: 'deleted' });
+  assert.deepEqual(await take(queue), { key: 'k', reason: 'deleted', lane: 'user', retries: 1 });
+});
+
 test('a key added while processing is dirty, not handed out, and ready again after done', async (t) => {
   const queue = virtualQueue(t, { concurrency: 2 });
   queue.add('ns/a', { reason: 'created' });

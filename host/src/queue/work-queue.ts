@@ -52,10 +52,18 @@ export interface WorkQueueOptions {
   readonly now?: () => number;
 }
 
+/** The object whose event caused a run, when it is not the primary itself (a child or related object). */
+export interface TriggerSource {
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace?: string;
+}
+
 export interface AddOptions {
   readonly reason: TriggerReason;
   /** Default `user`. */
   readonly lane?: Lane;
+  readonly source?: TriggerSource;
 }
 
 export interface DelayOptions {
@@ -69,6 +77,8 @@ export interface WorkItem {
   readonly key: string;
   /** Merged reason of every event coalesced into this run. */
   readonly reason: TriggerReason;
+  /** The object behind `reason` when it is a child or related object (reconcile input trigger.kind/name). */
+  readonly source?: TriggerSource;
   readonly lane: Lane;
   /** Consecutive retryable failures before this run (0 on a first attempt). */
   readonly retries: number;
@@ -81,7 +91,10 @@ export interface HandlerResult {
 
 export type WorkHandler = (item: WorkItem) => Promise<HandlerResult | undefined>;
 
-/** Hooks for metrics and logs; each maps onto a controller-runtime workqueue metric where one exists. */
+/**
+ * Hooks for metrics and logs; each maps onto a controller-runtime workqueue metric where one exists.
+ * Hooks run inside queue operations and must not throw.
+ */
 export interface QueueObserver {
   /** A key gained a pending run (workqueue_adds_total). Coalesced adds are not reported. */
   added?(key: string, reason: TriggerReason, lane: Lane): void;
@@ -131,6 +144,8 @@ interface KeyState extends HeapNode, FifoNode {
   phase: Phase;
   /** Merged reason of the pending run (ready, delayed or dirty). */
   reason: TriggerReason | undefined;
+  /** The source that came with the event whose reason won the merge. */
+  source: TriggerSource | undefined;
   /** Lane of the pending run. */
   lane: Lane;
   /** When the pending run became ready, for queue-duration metrics. */
@@ -215,19 +230,20 @@ export class WorkQueue {
           this.#low.remove(state);
           this.#user.push(state);
         }
-        this.#merge(state, options.reason, lane);
+        this.#merge(state, options.reason, lane, options.source);
         return true;
       case 'dirty':
-        this.#merge(state, options.reason, lane);
+        this.#merge(state, options.reason, lane, options.source);
         return true;
       case 'delayed':
         this.#delayed.remove(state);
-        this.#merge(state, options.reason, lane);
+        this.#merge(state, options.reason, lane, options.source);
         this.#makeDue(state);
         this.#arm();
         return true;
       case 'none':
         state.reason = options.reason;
+        state.source = options.source;
         state.lane = lane;
         this.#makeDue(state);
         return true;
@@ -253,7 +269,7 @@ export class WorkQueue {
       case 'dirty':
         return true;
       case 'delayed':
-        this.#merge(state, reason, lane);
+        this.#merge(state, reason, lane, undefined);
         if (deadline < state.deadline) {
           this.#delayed.update(state, deadline);
           this.#arm();
@@ -360,11 +376,17 @@ export class WorkQueue {
     if (!this.#closed) {
       this.#closed = true;
       this.#clearTimer();
-      const pending = [...this.#user.clear(), ...this.#low.clear(), ...this.#delayed.clear()];
-      for (const state of this.#states.values()) if (state.phase === 'dirty') pending.push(state);
-      discarded = pending.length;
-      for (const state of this.#states.values()) if (!state.processing) this.#states.delete(state.key);
-      for (const state of this.#inFlight) state.phase = 'none';
+      // In-flight keys may sit in the heap (a requeue) or be dirty; either way their next run is discarded.
+      discarded = this.#user.size + this.#low.size + this.#delayed.size;
+      for (const state of this.#inFlight) if (state.phase === 'dirty') discarded++;
+      this.#user.clear();
+      this.#low.clear();
+      this.#delayed.clear();
+      this.#states.clear();
+      for (const state of this.#inFlight) {
+        state.phase = 'none';
+        this.#states.set(state.key, state);
+      }
       for (const waiter of this.#waiters.splice(0)) waiter(undefined);
     }
     if (drain && this.#inFlight.size > 0) {
@@ -445,6 +467,7 @@ export class WorkQueue {
       key,
       phase: 'none',
       reason: undefined,
+      source: undefined,
       lane: 'user',
       readyAt: 0,
       processing: false,
@@ -460,8 +483,10 @@ export class WorkQueue {
     return state;
   }
 
-  #merge(state: KeyState, reason: TriggerReason, lane: Lane): void {
-    state.reason = mergeTriggerReason(state.reason, reason);
+  #merge(state: KeyState, reason: TriggerReason, lane: Lane, source: TriggerSource | undefined): void {
+    const merged = mergeTriggerReason(state.reason, reason);
+    if (merged !== state.reason) state.source = source;
+    state.reason = merged;
     if (lane === 'user') state.lane = 'user';
   }
 
@@ -491,12 +516,14 @@ export class WorkQueue {
       const item: WorkItem = {
         key: state.key,
         reason: state.reason as TriggerReason,
+        ...(state.source === undefined ? {} : { source: state.source }),
         lane: state.lane,
         retries: state.failures,
       };
       const now = this.#now();
       state.phase = 'none';
       state.reason = undefined;
+      state.source = undefined;
       state.processing = true;
       state.runLane = item.lane;
       state.startedAt = now;

@@ -61,6 +61,8 @@ export class JsonValue {
   private memberValues: JsonValue[] | null = null;
   private scanPos: usize = 0;
   private scanDone: bool = false;
+  private resumeAfterLast: bool = false;
+  private closePos: usize = 0;
 
   /** `knownEnd` is one past the value's last byte when the caller already scanned it, else 0. */
   constructor(doc: JsonDoc, start: usize, knownEnd: usize = 0) {
@@ -110,7 +112,15 @@ export class JsonValue {
 
   /** One past the last byte of this value, or 0 when it is missing or malformed. */
   end(): usize {
-    if (this.cachedEnd == 0 && this.start != 0) this.cachedEnd = skipValue(this.doc, this.start);
+    if (this.cachedEnd == 0 && this.start != 0) {
+      // An object already partly indexed by get() ends after its remaining members: the skipped ones
+      // (often large, like metadata.managedFields) are not scanned a second time.
+      if (this.memberValues !== null && !this.scanDone) {
+        this.get("\0");
+        if (this.scanDone && !this.doc.failed) this.cachedEnd = this.closePos + 1;
+      }
+      if (this.cachedEnd == 0) this.cachedEnd = skipValue(this.doc, this.start);
+    }
     return this.cachedEnd;
   }
 
@@ -139,12 +149,19 @@ export class JsonValue {
     const doc = this.doc;
     const end = doc.end;
     let p = this.scanPos;
+    // The value found last time was returned without being skipped: skip it now (its end is cached).
+    if (this.resumeAfterLast) {
+      p = unchecked(values[values.length - 1]).end();
+      this.resumeAfterLast = false;
+      if (p == 0) return this.fail();
+    }
     while (true) {
       p = skipWs(p, end);
       if (p >= end) break;
       let c = <u32>load<u8>(p);
       if (c == 0x7d) {
         this.scanDone = true;
+        this.closePos = p;
         return this.missing();
       }
       if (values.length > 0) {
@@ -161,18 +178,27 @@ export class JsonValue {
       if (p >= end || load<u8>(p) != 0x3a) break;
       p = skipWs(p + 1, end);
       if (p >= end) break;
-      const valueEnd = skipValue(doc, p);
-      if (valueEnd == 0) break;
-      const value = new JsonValue(doc, p, valueEnd);
       keys.push(keyFrom);
       keys.push(keyClose - 1);
-      values.push(value);
-      this.scanPos = valueEnd;
-      if (rawStringEquals(keyFrom, keyClose - 1, key)) return value;
+      if (rawStringEquals(keyFrom, keyClose - 1, key)) {
+        // Found: return it unskipped, so reading the last member never scans past what is used.
+        const found = new JsonValue(doc, p);
+        values.push(found);
+        this.resumeAfterLast = true;
+        return found;
+      }
+      const valueEnd = skipValue(doc, p);
+      if (valueEnd == 0) break;
+      values.push(new JsonValue(doc, p, valueEnd));
       p = valueEnd;
+      this.scanPos = p;
     }
+    return this.fail();
+  }
+
+  private fail(): JsonValue {
     this.scanDone = true;
-    doc.failed = true;
+    this.doc.failed = true;
     return this.missing();
   }
 
@@ -408,6 +434,17 @@ function skipWs(p: usize, end: usize): usize {
 /** `p` points at an opening quote; returns one past the closing quote, or 0 when unterminated. */
 function scanString(p: usize, end: usize): usize {
   p++;
+  // Eight bytes at a time until a word holds a quote, a backslash or a control byte (SWAR: the classic
+  // "has zero byte" and "has byte less than" tests); the byte loop below then finds exactly which.
+  while (p + 8 <= end) {
+    const x = load<u64>(p);
+    const q = x ^ 0x2222222222222222;
+    const b = x ^ 0x5c5c5c5c5c5c5c5c;
+    const special =
+      ((q - 0x0101010101010101) & ~q) | ((b - 0x0101010101010101) & ~b) | ((x - 0x2020202020202020) & ~x);
+    if ((special & 0x8080808080808080) != 0) break;
+    p += 8;
+  }
   while (p < end) {
     const c = <u32>load<u8>(p);
     if (c == QUOTE) return p + 1;

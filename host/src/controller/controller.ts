@@ -1,0 +1,302 @@
+// One running reconciler: shared caches -> event mapping -> its work queue -> worker -> executor.
+//
+// The reconcile logic (a Wasm slot or native code) is held by reference and never rebuilt here, so a
+// module swap touches nothing in this file. A reconfigure (other watched kinds, permissions, concurrency)
+// acquires the new caches first, then switches mapping and worker in one step, then releases what the
+// old scope alone used: queued keys survive, shared watches stay open, no event falls between the two.
+
+import type { TriggerReason } from '../abi/types.ts';
+import type { CachedObject, Indexer, ReflectorRegistry } from '../cache/index.ts';
+import { WrError } from '../errors.ts';
+import { Executor, type ExecutorClient, groupOf, type KindRef } from '../executor/index.ts';
+import type { Logger } from '../kube/index.ts';
+import { EventMapper, type MappingEvent, objectKey, PeriodicResync } from '../mapping/index.ts';
+import { type QueueObserver, type WorkItem, WorkQueue } from '../queue/index.ts';
+import type { ObjectView, ReconcileRequest, Reconciler } from '../reconcile/types.ts';
+import { ReconcileWorker, type WorkResult } from '../reconcile/worker.ts';
+import { type ReadGrant, ScopedReadPort } from './read-port.ts';
+import { acquireScope, type KindCaches, kindKey, type WatchScope } from './scope.ts';
+
+export interface ControllerConfig {
+  readonly scope: WatchScope;
+  readonly readGrants: readonly ReadGrant[];
+  readonly maxConcurrentReconciles: number;
+  /** 0 disables periodic resync. */
+  readonly resyncPeriodMs: number;
+}
+
+export interface ControllerOptions {
+  /** The reconciler's name: field manager, finalizer, queue and metric label derive from it. */
+  readonly name: string;
+  /** The WasmReconciler's namespace, reported to the guest as its identity. */
+  readonly namespace?: string;
+  readonly registry: ReflectorRegistry;
+  readonly client: ExecutorClient;
+  readonly reconciler: Reconciler;
+  /** Shared with the Wasm slot so guest reads see this controller's current scope. */
+  readonly readPort?: ScopedReadPort;
+  readonly logger: Logger;
+  readonly queueObserver?: QueueObserver;
+  /** Called after every processed key, for metrics and status counters. */
+  readonly onResult?: (item: WorkItem, result: WorkResult, durationMs: number) => void;
+  /** Read on every reconcile, so the guest sees the current WasmReconciler generation. */
+  readonly generation?: () => number | undefined;
+}
+
+/** Everything derived from one ControllerConfig; replaced whole on reconfigure. */
+interface Wiring {
+  readonly config: ControllerConfig;
+  readonly primary: KindCaches;
+  readonly owned: readonly KindCaches[];
+  readonly related: readonly KindCaches[];
+  readonly worker: ReconcileWorker;
+  readonly unsubscribe: readonly (() => void)[];
+  readonly resync: PeriodicResync | undefined;
+}
+
+export class ReconcilerController {
+  readonly name: string;
+  readonly #options: ControllerOptions;
+  readonly readPort: ScopedReadPort;
+  #queue: WorkQueue | undefined;
+  #processing: Promise<void> | undefined;
+  #wiring: Wiring | undefined;
+  #suspended = false;
+  #stopped = false;
+  /** Serialises start/reconfigure/stop so two spec changes never interleave their cache switches. */
+  #transition: Promise<unknown> = Promise.resolve();
+
+  constructor(options: ControllerOptions) {
+    this.name = options.name;
+    this.#options = options;
+    this.readPort = options.readPort ?? new ScopedReadPort();
+  }
+
+  /** Acquires caches (waiting for their initial lists), then starts the workers. */
+  start(config: ControllerConfig): Promise<void> {
+    return this.#serial(() => this.#apply(config));
+  }
+
+  /** Replaces what the controller watches and how it runs, keeping queued keys. */
+  reconfigure(config: ControllerConfig): Promise<void> {
+    return this.#serial(() => this.#apply(config));
+  }
+
+  /** Pauses intake: events are still cached, but no key is processed until resume(). */
+  suspend(): void {
+    this.#suspended = true;
+  }
+
+  resume(): void {
+    if (!this.#suspended) return;
+    this.#suspended = false;
+    // Events seen while suspended were dropped by the mapping sink: re-enqueue every primary so none is lost.
+    this.#enqueueAll('resync');
+  }
+
+  get suspended(): boolean {
+    return this.#suspended;
+  }
+
+  /** Stops workers (letting in-flight reconciles finish) and releases every cache this controller held. */
+  stop(): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#stopped) return;
+      this.#stopped = true;
+      await this.#queue?.shutdown(true, 30_000);
+      await this.#processing;
+      if (this.#wiring !== undefined) this.#unwire(this.#wiring);
+      this.#wiring = undefined;
+    });
+  }
+
+  stats() {
+    return {
+      queue: this.#queue?.stats(),
+      primaries: this.#wiring?.primary.handles.reduce((n, h) => n + h.reader.size, 0) ?? 0,
+      readsDenied: this.readPort.denied,
+    };
+  }
+
+  #serial(step: () => Promise<void>): Promise<void> {
+    const next = this.#transition.then(step);
+    this.#transition = next.catch(() => undefined);
+    return next;
+  }
+
+  async #apply(config: ControllerConfig): Promise<void> {
+    if (this.#stopped) throw new WrError('WR_SLOT_CLOSED', `controller ${this.name} is stopped`);
+    if (!Number.isInteger(config.maxConcurrentReconciles) || config.maxConcurrentReconciles < 1) {
+      throw new WrError('WR_SPEC_INVALID', 'maxConcurrentReconciles must be a positive integer');
+    }
+    const caches = await acquireScope(this.#options.registry, config.scope);
+    let wiring: Wiring;
+    try {
+      wiring = this.#wire(config, caches);
+    } catch (err) {
+      for (const c of [caches.primary, ...caches.owned, ...caches.related]) c.release();
+      throw err;
+    }
+    const previous = this.#wiring;
+    this.#wiring = wiring;
+    this.readPort.update([caches.primary, ...caches.owned, ...caches.related], config.readGrants);
+
+    const queue = this.#queue;
+    if (queue === undefined || previous?.config.maxConcurrentReconciles !== config.maxConcurrentReconciles) {
+      // The queue's worker count is fixed at construction: a new count needs a new queue. Reconcile is
+      // level-based, so enqueueing every primary on the new queue loses nothing the old one held.
+      this.#queue = this.#newQueue(config);
+      this.#processing = this.#queue.process((item) => this.#handle(item));
+      if (queue !== undefined) await queue.shutdown(true, 30_000);
+    }
+    // Every primary once: the initial list on start, and a level-based catch-up after a scope change.
+    this.#enqueueAll(previous === undefined ? 'created' : 'resync');
+    if (previous !== undefined) this.#unwire(previous);
+  }
+
+  #newQueue(config: ControllerConfig): WorkQueue {
+    return new WorkQueue({
+      name: this.name,
+      concurrency: config.maxConcurrentReconciles,
+      ...(this.#options.queueObserver === undefined ? {} : { observer: this.#options.queueObserver }),
+    });
+  }
+
+  #wire(config: ControllerConfig, caches: Awaited<ReturnType<typeof acquireScope>>): Wiring {
+    const { primary, owned, related } = caches;
+    const primaryKind: KindRef = primary.kind;
+    const ownedKinds = owned.map((c) => c.kind);
+    const executor = new Executor({
+      name: this.name,
+      primary: primaryKind,
+      owns: ownedKinds,
+      // Writes are exactly what the reconciler owns, in its primary's namespace: spec.owns is the grant.
+      permissions: ownedKinds.map((k) => ({
+        apiGroups: [groupOf(k.apiVersion)],
+        kinds: [k.kind],
+        verbs: ['create', 'patch', 'delete'] as const,
+      })),
+      client: this.#options.client,
+      logger: this.#options.logger,
+    });
+    const relatedByKey = new Map(related.map((c) => [kindKey(c.kind), c] as const));
+    const ownedByKey = new Map(owned.map((c) => [kindKey(c.kind), c] as const));
+    const options = this.#options;
+    const worker = new ReconcileWorker({
+      reconciler: options.reconciler,
+      executor,
+      identity: {
+        name: this.name,
+        ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+        get generation() {
+          return options.generation?.();
+        },
+      } as ReconcileRequest['reconciler'],
+      primaries: { get: (ns, name) => primary.get(ns, name) },
+      children: {
+        byOwner: (uid, kind) => ownedByKey.get(kindKey(kind))?.byOwner(uid, undefined) ?? [],
+      },
+      related: {
+        // Related objects are those of the declared kinds in the primary's namespace (narrowed by the
+        // declared label selector when the watch was opened); the guest filters further.
+        related: (obj) => {
+          const out = new Map<string, readonly ObjectView[]>();
+          for (const [key, c] of relatedByKey) {
+            out.set(key, c.kind.namespaced ? c.list(obj.metadata.namespace) : c.list(undefined));
+          }
+          return out;
+        },
+      },
+    });
+
+    const sink = {
+      add: (key: string, opts: { readonly reason: TriggerReason; readonly lane: 'user' | 'low' }) =>
+        !this.#suspended && this.#queue !== undefined && this.#queue.add(key, opts),
+    };
+    const primaryKeysIn = (namespace: string | undefined) =>
+      primary.list(primaryKind.namespaced ? namespace : undefined).map((o) => objectKey(o.namespace, o.name));
+    const mapper = new EventMapper({
+      primary: primaryKind,
+      ownerLookup: {
+        keyForUid: (uid) => findByUid(primary, uid),
+        uidForKey: (key) => {
+          const [ns, name] = splitKey(key);
+          return primary.get(ns, name)?.uid;
+        },
+      },
+      related: Object.fromEntries(
+        related.map((c) => [
+          kindKey(c.kind),
+          (obj: { metadata: { namespace?: string } }) => primaryKeysIn(obj.metadata.namespace),
+        ]),
+      ),
+      sink,
+    });
+    const toEvent = (e: {
+      type: 'added' | 'updated' | 'deleted';
+      object: ObjectView;
+      old?: ObjectView;
+    }): MappingEvent =>
+      e.type === 'updated' && e.old !== undefined
+        ? { type: e.type, object: e.object.object(), oldObject: e.old.object() }
+        : { type: e.type, object: e.object.object() };
+    const unsubscribe: (() => void)[] = [];
+    const subscribe = (c: KindCaches, handle: (event: MappingEvent) => void) => {
+      // No replay: every primary is enqueued explicitly after wiring, and children/related only matter
+      // through their primary.
+      for (const h of c.handles) unsubscribe.push(h.subscribe((e) => handle(toEvent(e)), { replay: false }));
+    };
+    subscribe(primary, (e) => mapper.primary(e));
+    for (const c of owned) subscribe(c, (e) => mapper.child(e));
+    for (const c of related) subscribe(c, mapper.related(kindKey(c.kind)));
+
+    const resync =
+      config.resyncPeriodMs > 0
+        ? new PeriodicResync({ periodMs: config.resyncPeriodMs, listKeys: () => primaryKeysIn(undefined), sink })
+        : undefined;
+    resync?.start();
+    return { config, primary, owned, related, worker, unsubscribe, resync };
+  }
+
+  #unwire(wiring: Wiring): void {
+    wiring.resync?.stop();
+    for (const off of wiring.unsubscribe) off();
+    for (const c of [wiring.primary, ...wiring.owned, ...wiring.related]) c.release();
+  }
+
+  #enqueueAll(reason: 'created' | 'resync'): void {
+    const wiring = this.#wiring;
+    const queue = this.#queue;
+    if (wiring === undefined || queue === undefined) return;
+    for (const obj of wiring.primary.list(undefined)) {
+      queue.add(objectKey(obj.namespace, obj.name), { reason, lane: 'low' });
+    }
+  }
+
+  async #handle(item: WorkItem): Promise<{ requeueAfterMs?: number } | undefined> {
+    const wiring = this.#wiring;
+    if (wiring === undefined || this.#suspended) return undefined;
+    const started = performance.now();
+    const result = await wiring.worker.process(item.key, { reason: item.reason });
+    this.#options.onResult?.(item, result, performance.now() - started);
+    if (result.error !== undefined) throw result.error;
+    return result.requeueAfterMs === undefined ? undefined : { requeueAfterMs: result.requeueAfterMs };
+  }
+}
+
+/** The registry indexer the controller needs to map a child's owner UID to its primary's key. */
+export const UID_INDEX = 'uid';
+export const uidIndexer: Indexer = (obj: CachedObject) => (obj.uid === undefined ? [] : [obj.uid]);
+
+function splitKey(key: string): [string | undefined, string] {
+  const slash = key.indexOf('/');
+  return slash === -1 ? [undefined, key] : [key.slice(0, slash), key.slice(slash + 1)];
+}
+
+function findByUid(primary: KindCaches, uid: string): string | undefined {
+  for (const h of primary.handles) {
+    const hit = h.reader.byIndex(UID_INDEX, uid)[0];
+    if (hit !== undefined) return objectKey(hit.namespace, hit.name);
+  }
+  return undefined;
+}

@@ -1,0 +1,10 @@
+// Public surface of the controller folder: one running reconciler wired from the shared stages.
+export {
+  type ControllerConfig,
+  type ControllerOptions,
+  ReconcilerController,
+  UID_INDEX,
+  uidIndexer,
+} from './controller.ts';
+export { type ReadGrant, ScopedReadPort } from './read-port.ts';
+export { acquireScope, KindCaches, kindKey, type WatchScope } from './scope.ts';
