@@ -2,10 +2,10 @@
 // App input, per GC runtime, through a lean host loop. Run with `node bench/guest-assemblyscript.ts`.
 
 import { fileURLToPath } from 'node:url';
+import { app, configMap, deployment, input } from '../examples/configmap-app/test/fixtures.ts';
+import { buildModule, type Runtime } from '../guest-sdk/assemblyscript/tools/build.ts';
 import { FUEL_GLOBAL_EXPORT } from '../host/src/abi/constants.ts';
 import { instrumentModule } from '../host/src/runtime/wasm/index.ts';
-import { buildModule, type Runtime } from '../guest-sdk/assemblyscript/tools/build.ts';
-import { app, configMap, deployment, input } from '../examples/configmap-app/test/fixtures.ts';
 
 export interface BenchResult {
   name: string;
@@ -79,12 +79,20 @@ function rate(call: () => unknown, seconds: number): number {
   return batch / (best / 1000);
 }
 
-export async function run(runtimes: readonly Runtime[] = ['minimal', 'incremental'], seconds = 2): Promise<BenchResult[]> {
+export async function run(
+  runtimes: readonly Runtime[] = ['minimal', 'incremental'],
+  seconds = 2,
+): Promise<BenchResult[]> {
   const text = input(app(), { children: [configMap('hello-config'), deployment('hello', 1)] });
   const results: BenchResult[] = [];
   for (const runtime of runtimes) {
     for (const [guest, entry] of Object.entries(GUESTS)) {
-      const built = await buildModule({ entry, runtime, name: `${guest}-${runtime}`, outDir: fileURLToPath(new URL('./build/', import.meta.url)) });
+      const built = await buildModule({
+        entry,
+        runtime,
+        name: `${guest}-${runtime}`,
+        outDir: fileURLToPath(new URL('./build/', import.meta.url)),
+      });
       const { readFile } = await import('node:fs/promises');
       const bytes = await readFile(built.wasmPath);
       const { call } = caller(bytes, Buffer.from(text));

@@ -88,7 +88,9 @@ const CONTROLLERS = [
 
 export async function startControlPlane(options: StartControlPlaneOptions = {}): Promise<ControlPlane> {
   const report = options.report ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const binaries = options.binaries ?? (await ensureControlPlaneBinaries({ report }));
+  // Without a report callback the build may rewrite one terminal line instead of printing a line every 30 s.
+  const binaries =
+    options.binaries ?? (await ensureControlPlaneBinaries(options.report === undefined ? {} : { report }));
   if (!parentDeathSignalAvailable) {
     report('setpriv (util-linux) is not on PATH: if this process is SIGKILLed, the servers will outlive it.');
   }

@@ -7,6 +7,22 @@ import type { KubeObject, ReconcileOutput } from '../../../host/src/abi/types.ts
 import { app, configMap, deployment, input } from './fixtures.ts';
 import { buildV1, buildV2 } from './modules.ts';
 
+/** The parts of a rendered Deployment the tests look at. */
+interface DeploymentShape {
+  spec: {
+    replicas: number;
+    selector: unknown;
+    template: {
+      metadata: { labels: Record<string, string>; annotations: Record<string, string> };
+      spec: { containers: unknown[] };
+    };
+  };
+}
+
+function deploymentOf(out: ReconcileOutput): KubeObject & DeploymentShape {
+  return byKind(out, 'Deployment') as KubeObject & DeploymentShape;
+}
+
 const NOW = Date.parse('2025-06-01T12:00:00Z');
 let v1: GuestHarness;
 let v2: GuestHarness;
@@ -37,12 +53,13 @@ before(async () => {
 
 describe('configmap-app v1', () => {
   it('imports only the wr namespace and exports the ABI v1 surface', async () => {
-    const module = await WebAssembly.compile(await (await import('node:fs/promises')).readFile((await buildV1()).wasmPath));
-    assert.deepEqual(
-      [...new Set(WebAssembly.Module.imports(module).map((i) => i.module))],
-      ['wr'],
+    const module = await WebAssembly.compile(
+      await (await import('node:fs/promises')).readFile((await buildV1()).wasmPath),
     );
-    const exports = WebAssembly.Module.exports(module).map((e) => e.name).sort();
+    assert.deepEqual([...new Set(WebAssembly.Module.imports(module).map((i) => i.module))], ['wr']);
+    const exports = WebAssembly.Module.exports(module)
+      .map((e) => e.name)
+      .sort();
     assert.deepEqual(exports, ['memory', 'wr_abi_version_1', 'wr_alloc', 'wr_init', 'wr_reconcile']);
   });
 
@@ -61,7 +78,7 @@ describe('configmap-app v1', () => {
         labels: { 'app.kubernetes.io/name': 'hello', 'app.kubernetes.io/managed-by': 'wasm-reconciler' },
       },
     });
-    const dep = byKind(out, 'Deployment') as KubeObject & { spec: Record<string, any> };
+    const dep = deploymentOf(out);
     assert.equal(dep.apiVersion, 'apps/v1');
     assert.equal(dep.metadata.name, 'hello');
     assert.equal(dep.metadata.namespace, 'demo');
@@ -106,7 +123,13 @@ describe('configmap-app v1', () => {
   it('keeps lastTransitionTime while the condition status is unchanged and resets it when it flips', () => {
     const previous = {
       conditions: [
-        { type: 'Ready', status: 'False', reason: 'Progressing', message: '', lastTransitionTime: '2025-01-01T00:00:00Z' },
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: 'Progressing',
+          message: '',
+          lastTransitionTime: '2025-01-01T00:00:00Z',
+        },
       ],
     };
     const children = [configMap('hello-config'), deployment('hello', 1)];
@@ -115,7 +138,10 @@ describe('configmap-app v1', () => {
     assert.equal(sameReady?.reason, 'Progressing');
     assert.equal(sameReady?.lastTransitionTime, '2025-01-01T00:00:00Z');
 
-    const flipped = reconcile(v1, input(app({ status: previous }), { children: [children[0]!, deployment('hello', 2)] }));
+    const flipped = reconcile(
+      v1,
+      input(app({ status: previous }), { children: [children[0]!, deployment('hello', 2)] }),
+    );
     const flippedReady = (flipped.out.status as { conditions: Record<string, unknown>[] }).conditions[0];
     assert.equal(flippedReady?.status, 'True');
     assert.equal(flippedReady?.lastTransitionTime, '2025-06-01T12:00:00Z');
@@ -123,8 +149,8 @@ describe('configmap-app v1', () => {
 
   it('changes the pod template hash when the config changes, and only then', () => {
     const hash = (spec: Record<string, unknown>) => {
-      const dep = byKind(reconcile(v1, input(app({ spec }))).out, 'Deployment') as KubeObject & { spec: any };
-      return dep.spec.template.metadata.annotations['app.wasmreconciler.dev/config-hash'] as string;
+      const dep = deploymentOf(reconcile(v1, input(app({ spec }))).out);
+      return dep.spec.template.metadata.annotations['app.wasmreconciler.dev/config-hash'];
     };
     assert.equal(hash({}), hash({}));
     assert.notEqual(hash({}), hash({ config: { LOG_LEVEL: 'info' } }));
@@ -138,7 +164,7 @@ describe('configmap-app v1', () => {
     const { status, out } = reconcile(v1, input(bare));
     assert.equal(status, 0);
     assert.deepEqual(byKind(out, 'ConfigMap').data, {});
-    assert.equal((byKind(out, 'Deployment') as KubeObject & { spec: any }).spec.replicas, 1);
+    assert.equal(deploymentOf(out).spec.replicas, 1);
   });
 
   it('reports an invalid spec as a terminal error without touching children', () => {
@@ -183,7 +209,7 @@ describe('configmap-app v2', () => {
     const cm = byKind(out, 'ConfigMap');
     assert.equal(cm.metadata.labels?.['app.wasmreconciler.dev/version'], 'v2');
     assert.deepEqual(Object.keys(cm.data as object), ['LOG_LEVEL', 'FEATURE_X', 'greeting']);
-    const dep = byKind(out, 'Deployment') as KubeObject & { spec: any };
+    const dep = deploymentOf(out);
     assert.equal(dep.metadata.labels?.['app.wasmreconciler.dev/version'], 'v2');
     assert.equal(dep.spec.template.metadata.labels['app.wasmreconciler.dev/version'], 'v2');
     // The selector is immutable on a Deployment: v2 must not change it, or the swap would fail to apply.

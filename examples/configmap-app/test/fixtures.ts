@@ -24,7 +24,12 @@ export function app(overrides: { spec?: Record<string, unknown>; status?: Record
     fieldsType: 'FieldsV1',
     fieldsV1: {
       'f:metadata': { 'f:annotations': { '.': {}, 'f:kubectl.kubernetes.io/last-applied-configuration': {} } },
-      'f:spec': { '.': {}, 'f:config': { '.': {}, 'f:LOG_LEVEL': {}, 'f:FEATURE_X': {} }, 'f:image': {}, 'f:replicas': {} },
+      'f:spec': {
+        '.': {},
+        'f:config': { '.': {}, 'f:LOG_LEVEL': {}, 'f:FEATURE_X': {} },
+        'f:image': {},
+        'f:replicas': {},
+      },
       'f:status': { 'f:conditions': { 'k:{"type":"Ready"}': { '.': {}, 'f:status': {}, 'f:reason': {} } } },
     },
   }));

@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import asc from 'assemblyscript/asc';
 import { AsBuildError } from './errors.ts';
 
-export { AsBuildError } from './errors.ts';
 export type { AsBuildErrorCode } from './errors.ts';
+export { AsBuildError } from './errors.ts';
 
 /**
  * The runtime every guest gets unless told otherwise. `minimal` (stop-the-world mark and sweep, run
@@ -136,16 +136,13 @@ export async function buildModule(options: BuildOptions): Promise<BuildResult> {
 
   let binary: Uint8Array | null = null;
   const stderr = asc.createMemoryStream();
-  const result = await asc.main(
-    [...args.map((a) => (a === '<out>' ? `${name}.wasm` : a)), '--baseDir', projectDir],
-    {
-      stdout: asc.createMemoryStream(),
-      stderr,
-      writeFile: (file, contents) => {
-        if (file.endsWith('.wasm') && typeof contents !== 'string') binary = contents;
-      },
+  const result = await asc.main([...args.map((a) => (a === '<out>' ? `${name}.wasm` : a)), '--baseDir', projectDir], {
+    stdout: asc.createMemoryStream(),
+    stderr,
+    writeFile: (file, contents) => {
+      if (file.endsWith('.wasm') && typeof contents !== 'string') binary = contents;
     },
-  );
+  });
   if (result.error || binary === null) {
     throw new AsBuildError('WR_BUILD_COMPILE', `asc failed for ${entry}:\n${stderr.toString().trim()}`, {
       cause: result.error ?? undefined,
@@ -192,7 +189,10 @@ async function checkModule(bytes: Uint8Array, entry: string): Promise<void> {
       const key = `${i.module}.${i.name}`;
       return `  ${key}: ${IMPORT_HINTS[key] ?? `only "${abi.namespace}" imports declared by the SDK are allowed`}`;
     });
-    throw new AsBuildError('WR_BUILD_FORBIDDEN_IMPORT', `${entry} imports what the host does not provide:\n${lines.join('\n')}`);
+    throw new AsBuildError(
+      'WR_BUILD_FORBIDDEN_IMPORT',
+      `${entry} imports what the host does not provide:\n${lines.join('\n')}`,
+    );
   }
   const present = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
   const missing = abi.exports.filter((e) => !present.has(e));

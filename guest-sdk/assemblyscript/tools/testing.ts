@@ -127,16 +127,21 @@ export class GuestHarness {
   call(exportName: string, input: string): CallResult {
     const encoded = new TextEncoder().encode(input);
     const alloc = this.instance.exports.wr_alloc as (len: number) => number;
-    const fn = this.instance.exports[exportName] as (ptr: number, len: number) => number;
+    const ptr = alloc(encoded.length) >>> 0;
+    new Uint8Array(this.memory.buffer, ptr, encoded.length).set(encoded);
+    return this.invoke(exportName, ptr, encoded.length);
+  }
+
+  /** Calls any export with plain numeric arguments, capturing output and logs like `call`. */
+  invoke(exportName: string, ...args: number[]): CallResult {
+    const fn = this.instance.exports[exportName] as (...a: number[]) => number;
     this.#output = undefined;
     this.#outputCalls = 0;
     this.#logs = [];
     this.#held = undefined;
-    const ptr = alloc(encoded.length) >>> 0;
-    new Uint8Array(this.memory.buffer, ptr, encoded.length).set(encoded);
     let status: number;
     try {
-      status = fn(ptr, encoded.length);
+      status = fn(...args);
     } catch (cause) {
       throw new GuestTrapError(`${exportName} trapped: ${(cause as Error).message}`, this.#logs, cause);
     }

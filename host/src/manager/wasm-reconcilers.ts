@@ -252,7 +252,11 @@ export class WasmReconcilerManager {
           m?.reconcileTime.labels(entry.key).observe(durationMs / 1000);
           if (result.error !== undefined) {
             entry.errors++;
-            entry.lastError = { code: result.error.code, message: result.error.message, at: new Date().toISOString() };
+            entry.lastError = {
+              code: result.error.code,
+              message: result.error.message.slice(0, 1024),
+              at: new Date().toISOString(),
+            };
             m?.reconcileErrorsTotal.labels(entry.key, result.error.code).inc();
           }
           m?.reconcileTotal.labels(entry.key, result.error === undefined ? 'success' : 'error').inc();
@@ -288,7 +292,7 @@ export class WasmReconcilerManager {
       .labels(objectKey(object.metadata.namespace, object.metadata.name), error.code)
       .inc();
     if (entry !== undefined)
-      entry.lastError = { code: error.code, message: error.message, at: new Date().toISOString() };
+      entry.lastError = { code: error.code, message: error.message.slice(0, 1024), at: new Date().toISOString() };
     await this.#event(object, 'Warning', reason, `${error.code}: ${error.message}`);
     await this.#writeStatus(object, entry, undefined, { reason, error });
   }
@@ -362,13 +366,20 @@ export class WasmReconcilerManager {
     if (failure === undefined && generation !== undefined) status.observedGeneration = generation;
     if (entry !== undefined) {
       if (entry.slot.activeDigest !== undefined) status.activeDigest = entry.slot.activeDigest;
-      if (entry.slot.previousDigest !== undefined) status.lastGoodDigest = entry.slot.previousDigest;
+      if (entry.slot.previousDigest !== undefined) status.previousDigest = entry.slot.previousDigest;
       if (entry.loadedAt !== undefined) status.loadedAt = entry.loadedAt;
       status.moduleGeneration = entry.slot.generation;
       status.reconcileCount = entry.reconciles;
       status.errorCount = entry.errors;
       if (entry.lastError !== undefined) status.lastError = entry.lastError;
       status.swapHistory = entry.swaps;
+    }
+    if (failure !== undefined) {
+      status.lastError = {
+        code: failure.error.code,
+        message: failure.error.message.slice(0, 1024),
+        at: new Date().toISOString(),
+      };
     }
     try {
       await this.#o.client.patchStatus(object, status, { fieldManager: STATUS_MANAGER, force: true });

@@ -116,7 +116,7 @@ export class JsonValue {
       // An object already partly indexed by get() ends after its remaining members: the skipped ones
       // (often large, like metadata.managedFields) are not scanned a second time.
       if (this.memberValues !== null && !this.scanDone) {
-        this.get("\0");
+        this.scanMembers(null);
         if (this.scanDone && !this.doc.failed) this.cachedEnd = this.closePos + 1;
       }
       if (this.cachedEnd == 0) this.cachedEnd = skipValue(this.doc, this.start);
@@ -132,6 +132,11 @@ export class JsonValue {
    * and a value's own index survives between lookups.
    */
   get(key: string): JsonValue {
+    return this.scanMembers(key);
+  }
+
+  /** Looks `key` up in the member index, scanning further members as needed; null scans to the end. */
+  private scanMembers(key: string | null): JsonValue {
     if (this.kind() != KIND_OBJECT) return this.missing();
     let keys = this.memberKeys;
     let values = this.memberValues;
@@ -142,8 +147,10 @@ export class JsonValue {
       this.memberValues = values;
       this.scanPos = this.start + 1;
     }
-    for (let i = 0, n = values.length; i < n; i++) {
-      if (rawStringEquals(unchecked(keys[i << 1]), unchecked(keys[(i << 1) + 1]), key)) return unchecked(values[i]);
+    if (key !== null) {
+      for (let i = 0, n = values.length; i < n; i++) {
+        if (rawStringEquals(unchecked(keys[i << 1]), unchecked(keys[(i << 1) + 1]), key)) return unchecked(values[i]);
+      }
     }
     if (this.scanDone) return this.missing();
     const doc = this.doc;
@@ -180,7 +187,7 @@ export class JsonValue {
       if (p >= end) break;
       keys.push(keyFrom);
       keys.push(keyClose - 1);
-      if (rawStringEquals(keyFrom, keyClose - 1, key)) {
+      if (key !== null && rawStringEquals(keyFrom, keyClose - 1, key)) {
         // Found: return it unskipped, so reading the last member never scans past what is used.
         const found = new JsonValue(doc, p);
         values.push(found);

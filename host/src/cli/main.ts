@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// The `wasm-reconciler` command: parses arguments and runs the host until SIGINT/SIGTERM.
+
+import { KubeConfig } from '@kubernetes/client-node';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { startHost } from '../manager/index.ts';
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new InvalidArgumentError('must be a port number (0-65535)');
+  return n;
+}
+
+function loadKubeConfig(path: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (path !== undefined) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+const program = new Command('wasm-reconciler')
+  .description('A Kubernetes controller host that runs reconcilers as WebAssembly modules.')
+  .showHelpAfterError();
+
+program
+  .command('run')
+  .description('Run the host: watch WasmReconciler resources and serve their reconcilers.')
+  .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)')
+  .option('-n, --namespace <name>', 'watch WasmReconcilers in this namespace only (default: all)')
+  .option('--module-cache-dir <dir>', 'content-addressed module cache', '/var/cache/wasm-reconciler')
+  .option('--metrics-port <port>', 'port of /metrics, /healthz and /readyz', port, 8080)
+  .addOption(
+    new Option('--log-level <level>', 'log level')
+      .choices(['trace', 'debug', 'info', 'warn', 'error', 'silent'])
+      .default('info'),
+  )
+  .option('--source-ca <file>', 'extra CA (PEM) trusted for module URLs and registries')
+  .option('--insecure-registries', 'allow plain-http OCI registries (development only)', false)
+  .action(async (opts) => {
+    const { readFile } = await import('node:fs/promises');
+    const host = await startHost({
+      kubeConfig: loadKubeConfig(opts.kubeconfig),
+      ...(opts.namespace === undefined ? {} : { namespace: opts.namespace }),
+      moduleCacheDir: opts.moduleCacheDir,
+      metricsPort: opts.metricsPort,
+      logLevel: opts.logLevel,
+      ...(opts.sourceCa === undefined ? {} : { sourceCa: await readFile(opts.sourceCa, 'utf8') }),
+      insecureRegistries: opts.insecureRegistries,
+      ...(process.env.POD_NAME === undefined ? {} : { instance: process.env.POD_NAME }),
+    });
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      host.logger.info({ signal }, 'stopping: in-flight reconciles finish first');
+      host.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          host.logger.error({ err: String(err) }, 'unclean stop');
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  const e = err as { code?: string; message?: string };
+  process.stderr.write(`wasm-reconciler: ${e.code === undefined ? '' : `${e.code}: `}${e.message ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,139 @@
+// Assembles one host process: API client, shared caches, module store, runtime, WasmReconciler controller, probes.
+
+import { createServer, type Server } from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
+import pino from 'pino';
+import { ReflectorRegistry } from '../cache/index.ts';
+import { UID_INDEX, uidIndexer } from '../controller/index.ts';
+import { isWrError } from '../errors.ts';
+import { kubeExecutorClient } from '../executor/index.ts';
+import { KubeClient } from '../kube/index.ts';
+import { createMetrics, type Metrics } from '../metrics/index.ts';
+import { ModuleResolver, ModuleStore } from '../modules/index.ts';
+import { ModuleLoader } from '../runtime/index.ts';
+import { WasmReconcilerManager } from './wasm-reconcilers.ts';
+
+export interface HostOptions {
+  readonly kubeConfig: KubeConfig;
+  /** Watch WasmReconcilers in this namespace only; all namespaces when absent. */
+  readonly namespace?: string;
+  readonly moduleCacheDir: string;
+  /** Disk budget of unpinned cached modules. */
+  readonly moduleCacheBytes?: number;
+  /** Port of /metrics, /healthz and /readyz; 0 picks a free one, undefined serves none. */
+  readonly metricsPort?: number;
+  readonly metricsHost?: string;
+  readonly logLevel?: pino.Level | 'silent';
+  /** Extra CA for module URLs and registries (PEM). */
+  readonly sourceCa?: string;
+  /** Allow plain-http registries (local development only). */
+  readonly insecureRegistries?: boolean;
+  readonly instance?: string;
+  readonly logger?: pino.Logger;
+}
+
+export interface Host {
+  readonly manager: WasmReconcilerManager;
+  readonly registry: ReflectorRegistry;
+  readonly metrics: Metrics;
+  readonly logger: pino.Logger;
+  /** The probes/metrics URL, when served. */
+  readonly metricsUrl: string | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startHost(options: HostOptions): Promise<Host> {
+  const logger = options.logger ?? pino({ level: options.logLevel ?? 'info', base: { component: 'wasm-reconciler' } });
+  const metrics = createMetrics();
+  const client = await KubeClient.fromKubeConfig(options.kubeConfig);
+  const registry = new ReflectorRegistry(client, { logger, indexers: { [UID_INDEX]: uidIndexer } });
+  const store = await ModuleStore.open({
+    dir: options.moduleCacheDir,
+    maxBytes: options.moduleCacheBytes ?? 256 * 1024 * 1024,
+    onEvent: (e) => logger.info({ event: e }, 'module cache'),
+  });
+  const readMap = (kind: 'ConfigMap' | 'Secret', field: 'binaryData' | 'data') => async (ns: string, name: string) => {
+    try {
+      const res = await client.resource('v1', kind);
+      const obj = await client.get(res, ns, name);
+      return (obj[field] ?? {}) as Record<string, string>;
+    } catch (err) {
+      if (isWrError(err, 'WR_KUBE_NOT_FOUND')) return undefined;
+      throw err;
+    }
+  };
+  const resolver = new ModuleResolver({
+    store,
+    configMaps: readMap('ConfigMap', 'binaryData'),
+    secrets: readMap('Secret', 'data'),
+    ...(options.sourceCa === undefined ? {} : { url: { ca: options.sourceCa } }),
+    oci: {
+      ...(options.sourceCa === undefined ? {} : { ca: options.sourceCa }),
+      plainHttp: options.insecureRegistries === true,
+    },
+    onCacheError: (err) => logger.warn({ code: err.code, err: err.message }, 'module cache unavailable'),
+  });
+  const manager = new WasmReconcilerManager({
+    registry,
+    client,
+    executorClient: kubeExecutorClient(client),
+    resolver,
+    store,
+    loader: new ModuleLoader(),
+    logger,
+    metrics,
+    ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+    ...(options.instance === undefined ? {} : { instance: options.instance }),
+  });
+
+  let server: Server | undefined;
+  let metricsUrl: string | undefined;
+  if (options.metricsPort !== undefined) {
+    server = createServer((req, res) => {
+      if (req.url === '/metrics') {
+        metrics.registry.metrics().then(
+          (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
+          () => res.writeHead(500).end(),
+        );
+      } else if (req.url === '/healthz') {
+        res.writeHead(200).end('ok');
+      } else if (req.url === '/readyz') {
+        res.writeHead(manager.ready ? 200 : 503).end(manager.ready ? 'ok' : 'caches not synced');
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    const host = options.metricsHost ?? '0.0.0.0';
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(options.metricsPort, host, () => resolve());
+    });
+    const address = server.address();
+    if (address !== null && typeof address === 'object') metricsUrl = `http://${host}:${address.port}`;
+  }
+
+  try {
+    await manager.start();
+  } catch (err) {
+    server?.close();
+    await registry.close();
+    client.close();
+    throw err;
+  }
+  logger.info({ namespace: options.namespace ?? '(all)', metricsUrl }, 'host started');
+
+  return {
+    manager,
+    registry,
+    metrics,
+    logger,
+    metricsUrl,
+    async stop() {
+      await manager.stop();
+      await registry.close();
+      client.close();
+      await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
+      logger.info('host stopped');
+    },
+  };
+}

@@ -1,0 +1,353 @@
+// The WasmReconciler lifecycle on a real apiserver: load, converge, hot swap under load, bad modules, delete.
+
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { buildV1, buildV2 } from '../../examples/configmap-app/test/modules.ts';
+import type { KubeObject } from '../../host/src/abi/types.ts';
+import { isWrError } from '../../host/src/errors.ts';
+import { type ApiResource, KubeClient } from '../../host/src/kube/index.ts';
+import { type Host, startHost } from '../../host/src/manager/index.ts';
+import { fixture } from '../fixtures/guests/wat.ts';
+import { createTestNamespace, getTestCluster, waitFor } from '../support/cluster.ts';
+import { installCrd } from '../support/crds.ts';
+
+const ROOT = path.join(import.meta.dirname, '../..');
+const APP = 'demo.wasmreconciler.dev/v1alpha1';
+
+let client: KubeClient;
+let wrs: ApiResource;
+let apps: ApiResource;
+let configMaps: ApiResource;
+let deployments: ApiResource;
+let v1: Uint8Array;
+let v2: Uint8Array;
+let cacheDir: string;
+
+const digestOf = (bytes: Uint8Array) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+
+function wasmReconciler(
+  namespace: string,
+  name: string,
+  module: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+) {
+  return {
+    apiVersion: 'wasmreconciler.dev/v1alpha1',
+    kind: 'WasmReconciler',
+    metadata: { name, namespace },
+    spec: {
+      for: { apiVersion: APP, kind: 'App', namespaces: [namespace] },
+      owns: [
+        { apiVersion: 'v1', kind: 'ConfigMap' },
+        { apiVersion: 'apps/v1', kind: 'Deployment' },
+      ],
+      module,
+      ...extra,
+    },
+  } as KubeObject;
+}
+
+function app(namespace: string, name: string, config: Record<string, string>, labels: Record<string, string> = {}) {
+  return {
+    apiVersion: APP,
+    kind: 'App',
+    metadata: { name, namespace, labels },
+    spec: { image: 'registry.example/hello:1', replicas: 1, message: 'hi', config },
+  } as KubeObject;
+}
+
+type Cond = { type: string; status: string; reason: string; message: string };
+async function conditionOf(namespace: string, name: string, type: string): Promise<Cond | undefined> {
+  const wr = await client.get(wrs, namespace, name);
+  return ((wr.status as { conditions?: Cond[] } | undefined)?.conditions ?? []).find((c) => c.type === type);
+}
+
+async function statusOf(namespace: string, name: string) {
+  return ((await client.get(wrs, namespace, name)).status ?? {}) as {
+    activeDigest?: string;
+    observedGeneration?: number;
+    lastError?: { code: string };
+    swapHistory?: unknown[];
+  };
+}
+
+async function patchSpec(namespace: string, name: string, spec: Record<string, unknown>): Promise<void> {
+  await client.request('PATCH', `/apis/wasmreconciler.dev/v1alpha1/namespaces/${namespace}/wasmreconcilers/${name}`, {
+    body: { spec },
+    contentType: 'application/merge-patch+json',
+  });
+}
+
+async function configMapData(namespace: string, name: string): Promise<Record<string, string> | undefined> {
+  try {
+    return ((await client.get(configMaps, namespace, `${name}-config`)).data ?? {}) as Record<string, string>;
+  } catch (err) {
+    if (isWrError(err, 'WR_KUBE_NOT_FOUND')) return undefined;
+    throw err;
+  }
+}
+
+async function startTestHost(namespace: string): Promise<Host> {
+  return startHost({
+    kubeConfig: await getTestCluster(),
+    namespace,
+    moduleCacheDir: cacheDir,
+    logLevel: 'silent',
+  });
+}
+
+before(async () => {
+  client = await KubeClient.fromKubeConfig(await getTestCluster());
+  await installCrd(client, path.join(ROOT, 'deploy/crd/wasmreconciler.yaml'));
+  await installCrd(client, path.join(ROOT, 'examples/configmap-app/crd.yaml'));
+  wrs = await client.resource('wasmreconciler.dev/v1alpha1', 'WasmReconciler');
+  apps = await client.resource(APP, 'App');
+  configMaps = await client.resource('v1', 'ConfigMap');
+  deployments = await client.resource('apps/v1', 'Deployment');
+  [v1, v2] = (await Promise.all([buildV1(), buildV2()])).map((r) => r.bytes);
+  cacheDir = mkdtempSync(path.join(tmpdir(), 'wr-modules-'));
+});
+
+after(() => {
+  client?.close();
+  if (cacheDir !== undefined) rmSync(cacheDir, { recursive: true, force: true });
+});
+
+describe('WasmReconciler lifecycle', () => {
+  test('loads, converges, swaps under load without loss or re-list, and refuses bad modules', async (t) => {
+    const ns = await createTestNamespace(t, 'wr-life');
+    const host = await startTestHost(ns);
+    t.after(() => host.stop());
+
+    // 1. Create: the module loads and the App converges to a ConfigMap + Deployment + status.
+    await client.create(wrs, wasmReconciler(ns, 'apps', { inline: b64(v1) }));
+    await waitFor(async () => (await conditionOf(ns, 'apps', 'Ready'))?.status === 'True', {
+      description: 'WasmReconciler Ready',
+    });
+    assert.equal((await statusOf(ns, 'apps')).activeDigest, digestOf(v1));
+    const names = ['a1', 'a2', 'a3'];
+    for (const name of names) await client.create(apps, app(ns, name, { ROUND: '0' }));
+    for (const name of names) {
+      await waitFor(async () => (await configMapData(ns, name))?.ROUND === '0', { description: `${name} ConfigMap` });
+      const deployment = await client.get(deployments, ns, name);
+      const owner = deployment.metadata.ownerReferences?.[0];
+      assert.equal(owner?.kind, 'App');
+      assert.equal(owner?.controller, true);
+    }
+    const appStatus = (await client.get(apps, ns, 'a1')).status as { conditions?: Cond[]; observedGeneration?: number };
+    assert.ok(appStatus.conditions?.some((c) => c.type === 'Ready'));
+    assert.equal(appStatus.observedGeneration, 1);
+
+    // 2. Hot swap to v2 in the middle of a stream of App updates.
+    const listsBefore = host.registry.stats().reduce((n, s) => n + s.watch.lists, 0);
+    const controllerBefore = host.manager.controller(ns, 'apps');
+    const rounds = 12;
+    for (let round = 1; round <= rounds; round++) {
+      for (const name of names) {
+        await client.request('PATCH', `/apis/demo.wasmreconciler.dev/v1alpha1/namespaces/${ns}/apps/${name}`, {
+          body: { spec: { config: { ROUND: String(round) } } },
+          contentType: 'application/merge-patch+json',
+        });
+      }
+      if (round === rounds / 2) await patchSpec(ns, 'apps', { module: { inline: b64(v2) } });
+    }
+    await waitFor(async () => (await statusOf(ns, 'apps')).activeDigest === digestOf(v2), {
+      description: 'v2 active',
+    });
+    // Every App converges to its last update, rendered by v2 (no event lost across the swap).
+    for (const name of names) {
+      await waitFor(
+        async () => {
+          const cm = await client.get(configMaps, ns, `${name}-config`);
+          return (
+            (cm.data as Record<string, string>)?.ROUND === String(rounds) &&
+            cm.metadata.labels?.['app.wasmreconciler.dev/version'] === 'v2'
+          );
+        },
+        { description: `${name} rendered by v2 with the final round` },
+      );
+    }
+    const slot = host.manager.slot(ns, 'apps')!;
+    assert.equal(slot.activeDigest, digestOf(v2));
+    assert.equal(slot.previousDigest, digestOf(v1));
+    assert.equal(host.manager.controller(ns, 'apps'), controllerBefore, 'the controller is not rebuilt by a swap');
+    const listsAfter = host.registry.stats().reduce((n, s) => n + s.watch.lists, 0);
+    assert.equal(listsAfter, listsBefore, 'a module swap re-lists nothing');
+    assert.ok(
+      slot.stats().every((v) => v.failures === 0),
+      'no guest call failed across the swap',
+    );
+
+    // 3. Bad modules: each is refused with its precise code, and v2 keeps serving.
+    const badCases: {
+      name: string;
+      module: Record<string, unknown>;
+      limits?: Record<string, unknown>;
+      code: string;
+    }[] = [
+      { name: 'digest mismatch', module: { inline: b64(v1), digest: digestOf(v2) }, code: 'WR_SOURCE_DIGEST_MISMATCH' },
+      {
+        name: 'not wasm',
+        module: { inline: b64(Buffer.from('definitely not a module')) },
+        code: 'WR_MODULE_MALFORMED',
+      },
+      { name: 'wrong ABI', module: { inline: b64(await fixture('bad-version')) }, code: 'WR_MODULE_ABI_VERSION' },
+      { name: 'init failure', module: { inline: b64(await fixture('init-trap')) }, code: 'WR_GUEST_INIT_FAILED' },
+      {
+        name: 'unreachable URL',
+        module: { url: 'https://127.0.0.1:9/module.wasm', digest: digestOf(v1) },
+        code: 'WR_SOURCE_UNREACHABLE',
+      },
+      // Last: its limits stay in the spec, so a valid module would otherwise be refused afterwards too.
+      { name: 'over size', module: { inline: b64(v1) }, limits: { moduleBytes: 1024 }, code: 'WR_MODULE_TOO_LARGE' },
+    ];
+    for (const bad of badCases) {
+      await patchSpec(ns, 'apps', {
+        module: { inline: null, url: null, digest: null, ...bad.module },
+        ...(bad.limits === undefined ? {} : { limits: bad.limits }),
+      });
+      await waitFor(async () => (await statusOf(ns, 'apps')).lastError?.code === bad.code, {
+        description: `${bad.name}: lastError ${bad.code}`,
+      });
+      const degraded = await conditionOf(ns, 'apps', 'Degraded');
+      assert.equal(degraded?.status, 'True', bad.name);
+      assert.match(degraded?.message ?? '', new RegExp(bad.code), bad.name);
+      assert.equal((await statusOf(ns, 'apps')).activeDigest, digestOf(v2), `${bad.name}: v2 still serves`);
+    }
+    // The old version still serves: a new App is reconciled by v2.
+    await client.create(apps, app(ns, 'after-bad', { ROUND: 'x' }));
+    await waitFor(async () => (await configMapData(ns, 'after-bad'))?.ROUND === 'x', {
+      description: 'v2 still reconciles after the bad modules',
+    });
+
+    // 4. Delete: the reconciler stops and releases its watches.
+    const refsBefore = host.registry.stats().find((s) => s.key.includes('/App|'))?.refs ?? 0;
+    assert.ok(refsBefore >= 1);
+    await client.delete(wrs, ns, 'apps');
+    await waitFor(() => host.manager.controller(ns, 'apps') === undefined, { description: 'controller stopped' });
+    assert.equal(
+      host.registry.stats().find((s) => s.key.includes('/App|')),
+      undefined,
+      'App watch released',
+    );
+  });
+
+  test('a bad first version never starts, and two reconcilers on one kind share one watch', async (t) => {
+    const ns = await createTestNamespace(t, 'wr-first');
+    const host = await startTestHost(ns);
+    t.after(() => host.stop());
+
+    await client.create(wrs, wasmReconciler(ns, 'broken', { inline: b64(await fixture('trap')).slice(0, 40) }));
+    await waitFor(async () => (await conditionOf(ns, 'broken', 'Ready'))?.status === 'False', {
+      description: 'Ready=False for a bad first version',
+    });
+    assert.equal((await conditionOf(ns, 'broken', 'ModuleLoaded'))?.status, 'False');
+    assert.equal(host.manager.controller(ns, 'broken'), undefined);
+    assert.equal((await statusOf(ns, 'broken')).activeDigest, undefined);
+
+    const selected = (tier: string) => ({
+      for: { apiVersion: APP, kind: 'App', namespaces: [ns], labelSelector: { matchLabels: { tier } } },
+    });
+    await client.create(wrs, wasmReconciler(ns, 'tier-a', { inline: b64(v1) }, selected('a')));
+    await client.create(wrs, wasmReconciler(ns, 'tier-b', { inline: b64(v2) }, selected('b')));
+    for (const name of ['tier-a', 'tier-b']) {
+      await waitFor(async () => (await conditionOf(ns, name, 'Ready'))?.status === 'True', {
+        description: `${name} Ready`,
+      });
+    }
+    await client.create(apps, app(ns, 'in-a', { K: 'a' }, { tier: 'a' }));
+    await client.create(apps, app(ns, 'in-b', { K: 'b' }, { tier: 'b' }));
+    await waitFor(async () => (await configMapData(ns, 'in-a'))?.K === 'a', { description: 'tier a converged' });
+    await waitFor(async () => (await configMapData(ns, 'in-b'))?.K === 'b', { description: 'tier b converged' });
+    // Both own ConfigMaps and Deployments in this namespace: one watch each, shared by two reconcilers.
+    const cmWatches = host.registry.stats().filter((s) => s.key.includes('/ConfigMap|'));
+    assert.equal(cmWatches.length, 1);
+    assert.equal(cmWatches[0]!.refs, 2);
+    assert.equal(cmWatches[0]!.watch.lists, 1);
+  });
+
+  test('writes outside spec.owns are refused and reported; suspend pauses intake', async (t) => {
+    const ns = await createTestNamespace(t, 'wr-perm');
+    const host = await startTestHost(ns);
+    t.after(() => host.stop());
+
+    // The App module renders a Deployment, but this reconciler owns only ConfigMaps.
+    const narrow = wasmReconciler(ns, 'narrow', { inline: b64(v1) });
+    (narrow.spec as { owns: unknown[] }).owns = [{ apiVersion: 'v1', kind: 'ConfigMap' }];
+    await client.create(wrs, narrow);
+    await waitFor(async () => (await conditionOf(ns, 'narrow', 'Ready'))?.status === 'True', {
+      description: 'narrow Ready',
+    });
+    await client.create(apps, app(ns, 'denied', { K: 'v' }));
+    const events = await waitFor(
+      async () => {
+        const res = await client.resource('v1', 'Event');
+        const list = await client.list(res, { namespace: ns });
+        return list.items.find(
+          (e) => e.reason === 'CapabilityDenied' && (e.involvedObject as { name: string }).name === 'denied',
+        );
+      },
+      { description: 'a CapabilityDenied Warning event on the App' },
+    );
+    assert.equal(events.type, 'Warning');
+    assert.equal(await configMapData(ns, 'denied'), undefined, 'nothing is written when any action is denied');
+    await assert.rejects(client.get(deployments, ns, 'denied'), (err) => isWrError(err, 'WR_KUBE_NOT_FOUND'));
+
+    // Suspend: intake pauses; resuming processes what changed meanwhile.
+    const wide = wasmReconciler(
+      ns,
+      'wide',
+      { inline: b64(v1) },
+      {
+        for: { apiVersion: APP, kind: 'App', namespaces: [ns], labelSelector: { matchLabels: { wide: 'yes' } } },
+      },
+    );
+    await client.create(wrs, wide);
+    await waitFor(async () => (await conditionOf(ns, 'wide', 'Ready'))?.status === 'True', {
+      description: 'wide Ready',
+    });
+    await patchSpec(ns, 'wide', { suspend: true });
+    await waitFor(async () => (await conditionOf(ns, 'wide', 'Ready'))?.reason === 'Suspended', {
+      description: 'Suspended',
+    });
+    await client.create(apps, app(ns, 'paused', { K: 'p' }, { wide: 'yes' }));
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await configMapData(ns, 'paused'), undefined, 'no reconcile while suspended');
+    await patchSpec(ns, 'wide', { suspend: false });
+    await waitFor(async () => (await configMapData(ns, 'paused'))?.K === 'p', { description: 'resumed' });
+  });
+
+  test('a restarted host resumes every reconciler from the CRs and the disk cache', async (t) => {
+    const ns = await createTestNamespace(t, 'wr-restart');
+    let host = await startTestHost(ns);
+    // A ConfigMap-sourced module with a digest: after the ConfigMap is gone, only the disk cache has it.
+    await client.create(configMaps, {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'module', namespace: ns },
+      binaryData: { 'app.wasm': b64(v1) },
+    });
+    await client.create(
+      wrs,
+      wasmReconciler(ns, 'cached', { configMap: { name: 'module', key: 'app.wasm' }, digest: digestOf(v1) }),
+    );
+    await waitFor(async () => (await conditionOf(ns, 'cached', 'Ready'))?.status === 'True', {
+      description: 'cached Ready',
+    });
+    await host.stop();
+    await client.delete(configMaps, ns, 'module');
+
+    host = await startTestHost(ns);
+    t.after(() => host.stop());
+    assert.equal(host.manager.slot(ns, 'cached')?.activeDigest, digestOf(v1), 'loaded from the disk cache');
+    await client.create(apps, app(ns, 'restarted', { K: 'r' }));
+    await waitFor(async () => (await configMapData(ns, 'restarted'))?.K === 'r', {
+      description: 'reconciles after restart',
+    });
+  });
+});
