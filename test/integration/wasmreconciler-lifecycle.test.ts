@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -109,7 +109,8 @@ before(async () => {
   apps = await client.resource(APP, 'App');
   configMaps = await client.resource('v1', 'ConfigMap');
   deployments = await client.resource('apps/v1', 'Deployment');
-  [v1, v2] = (await Promise.all([buildV1(), buildV2()])).map((r) => r.bytes);
+  const built = await Promise.all([buildV1(), buildV2()]);
+  [v1, v2] = built.map((r) => new Uint8Array(readFileSync(r.wasmPath))) as [Uint8Array, Uint8Array];
   cacheDir = mkdtempSync(path.join(tmpdir(), 'wr-modules-'));
 });
 
@@ -134,13 +135,22 @@ describe('WasmReconciler lifecycle', () => {
     for (const name of names) await client.create(apps, app(ns, name, { ROUND: '0' }));
     for (const name of names) {
       await waitFor(async () => (await configMapData(ns, name))?.ROUND === '0', { description: `${name} ConfigMap` });
-      const deployment = await client.get(deployments, ns, name);
+      // Children are applied one after another: the Deployment may land just after the ConfigMap.
+      const deployment = await waitFor(() => client.get(deployments, ns, name), { description: `${name} Deployment` });
       const owner = deployment.metadata.ownerReferences?.[0];
       assert.equal(owner?.kind, 'App');
       assert.equal(owner?.controller, true);
     }
-    const appStatus = (await client.get(apps, ns, 'a1')).status as { conditions?: Cond[]; observedGeneration?: number };
-    assert.ok(appStatus.conditions?.some((c) => c.type === 'Ready'));
+    // Status is written after the children, through the status subresource, with observedGeneration.
+    const appStatus = await waitFor(
+      async () => {
+        const status = (await client.get(apps, ns, 'a1')).status as
+          | { conditions?: Cond[]; observedGeneration?: number }
+          | undefined;
+        return status?.conditions?.some((c) => c.type === 'Ready') ? status : undefined;
+      },
+      { description: 'App status with a Ready condition' },
+    );
     assert.equal(appStatus.observedGeneration, 1);
 
     // 2. Hot swap to v2 in the middle of a stream of App updates.
@@ -200,7 +210,8 @@ describe('WasmReconciler lifecycle', () => {
       { name: 'init failure', module: { inline: b64(await fixture('init-trap')) }, code: 'WR_GUEST_INIT_FAILED' },
       {
         name: 'unreachable URL',
-        module: { url: 'https://127.0.0.1:9/module.wasm', digest: digestOf(v1) },
+        // A digest the disk cache does not hold: a cached one would (rightly) be served without the network.
+        module: { url: 'https://127.0.0.1:9/module.wasm', digest: digestOf(Buffer.from('never cached')) },
         code: 'WR_SOURCE_UNREACHABLE',
       },
       // Last: its limits stay in the spec, so a valid module would otherwise be refused afterwards too.
