@@ -1,16 +1,8 @@
 // Measures cache memory for N objects: heap bytes per cached ConfigMap against its transformed JSON size.
 // Run with `node --expose-gc bench/cache-memory.ts` (without the flag it enables gc itself).
 
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { createStore } from '../host/src/cache/index.ts';
-
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  note?: string;
-}
+import { type BenchResult, gcFunction, main, median, round } from './lib.ts';
 
 const OBJECTS = 10_000;
 const NAMESPACES = 20;
@@ -77,18 +69,6 @@ function apiServerText(i: number): string {
   });
 }
 
-function gcFunction(): () => void {
-  const exposed = (globalThis as { gc?: () => void }).gc;
-  if (exposed !== undefined) return exposed;
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
-
-function median(values: number[]): number {
-  const sorted = values.toSorted((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
-
 interface Sample {
   bytesPerObject: number;
   transformedChars: number;
@@ -129,7 +109,7 @@ export async function run(): Promise<BenchResult[]> {
   const perObject = Math.round(median(samples.map((s) => s.bytesPerObject)));
   const transformed = Math.round(samples[0]!.transformedChars);
   const raw = Math.round(samples[0]!.rawChars);
-  const ratio = Math.round((perObject / transformed) * 100) / 100;
+  const ratio = round(perObject / transformed, 2);
   const note = `${OBJECTS / 1000}k ConfigMaps in ${NAMESPACES} namespaces, median of ${ROUNDS}`;
   return [
     { name: 'cache/heap-per-object', value: perObject, unit: 'B/obj', note },
@@ -138,13 +118,9 @@ export async function run(): Promise<BenchResult[]> {
       name: 'cache/heap-vs-json',
       value: ratio,
       unit: 'x',
-      note: 'heap bytes per object / transformed JSON bytes; target <= 2',
+      note: 'heap bytes per object / transformed JSON bytes',
     },
   ];
 }
 
-if (import.meta.main) {
-  for (const r of await run()) {
-    console.log(`${r.name.padEnd(24)} ${String(r.value).padStart(10)} ${r.unit.padEnd(6)} ${r.note ?? ''}`);
-  }
-}
+await main(import.meta, run);

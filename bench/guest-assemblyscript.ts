@@ -1,18 +1,13 @@
 // Measures AssemblyScript guest calls per second (SDK no-op guest and the configmap-app example) on a ~5 KB
 // App input, per GC runtime, through a lean host loop. Run with `node bench/guest-assemblyscript.ts`.
 
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { app, configMap, deployment, input } from '../examples/configmap-app/test/fixtures.ts';
 import { buildModule, type Runtime } from '../guest-sdk/assemblyscript/tools/build.ts';
 import { FUEL_GLOBAL_EXPORT } from '../host/src/abi/constants.ts';
 import { instrumentModule } from '../host/src/runtime/wasm/index.ts';
-
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  note?: string;
-}
+import { type BenchResult, main } from './lib.ts';
 
 const GUESTS = {
   noop: fileURLToPath(new URL('../guest-sdk/assemblyscript/test/assembly/noop.ts', import.meta.url)),
@@ -93,17 +88,19 @@ export async function run(
         name: `${guest}-${runtime}`,
         outDir: fileURLToPath(new URL('./build/', import.meta.url)),
       });
-      const { readFile } = await import('node:fs/promises');
       const bytes = await readFile(built.wasmPath);
       const { call } = caller(bytes, Buffer.from(text));
-      const label = `${guest} reconcile (${runtime} runtime, ${Buffer.byteLength(text)} B input, ${built.bytes} B module)`;
-      results.push({ name: label, value: Math.round(rate(call, seconds)), unit: 'calls/s' });
-      results.push({ name: `${label} fuel`, value: fuelPerCall(bytes, Buffer.from(text)), unit: 'fuel/call' });
+      const note = `${runtime} runtime, ${Buffer.byteLength(text)} B input, ${built.bytes} B module`;
+      results.push({ name: `as/${guest}/${runtime}`, value: Math.round(rate(call, seconds)), unit: 'calls/s', note });
+      results.push({
+        name: `as/${guest}/${runtime}/fuel`,
+        value: fuelPerCall(bytes, Buffer.from(text)),
+        unit: 'fuel/call',
+        note: 'deterministic',
+      });
     }
   }
   return results;
 }
 
-if (import.meta.main) {
-  for (const r of await run()) console.log(`${r.name}: ${r.value} ${r.unit}`);
-}
+await main(import.meta, () => run());

@@ -5,13 +5,7 @@ import asc from 'assemblyscript/asc';
 import wabtInit from 'wabt';
 import { FUEL_GLOBAL_EXPORT } from '../host/src/abi/constants.ts';
 import { instrumentModule } from '../host/src/runtime/wasm/index.ts';
-
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  note?: string;
-}
+import { type BenchResult, main, median, percentile, round } from './lib.ts';
 
 type Fn = (...args: number[]) => number;
 
@@ -89,16 +83,6 @@ function instantiate(bytes: Uint8Array<ArrayBuffer>): Record<string, unknown> {
   return new WebAssembly.Instance(new WebAssembly.Module(bytes), imports).exports;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-}
-
 /**
  * Alternates rounds of plain and metered calls so drift (thermal, other processes) hits both alike; the
  * metered side sets the fuel before every call, as the host does. Returns the best round's ns per call
@@ -160,7 +144,7 @@ export async function run(): Promise<BenchResult[]> {
     results.push(
       { name: `metering/${name}/unmetered`, value: Math.round(r.plain), unit: 'ns/call', note },
       { name: `metering/${name}/metered`, value: Math.round(r.metered), unit: 'ns/call', note },
-      { name: `metering/${name}/overhead`, value: Number(r.overhead.toFixed(1)), unit: '%', note },
+      { name: `metering/${name}/overhead`, value: round(r.overhead, 1), unit: '%', note },
       { name: `metering/${name}/fuel`, value: r.fuelPerCall, unit: 'fuel/call', note: 'deterministic' },
     );
   }
@@ -184,15 +168,15 @@ export async function run(): Promise<BenchResult[]> {
   results.push(
     {
       name: 'instrument/throughput',
-      value: Number((mb / (median(instrumentMs) / 1000)).toFixed(0)),
+      value: round(mb / (median(instrumentMs) / 1000)),
       unit: 'MB/s',
       note: sizeNote,
     },
-    { name: 'instrument/median', value: Number(median(instrumentMs).toFixed(2)), unit: 'ms', note: sizeNote },
-    { name: 'instrument/p99', value: Number(percentile(instrumentMs, 99).toFixed(2)), unit: 'ms', note: sizeNote },
+    { name: 'instrument/median', value: round(median(instrumentMs), 2), unit: 'ms', note: sizeNote },
+    { name: 'instrument/p99', value: round(percentile(instrumentMs, 99), 2), unit: 'ms', note: sizeNote },
     {
       name: 'instrument+compile/p99',
-      value: Number(percentile(swapMs, 99).toFixed(2)),
+      value: round(percentile(swapMs, 99), 2),
       unit: 'ms',
       note: `${sizeNote}; new WebAssembly.Module() after instrumenting`,
     },
@@ -200,8 +184,4 @@ export async function run(): Promise<BenchResult[]> {
   return results;
 }
 
-if (import.meta.main) {
-  for (const r of await run()) {
-    console.log(`${r.name.padEnd(36)} ${String(r.value).padStart(12)} ${r.unit.padEnd(10)} ${r.note ?? ''}`);
-  }
-}
+await main(import.meta, run);

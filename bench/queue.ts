@@ -1,27 +1,14 @@
 // Measures work-queue throughput (adds, get+done, process() with a no-op handler, delayed adds) for 100k keys
 // and the queue's memory per queued key. Run with `node bench/queue.ts`.
 
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { WorkQueue } from '../host/src/queue/index.ts';
-
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  note?: string;
-}
+import { type BenchResult, gcFunction, main, median } from './lib.ts';
 
 const KEYS = 100_000;
 const ROUNDS = 5;
 
 /** Keys shaped like real ones ("namespace/name"), built before any measurement. */
 const keys = Array.from({ length: KEYS }, (_, i) => `namespace-${i % 50}/app-${i.toString(36).padStart(6, '0')}`);
-
-function median(values: number[]): number {
-  const sorted = values.toSorted((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-}
 
 function freshQueue(): WorkQueue {
   return new WorkQueue({ name: 'bench', maxKeys: KEYS });
@@ -65,8 +52,7 @@ async function getDoneAll(queue: WorkQueue): Promise<void> {
  * heap with a full queue minus heap once that queue is dropped, both after a full GC.
  */
 function bytesPerQueuedKey(): number {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
+  const gc = gcFunction();
   const samples: number[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     let queue: WorkQueue | undefined = freshQueue();
@@ -121,8 +107,4 @@ export async function run(): Promise<BenchResult[]> {
   ];
 }
 
-if (import.meta.main) {
-  for (const r of await run()) {
-    console.log(`${r.name.padEnd(28)} ${String(r.value).padStart(12)} ${r.unit.padEnd(8)} ${r.note ?? ''}`);
-  }
-}
+await main(import.meta, run);

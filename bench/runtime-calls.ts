@@ -9,13 +9,7 @@ import type { KubeObject, ReconcileOutput, ReconcileRequest } from '../host/src/
 import { GuestInstance, GuestReconciler, ModuleLoader, ModuleSlot, resolveLimits } from '../host/src/runtime/index.ts';
 import { mapReadPort, recordingLogger } from '../test/fixtures/guests/host.ts';
 import { fixture } from '../test/fixtures/guests/wat.ts';
-
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  note?: string;
-}
+import { type BenchResult, main, median, round } from './lib.ts';
 
 /** A Deployment-like primary of about 5 KB, as the API would serve it. */
 function primaryJson(): string {
@@ -113,11 +107,6 @@ async function budgetTimes(): Promise<{ first: number[]; optimised: number[] }> 
   return { first, optimised };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 export async function run(): Promise<BenchResult[]> {
   const json = primaryJson();
   const req = request(json);
@@ -150,7 +139,6 @@ export async function run(): Promise<BenchResult[]> {
   const budget = await budgetTimes();
   const fuel = DEFAULT_LIMITS.fuel;
 
-  const round = (n: number, digits = 0) => Number(n.toFixed(digits));
   return [
     { name: 'calls/noop/wasm', value: round(wasmNoop), unit: 'calls/s', note: sizeNote },
     { name: 'calls/noop/ts', value: round(tsNoop), unit: 'calls/s', note: 'returns {} after validation' },
@@ -173,8 +161,4 @@ export async function run(): Promise<BenchResult[]> {
   ];
 }
 
-if (import.meta.main) {
-  for (const r of await run()) {
-    console.log(`${r.name.padEnd(28)} ${String(r.value).padStart(12)} ${r.unit.padEnd(8)} ${r.note ?? ''}`);
-  }
-}
+await main(import.meta, run);

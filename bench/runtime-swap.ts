@@ -10,13 +10,7 @@ import type { KubeObject, ReconcileRequest } from '../host/src/reconcile/types.t
 import { GuestReconciler, ModuleLoader, ModuleSlot } from '../host/src/runtime/index.ts';
 import { mapReadPort, recordingLogger } from '../test/fixtures/guests/host.ts';
 import { watToWasm } from '../test/fixtures/guests/wat.ts';
-
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  note?: string;
-}
+import { type BenchResult, main, percentile, round } from './lib.ts';
 
 const SIZES = [
   { label: '10KB', bytes: 10 * 1024, iterations: 60 },
@@ -53,11 +47,6 @@ function versionOffset(bytes: Uint8Array): number {
     return i + needle.length - 3;
   }
   throw new Error('version string not found in the guest binary');
-}
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
 const json = '{"apiVersion":"demo.io/v1","kind":"App","metadata":{"name":"web","namespace":"shop"}}';
@@ -101,15 +90,11 @@ export async function run(): Promise<BenchResult[]> {
     await slot.close();
     const note = `${(template.length / 1024).toFixed(0)} KiB module, ${size.iterations} swaps`;
     results.push(
-      { name: `swap/${size.label}/p50`, value: Number(percentile(times, 50).toFixed(2)), unit: 'ms', note },
-      { name: `swap/${size.label}/p99`, value: Number(percentile(times, 99).toFixed(2)), unit: 'ms', note },
+      { name: `swap/${size.label}/p50`, value: round(percentile(times, 50), 2), unit: 'ms', note },
+      { name: `swap/${size.label}/p99`, value: round(percentile(times, 99), 2), unit: 'ms', note },
     );
   }
   return results;
 }
 
-if (import.meta.main) {
-  for (const r of await run()) {
-    console.log(`${r.name.padEnd(20)} ${String(r.value).padStart(10)} ${r.unit.padEnd(4)} ${r.note ?? ''}`);
-  }
-}
+await main(import.meta, run);

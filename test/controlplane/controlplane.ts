@@ -57,8 +57,14 @@ export interface ControlPlane {
   stop(): Promise<void>;
   /** Lets the Node process exit while the control plane runs; the exit hook still tears it down. */
   unref(): void;
-  /** Resolves when the first server process exits, for whatever reason (a crash, or stop()). */
+  /** Resolves when the first server process exits, for whatever reason (a crash, or stop()) but a restart. */
   firstExit(): Promise<ServerExit>;
+  /**
+   * Stops kube-apiserver (SIGTERM, then SIGKILL after a grace period) and starts it again on the same port
+   * with the same etcd and certificates, as a crash-looping or upgraded API server would; resolves once it
+   * serves /readyz again. Clients keep their kubeconfig: only their connections break.
+   */
+  restartApiServer(): Promise<void>;
 }
 
 export interface ServerExit {
@@ -150,9 +156,11 @@ async function startOnce(
       credentials: { clientCertificate: pki.controllerManager.cert, clientKey: pki.controllerManager.key },
     });
 
-    const apiserver = run.spawn('kube-apiserver', binaries.kubeApiserver, apiserverArgs(pki, apiserverPort, etcdPort));
+    const startApiserver = () =>
+      run.spawn('kube-apiserver', binaries.kubeApiserver, apiserverArgs(pki, apiserverPort, etcdPort));
     const tls = { ca: readFileSync(pki.ca.cert), cert: readFileSync(pki.admin.cert), key: readFileSync(pki.admin.key) };
-    await waitReady(run, apiserver, deadline, () => probeHttps(apiserverPort, '/readyz', tls));
+    const apiserverReady = () => probeHttps(apiserverPort, '/readyz', tls);
+    await waitReady(run, startApiserver(), deadline, apiserverReady);
 
     const controllerManager = run.spawn(
       'kube-controller-manager',
@@ -173,20 +181,21 @@ async function startOnce(
       kubeconfigPath,
       kubeConfig,
       dir,
-      processes: run.processes.map(({ name, pid, logPath }) => ({ name, pid, logPath })),
+      get processes() {
+        return run.processes.map(({ name, pid, logPath }) => ({ name, pid, logPath }));
+      },
       ports: [...run.ports],
       startupMs,
       mintServiceAccountKubeconfig: (ref) => mintServiceAccountKubeconfig(kubeConfig, ref),
       stop: () => run.stop(),
       unref: () => run.unref(),
-      firstExit: () =>
-        Promise.race(
-          run.processes.map(async (child) => ({
-            name: child.name,
-            logPath: child.logPath,
-            description: describeExit(await child.exited),
-          })),
-        ),
+      firstExit: () => run.firstExit,
+      restartApiServer: async () => {
+        const current = run.processes.find((p) => p.name === 'kube-apiserver');
+        if (current !== undefined) await run.retire(current);
+        const readyBy = Date.now() + (options.readyTimeoutMs ?? 120_000);
+        await waitReady(run, startApiserver(), readyBy, apiserverReady);
+      },
     };
   } catch (err) {
     // Keep the logs the error points at, unless the failure was only a port race that gets retried.
@@ -251,12 +260,22 @@ function controllerManagerArgs(pki: ControlPlanePki, kubeconfig: string): string
 /** The processes, ports and directory of one start attempt, and their teardown. */
 class Run {
   readonly dir: string;
+  /** The servers currently running; a restarted server replaces its predecessor here. */
   readonly processes: GuardedProcess[] = [];
   readonly ports: number[] = [];
+  /** The first exit of a server that was not retired for a restart. */
+  readonly firstExit: Promise<ServerExit>;
+  private readonly reportExit: (exit: ServerExit) => void;
+  private readonly retired = new WeakSet<GuardedProcess>();
   private stopping: Promise<void> | undefined;
 
   constructor(dir: string) {
     this.dir = dir;
+    let report: (exit: ServerExit) => void = () => {};
+    this.firstExit = new Promise((resolve) => {
+      report = resolve;
+    });
+    this.reportExit = report;
     liveRuns.add(this);
     ensureExitHook();
   }
@@ -270,7 +289,19 @@ class Run {
       env: { ...process.env, [OWNER_ENV]: process.env[OWNER_ENV] ?? String(process.pid) },
     });
     this.processes.push(child);
+    void child.exited.then((status) => {
+      if (!this.retired.has(child)) {
+        this.reportExit({ name: child.name, logPath: child.logPath, description: describeExit(status) });
+      }
+    });
     return child;
+  }
+
+  /** Stops one server on purpose (its exit is not reported) and forgets it, so a successor can take its place. */
+  async retire(child: GuardedProcess): Promise<void> {
+    this.retired.add(child);
+    await child.stop(STOP_GRACE_MS);
+    this.processes.splice(this.processes.indexOf(child), 1);
   }
 
   stop(options: { keepDir?: boolean } = {}): Promise<void> {

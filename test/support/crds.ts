@@ -1,7 +1,7 @@
 // Installs CustomResourceDefinitions from YAML files into the test cluster and waits until they are served.
 
 import { readFileSync } from 'node:fs';
-import { loadYaml } from '@kubernetes/client-node';
+import { load } from 'js-yaml';
 import type { KubeObject } from '../../host/src/abi/types.ts';
 import { isWrError } from '../../host/src/errors.ts';
 import type { KubeClient } from '../../host/src/kube/index.ts';
@@ -9,7 +9,9 @@ import { waitFor } from './cluster.ts';
 
 /** Creates the CRD (tolerating one a parallel test file already created) and waits for discovery to serve it. */
 export async function installCrd(client: KubeClient, file: string): Promise<KubeObject> {
-  const crd = loadYaml<KubeObject>(readFileSync(file, 'utf8'));
+  // Plain YAML, not client-node's loadYaml: that one maps keys to its model names
+  // (x-kubernetes-preserve-unknown-fields becomes x_kubernetes_preserve_unknown_fields), which the API ignores.
+  const crd = load(readFileSync(file, 'utf8')) as KubeObject;
   const crds = await client.resource('apiextensions.k8s.io/v1', 'CustomResourceDefinition');
   try {
     await client.create(crds, crd);

@@ -85,7 +85,7 @@ describe('configmap-app v1', () => {
     assert.equal(dep.spec.replicas, 2);
     assert.deepEqual(dep.spec.selector, { matchLabels: { 'app.kubernetes.io/name': 'hello' } });
     assert.deepEqual(dep.spec.template.metadata.labels, { 'app.kubernetes.io/name': 'hello' });
-    assert.match(dep.spec.template.metadata.annotations['app.wasmreconciler.dev/config-hash'], /^[0-9a-f]{8}$/);
+    assert.match(dep.spec.template.metadata.annotations['app.wasmreconciler.dev/config-hash'] ?? '', /^[0-9a-f]{8}$/);
     assert.deepEqual(dep.spec.template.spec.containers, [
       { name: 'app', image: 'ghcr.io/example/hello:1.2.3', envFrom: [{ configMapRef: { name: 'hello-config' } }] },
     ]);

@@ -94,6 +94,14 @@ export class ReconcilerController {
     this.#enqueueAll('resync');
   }
 
+  /**
+   * Enqueues every cached primary (low lane). A new module version calls this: the new logic must see
+   * every object once, as a rollout of a classic controller would, without any re-list.
+   */
+  resyncAll(): void {
+    this.#enqueueAll('resync');
+  }
+
   get suspended(): boolean {
     return this.#suspended;
   }

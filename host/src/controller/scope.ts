@@ -52,7 +52,12 @@ export class KindCaches {
     return this.handles.flatMap((h) => h.reader.list(query));
   }
 
+  /**
+   * Objects whose controller owner has `uid`. Without a namespace every handle is asked: the reconcile
+   * snapshot knows only the owner's UID, and UIDs are unique across namespaces, so this is exact.
+   */
   byOwner(uid: string, namespace: string | undefined): CachedObject[] {
+    if (namespace === undefined) return this.handles.flatMap((h) => h.reader.byOwner(uid));
     return this.#reader(namespace)?.byOwner(uid) ?? [];
   }
 

@@ -223,6 +223,8 @@ export class WasmReconcilerManager {
       );
       this.#o.metrics?.moduleSwapsTotal.labels(entry.key).inc();
       this.#o.metrics?.moduleGeneration.labels(entry.key).set(result.generation);
+      // The new logic sees every primary once (from the warm cache, no re-list), as after a rollout.
+      entry.controller?.resyncAll();
       await this.#event(
         object,
         'Normal',

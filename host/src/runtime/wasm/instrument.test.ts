@@ -283,10 +283,11 @@ describe('fuel metering', () => {
     assert.equal(WebAssembly.validate(bytes), true);
     const out = instrumentModule(bytes, { memoryMaxPages: 1 });
     const exports = instantiate(out.bytes);
-    exports[FUEL_GLOBAL_EXPORT].value = 100;
+    exports[FUEL_GLOBAL_EXPORT].value = 1000;
     assert.equal(call(exports, 'f'), 5);
-    // No loop: the entry pays for every instruction (block, try_table, i32.const, throw, end, end, i32.const, end).
-    assert.equal(exports[FUEL_GLOBAL_EXPORT].value, 100 - 8);
+    // No loop: the entry pays for every instruction: block, try_table, i32.const, end, end, i32.const and
+    // end cost 1 each, throw 256 (it allocates the exception and unwinds).
+    assert.equal(exports[FUEL_GLOBAL_EXPORT].value, 1000 - 7 - 256);
   });
 
   it('appends the fuel global after imported and defined globals, leaving their indices alone', () => {
@@ -347,6 +348,143 @@ describe('fuel metering', () => {
     );
     assert.equal(WebAssembly.validate(out.bytes), true);
     assert.equal(out.memoryPatched, true);
+  });
+});
+
+describe('bulk operations', () => {
+  it('stops a loop of 16 MiB fills after a bounded number of fills, with exact fuel', () => {
+    const src = `(module (memory (export "memory") 256 256)
+      (global $iters (export "iters") (mut i32) (i32.const 0))
+      (func (export "fillLoop")
+        loop $l
+          global.get $iters i32.const 1 i32.add global.set $iters
+          i32.const 0 i32.const 7 i32.const 16777216 memory.fill
+          br $l
+        end))`;
+    const { exports, fuel } = metered(src, 256);
+    fuel.value = 10_000_000;
+    assertTrapsOutOfFuel(() => call(exports, 'fillLoop'), fuel);
+    // Entry: loop, end = 2. Loop level: 4 for the counter, 3 constants, memory.fill, br, end = 10. Each
+    // fill then pays the rest of its base (127) and 2^24 / 16 = 1_048_576 right before it runs.
+    // 9_999_998 pays 9 whole iterations (1_048_713 each) and leaves 561_581; the 10th header leaves
+    // 561_571, and the fill's 1_048_703 takes it below zero before a byte is written.
+    assert.equal((exports.iters as WebAssembly.Global).value, 10);
+    assert.equal(fuel.value, 561_571 - 1_048_703);
+    assert.equal(new Uint8Array((exports.memory as WebAssembly.Memory).buffer)[16777215], 7, '9 fills ran');
+  });
+
+  it('charges each bulk operation its base cost plus its length, and computes the same results', () => {
+    const src = `(module (memory (export "memory") 1 4)
+      (table $t 8 32 funcref)
+      (data $d "0123456789abcdef0123456789abcdef")
+      (elem $e func $f $f $f)
+      (func $f)
+      (func (export "fill") (param $n i32) (memory.fill (i32.const 8) (i32.const 0x41) (local.get $n)))
+      (func (export "copy") (param $n i32) (memory.copy (i32.const 100) (i32.const 8) (local.get $n)))
+      (func (export "init") (param $n i32) (memory.init $d (i32.const 200) (i32.const 0) (local.get $n)))
+      (func (export "tableFill") (param $n i32) (table.fill $t (i32.const 0) (ref.func $f) (local.get $n)))
+      (func (export "tableInit") (param $n i32) (table.init $t $e (i32.const 1) (i32.const 0) (local.get $n)))
+      (func (export "tableCopy") (param $n i32) (table.copy $t $t (i32.const 4) (i32.const 0) (local.get $n)))
+      (func (export "tableGrow") (param $n i32) (result i32) (table.grow $t (ref.null func) (local.get $n)))
+      (func (export "grow") (param $n i32) (result i32) (memory.grow (local.get $n)))
+      (func (export "sum") (result i32) (local $i i32) (local $acc i32)
+        (loop $l
+          (local.set $acc (i32.add (local.get $acc) (i32.load8_u (local.get $i))))
+          (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 512))))
+        (i32.add (local.get $acc) (i32.mul (table.size $t) (i32.const 1000)))))`;
+    const plain = instantiate(wat(src));
+    const { exports, fuel } = metered(src, 4);
+    // [export, argument, fuel spent]: the body's other instructions (one each), the bulk one's base cost,
+    // and its length: bytes / 16, 32 per table element, 4096 per page (requests clamped to 65536).
+    const cases: Array<[string, number, number]> = [
+      ['fill', 100, 3 + 128 + 1 + (100 >>> 4)],
+      ['fill', 0, 3 + 128 + 1],
+      ['copy', 31, 3 + 16 + 1 + (31 >>> 4)],
+      ['init', 32, 3 + 16 + 1 + 2],
+      ['tableFill', 8, 3 + 32 + 1 + 8 * 32],
+      ['tableInit', 3, 3 + 128 + 1 + 3 * 32],
+      ['tableCopy', 4, 3 + 32 + 1 + 4 * 32],
+      ['tableGrow', 2, 2 + 32 + 1 + 2 * 32], // ref.null, local.get: no third operand
+      ['tableGrow', 0x7fffffff, 2 + 32 + 1 + 2 ** 24 * 32],
+      ['grow', 2, 1 + 1024 + 1 + 2 * 4096],
+      ['grow', -1, 1 + 1024 + 1 + 65536 * 4096],
+    ];
+    for (const [name, arg, spent] of cases) {
+      fuel.value = 0x7fffffff;
+      assert.equal(call(exports, name, arg), call(plain, name, arg), `${name}(${arg})`);
+      assert.equal(0x7fffffff - (fuel.value as number), spent, `${name}(${arg})`);
+    }
+    fuel.value = 1_000_000;
+    assert.equal(call(exports, 'sum'), call(plain, 'sum'));
+    assert.ok(call<number>(exports, 'sum') > 0);
+  });
+
+  it('charges a bulk base cost only when the instruction runs, not on the arm not taken', () => {
+    const { exports, fuel } = metered(`(module (memory 1 4)
+      (func (export "ensure") (param $grow i32) (result i32)
+        (if (result i32) (local.get $grow) (then (memory.grow (i32.const 1))) (else (i32.const 0)))))`);
+    // local.get, if, i32.const, memory.grow, else, i32.const, end, end: 8 on every call.
+    fuel.value = 100_000;
+    assert.equal(call(exports, 'ensure', 0), 0);
+    assert.equal(fuel.value, 100_000 - 8);
+    fuel.value = 100_000;
+    assert.equal(call(exports, 'ensure', 1), 1);
+    assert.equal(fuel.value, 100_000 - 8 - 1023 - 4096);
+  });
+
+  it('traps before a bulk operation whose length the budget cannot pay, leaving memory untouched', () => {
+    const src = `(module (memory (export "memory") 1 1)
+      (func (export "fill") (param $n i32) (memory.fill (i32.const 0) (i32.const 1) (local.get $n))))`;
+    const { exports, fuel } = metered(src, 1);
+    fuel.value = 3 + 128 + 1 + 100;
+    call(exports, 'fill', 1600); // exactly affordable: 1600 / 16 = 100
+    assert.equal(fuel.value, 0);
+    new Uint8Array((exports.memory as WebAssembly.Memory).buffer).fill(0);
+    fuel.value = 3 + 128 + 1 + 99;
+    assertTrapsOutOfFuel(() => call(exports, 'fill', 1600), fuel);
+    assert.equal(fuel.value, -1);
+    assert.equal(new Uint8Array((exports.memory as WebAssembly.Memory).buffer)[0], 0);
+  });
+
+  it('appends the length local after every existing local, even on a polymorphic stack', () => {
+    const src = `(module (memory 1)
+      (func (export "mix") (param $a i32) (param $b i64) (result i64) (local $c f32) (local $d i32) (local $e i64)
+        (local.set $d (i32.add (local.get $a) (i32.const 5)))
+        (local.set $e (i64.mul (local.get $b) (i64.const 3)))
+        (memory.fill (i32.const 0) (local.get $d) (local.get $a))
+        (i64.add (local.get $e) (i64.extend_i32_u (i32.load8_u (i32.const 0)))))
+      (func (export "dead") (unreachable) (memory.copy) (unreachable)))`;
+    const plain = instantiate(wat(src));
+    const { exports, fuel } = metered(src);
+    fuel.value = 1_000_000;
+    assert.equal(call(exports, 'mix', 9, 7n), call(plain, 'mix', 9, 7n));
+    assert.throws(() => call(exports, 'dead'), WebAssembly.RuntimeError);
+  });
+
+  it('refuses a bulk operation in a function that already has the most locals V8 allows', () => {
+    const locals = `(local ${'i32 '.repeat(49_999)})`;
+    const withBulk = wat(
+      `(module (memory 1) (func (param i32) ${locals} (memory.fill (i32.const 0) (i32.const 0) (i32.const 0))))`,
+    );
+    assert.equal(WebAssembly.validate(withBulk), true);
+    assert.throws(
+      () => instrumentModule(withBulk, { memoryMaxPages: 1 }),
+      (err: unknown) => isWrError(err, 'WR_MODULE_UNSUPPORTED'),
+    );
+    const without = wat(`(module (func (param i32) ${locals} (drop (local.get 0))))`);
+    assert.equal(WebAssembly.validate(instrumentModule(without, { memoryMaxPages: 1 }).bytes), true);
+  });
+
+  it('refuses 64-bit tables, whose lengths are i64', () => {
+    const bytes = Uint8Array.from([
+      ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+      ...[0x04, 0x04, 0x01, 0x70, 0x04, 0x01], // one funcref table, limits flags 0x04 (i64), min 1
+    ]);
+    assert.equal(WebAssembly.validate(bytes), true);
+    assert.throws(
+      () => instrumentModule(bytes, { memoryMaxPages: 1 }),
+      (err: unknown) => isWrError(err, 'WR_MODULE_UNSUPPORTED'),
+    );
   });
 });
 

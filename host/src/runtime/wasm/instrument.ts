@@ -37,7 +37,7 @@ export function instrumentModule(bytes: Uint8Array, options: InstrumentOptions):
   const fuelGlobal = m.importedGlobals + m.definedGlobals;
 
   const codeSpan = m.sections.find((s) => s.id === SECTION.code);
-  const plan = codeSpan === undefined ? undefined : planMetering(bytes, codeSpan, fuelGlobal);
+  const plan = codeSpan === undefined ? undefined : planMetering(bytes, codeSpan, m, fuelGlobal);
   const codeGrowth =
     codeSpan === undefined || plan === undefined ? 0 : plan.outputSize - (codeSpan.end - codeSpan.start);
   // The code section's new size is exact; the memory, global and export edits add well under 128 bytes,

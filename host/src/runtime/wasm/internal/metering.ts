@@ -1,27 +1,52 @@
-// Rewrites a code section so every function entry and loop iteration pays fuel from one exported i32 global.
+// Rewrites a code section so every function entry, loop iteration and bulk operation pays fuel from one
+// exported i32 global.
 //
-// Cost model (deterministic, a function of the module bytes only):
-// - Every instruction costs 1 (structural ones like block/else/end included, immediates free).
+// Cost model (deterministic: a function of the module bytes and of the length operands the guest passes):
+// - Every instruction costs 1 (structural ones like block/else/end included, immediates free), except
+//   throw, rethrow, throw_ref, table.set and memory.atomic.notify, which V8 runs as a call into its
+//   runtime and which cost what that call takes (STATIC_COST, NOTIFY_COST).
 // - Each instruction is charged to its innermost enclosing `loop`, or to the function entry when no loop
 //   encloses it. A `loop` opcode itself belongs to the level outside it; its matching `end` to its body.
 // - The function entry pays the sum of its level's instructions once per call; a loop header pays its
 //   level's sum once per iteration (a `br` to a loop re-enters after the check, so every iteration pays).
+// - Bulk instructions (memory.fill/copy/init, table.fill/copy/init/grow, memory.grow) also pay, right
+//   before they run, a base cost for the runtime call behind them plus their length operand (the top of
+//   the stack): 1 unit per 16 bytes, 32 per table element, 4096 per memory page (what filling the page
+//   would cost: the kernel zero-fills it when first touched). Lengths are charged as requested, so an
+//   out-of-range one pays before it traps or fails. Charging these at the instruction rather than in the
+//   level keeps a rarely taken path, like an allocator's grow, from costing every call.
 // Every instruction executes at most once per charge of its level between two passes through that level's
-// check, so fuel spent is an upper bound of instructions executed; it overcharges only the arms not taken
-// and code skipped by a branch. Charging once per level keeps the hot-path cost at one check per call
-// and per iteration, which is what bench/metering.ts measures.
+// check, so fuel spent is an upper bound of the work; it overcharges only the arms not taken and code
+// skipped by a branch. Charging once per level keeps the hot-path cost at one check per call and per
+// iteration, which is what bench/metering.ts measures.
 //
-// The check inserted at each site is straight-line and stack-neutral (Wasm has no global.tee; V8's
+// Calibration: the budget bounds time. A unit is worth about 1.8 ns in the most fuel-hungry ordinary code
+// (a two-instruction loop in V8's baseline tier, see DEFAULT_LIMITS.fuel), and the other rates keep every
+// instruction at or below that, as measured on V8 13 (Node 24) on a 2-core x86-64 VM: memset and memcpy
+// move 8-12 bytes/ns out of cache (more in cache, where small lengths are dominated by the base cost), so
+// 16 bytes a unit is ~1.5 ns; table writes take 17-37 ns per element (write barrier, function references
+// materialised); the base costs cover memory.fill with a zero length (~190 ns), memory.copy/init (~11 ns),
+// table.init (~120 ns), memory.grow (1-2 us when it succeeds), throw with its unwinding (~300 ns),
+// table.set (~85 ns) and atomic.notify (~50 ns). 16 bytes a unit is also what host imports charge for the
+// bytes they move (HOST_CALL_FUEL).
+//
+// The check inserted at each level site is straight-line and stack-neutral (Wasm has no global.tee; V8's
 // optimizing tier forwards the stored value to the second global.get):
 //   global.get $fuel; i32.const cost; i32.sub; global.set $fuel;
 //   global.get $fuel; i32.const 0; i32.lt_s; if; unreachable; end
-// so branch depths, local indices and function indices are unchanged. Fuel is an i32 the host sets in
-// [0, 2^31 - 1] before a call; a check traps as soon as it goes negative, and a single site never costs
-// more than its body's byte length, so the counter cannot wrap.
+// A bulk site keeps the length in one i32 local appended to the function (no existing index moves):
+//   local.tee $n; global.get $fuel; local.get $n; <charge>; i32.const base-1; i32.add; i32.sub;
+//   global.set $fuel; <the same check>
+// where <charge> is `i32.const 4; i32.shr_u` for memory bytes, and for elements and pages a clamp then a
+// shift: `i32.const C; local.get $n; i32.const C; i32.lt_u; select; i32.const S; i32.shl`, C being above
+// any size that can succeed. So branch depths, local indices and function indices are unchanged.
+// Fuel is an i32 the host sets in [0, 2^31 - 1] before a call; a check traps as soon as it goes negative,
+// a level site never costs more than MAX_SITE_COST and a bulk charge less than 2^30, so the counter
+// cannot wrap.
 
 import { I32, INDEX, MEMARG, NONE, SHAPE, skipImmediates } from './instructions.ts';
-import type { SectionSpan } from './parse.ts';
-import { lebEnd, malformed, readU32 } from './reader.ts';
+import type { ParsedModule, SectionSpan } from './parse.ts';
+import { lebEnd, malformed, readU32, unsupported } from './reader.ts';
 import { decodeValType } from './valtypes.ts';
 import { s32Size, u32Size, type Writer } from './writer.ts';
 
@@ -32,8 +57,100 @@ const OP_TRY = 0x06;
 const OP_END = 0x0b;
 const OP_DELEGATE = 0x18;
 const OP_TRY_TABLE = 0x1f;
+const OP_MEMORY_GROW = 0x40;
+const OP_PREFIX_FC = 0xfc;
+const OP_PREFIX_FE = 0xfe;
 /** Marks a nesting level that is not a loop on the block stack. */
 const NOT_A_LOOP = -1;
+
+/**
+ * The largest cost one level site may charge. Above it a body is refused: it would take a level of
+ * ~10^6 memory.grow instructions, which no compiler emits, and the cap keeps `fuel - cost` from wrapping.
+ */
+const MAX_SITE_COST = 2 ** 30;
+/** V8's limit on a function's locals, parameters included; the length local must fit under it. */
+const MAX_LOCALS = 50_000;
+
+/** What one-byte opcodes cost when it is not 1: the runtime calls behind them (see the calibration above). */
+const STATIC_COST = new Uint16Array(256).fill(1);
+const OP_THROW = 0x08;
+const OP_RETHROW = 0x09;
+const OP_THROW_REF = 0x0a;
+const OP_TABLE_SET = 0x26;
+STATIC_COST[OP_THROW] = 256; // allocates the exception, then unwinds
+STATIC_COST[OP_RETHROW] = 256;
+STATIC_COST[OP_THROW_REF] = 256;
+STATIC_COST[OP_TABLE_SET] = 64;
+
+/** What memory.grow costs besides its pages, charged only when it runs (like every bulk base cost). */
+const GROW_COST = 1024;
+/** 0xFE 0x00 memory.atomic.notify: a runtime call even on unshared memory. */
+const FE_NOTIFY = 0x00;
+const NOTIFY_COST = 32;
+
+// How a bulk site turns its length into fuel (the `kinds` of a plan's sites; 0 is a level site).
+const LEVEL = 0;
+/** n >>> 4: one unit per 16 bytes; n < 2^32 so the charge is below 2^28. */
+const BYTES = 1;
+/** min(n, 2^24) << 5: 32 units per table element; V8 caps tables at 10^7 elements. */
+const ELEMENTS = 2;
+/** min(n, 65536) << 12: 4096 units per 64 KiB page; no 32-bit memory has more than 65536. */
+const PAGES = 3;
+const BYTES_SHIFT = 4;
+const ELEMENT_CLAMP = 1 << 24;
+const ELEMENT_SHIFT = 5;
+const PAGE_CLAMP = 65536;
+const PAGE_SHIFT = 12;
+
+// The 0xFC sub-opcodes 8..17 (memory.init, data.drop, memory.copy, memory.fill, table.init, elem.drop,
+// table.copy, table.grow, table.size, table.fill): what they cost before their length, and its kind.
+// A bulk instruction's cost beyond 1 is charged with its length, right before it runs, so an arm not taken
+// does not pay it (an allocator's rarely taken grow path, for one).
+const FC_COST = Uint16Array.of(0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 16, 128, 128, 0, 32, 32, 0, 32);
+const FC_KIND = Uint8Array.of(
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  0,
+  BYTES,
+  0,
+  BYTES,
+  BYTES,
+  ELEMENTS,
+  0,
+  ELEMENTS,
+  ELEMENTS,
+  0,
+  ELEMENTS,
+);
+
+function tooCostly(offset: number): Error {
+  return unsupported(offset, `a block level that costs more than ${MAX_SITE_COST} fuel units`);
+}
+
+// How the walk treats each one-byte opcode: no immediate and no structure (W_PLAIN), one LEB immediate
+// (W_LEB), a memarg (W_MEMARG), or anything the switch in scanBody looks at (W_OTHER).
+const W_OTHER = 0;
+const W_PLAIN = 1;
+const W_LEB = 2;
+const W_MEMARG = 3;
+const WALK = new Uint8Array(256);
+for (let op = 0; op < 256; op++) {
+  const shape = SHAPE[op];
+  if (shape === NONE) WALK[op] = W_PLAIN;
+  else if (shape === INDEX || shape === I32) WALK[op] = W_LEB;
+  else if (shape === MEMARG) WALK[op] = W_MEMARG;
+}
+// Structure and bulk sites: end and delegate close a level, memory.grow is charged by its operand.
+WALK[OP_END] = W_OTHER;
+WALK[OP_DELEGATE] = W_OTHER;
+WALK[OP_MEMORY_GROW] = W_OTHER;
+// The opcodes that cost more than 1 take the slow path too, so the common one pays a plain increment.
+for (let op = 0; op < 256; op++) if (STATIC_COST[op] !== 1) WALK[op] = W_OTHER;
 
 /** Growable int32 storage reused across functions so the walk allocates only when a module is bigger. */
 class IntList {
@@ -52,72 +169,155 @@ class IntList {
   }
 }
 
-/** The byte sequences around the cost immediate of a check, specialised to the fuel global's index. */
+function leb(n: number): number[] {
+  const out: number[] = [];
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return out;
+}
+
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+/** The byte sequences spliced in, specialised to the fuel global's index. */
 interface CheckCode {
+  /** Level site: global.get $fuel; i32.const (the cost follows). */
   head: Uint8Array;
+  /** Level site after the cost: i32.sub; global.set $fuel; the check. */
   tail: Uint8Array;
+  /**
+   * Bulk sites by kind: the length local's index goes between consecutive parts, then come
+   * `i32.const (the site's base cost - 1); i32.add` and the tail.
+   */
+  bulk: Uint8Array[][];
 }
 
 function checkCode(fuelGlobal: number): CheckCode {
-  const idx: number[] = [];
-  let n = fuelGlobal;
-  while (n >= 0x80) {
-    idx.push((n & 0x7f) | 0x80);
-    n >>>= 7;
-  }
-  idx.push(n);
-  return {
-    // global.get $fuel; i32.const (cost follows)
-    head: Uint8Array.of(0x23, ...idx, 0x41),
-    // i32.sub; global.set $fuel; global.get $fuel; i32.const 0; i32.lt_s; if (empty); unreachable; end
-    tail: Uint8Array.of(0x6b, 0x24, ...idx, 0x23, ...idx, 0x41, 0x00, 0x48, 0x04, 0x40, 0x00, 0x0b),
-  };
+  const idx = leb(fuelGlobal);
+  // i32.sub; global.set $fuel; global.get $fuel; i32.const 0; i32.lt_s; if (empty); unreachable; end
+  const tail = [0x6b, 0x24, ...idx, 0x23, ...idx, 0x41, 0x00, 0x48, 0x04, 0x40, 0x00, 0x0b];
+  // local.tee $n | global.get $fuel; local.get $n | ...
+  const start = [Uint8Array.of(0x22), Uint8Array.of(0x23, ...idx, 0x20)];
+  // ... i32.const C; local.get $n | i32.const C; i32.lt_u; select; i32.const S; i32.shl
+  const clamped = (limit: number, shift: number): Uint8Array[] => [
+    ...start,
+    Uint8Array.of(0x41, ...sleb(limit), 0x20),
+    Uint8Array.of(0x41, ...sleb(limit), 0x49, 0x1b, 0x41, shift, 0x74),
+  ];
+  const bulk: Uint8Array[][] = [];
+  bulk[BYTES] = [...start, Uint8Array.of(0x41, BYTES_SHIFT, 0x76)]; // i32.const 4; i32.shr_u
+  bulk[ELEMENTS] = clamped(ELEMENT_CLAMP, ELEMENT_SHIFT);
+  bulk[PAGES] = clamped(PAGE_CLAMP, PAGE_SHIFT);
+  return { head: Uint8Array.of(0x23, ...idx, 0x41), tail: Uint8Array.from(tail), bulk };
+}
+
+function bulkSiteSize(parts: Uint8Array[], local: number, base: number, tail: Uint8Array): number {
+  let size = (parts.length - 1) * u32Size(local) + 2 + s32Size(base) + tail.length;
+  for (const part of parts) size += part.length;
+  return size;
+}
+
+/** Per-body facts the walk gathers besides its sites. */
+interface BodyScan {
+  /** Offset just after the local-group count. */
+  groupsStart: number;
+  groups: number;
+  /** Parameters plus declared locals: the index the length local gets if the body needs one. */
+  locals: number;
 }
 
 /**
- * Walks one body from `p` (after its size) to `end`, appending its check sites (input offset where the
- * check goes, and that site's cost) to `sites`/`costs`. The running cost of the current level lives in a
- * local; the stack saves (site, cost so far) of the levels a loop interrupts, or NOT_A_LOOP for blocks.
+ * Walks one body from `p` (after its size) to `end`, appending its sites (input offset where the code
+ * goes, its kind, and for a level site its cost) to `sites`/`kinds`/`costs`. The running cost of the
+ * current level lives in a local; the stack saves (site, cost so far) of the levels a loop interrupts, or
+ * NOT_A_LOOP for blocks.
  */
-function scanBody(b: Uint8Array, p: number, end: number, sites: IntList, costs: IntList, stack: IntList): void {
+function scanBody(
+  b: Uint8Array,
+  p: number,
+  end: number,
+  params: number,
+  sites: IntList,
+  kinds: IntList,
+  costs: IntList,
+  stack: IntList,
+  scan: BodyScan,
+): void {
   const groups = readU32(b, p, end);
   p = lebEnd;
+  scan.groupsStart = p;
+  scan.groups = groups;
+  let locals = params;
   for (let i = 0; i < groups; i++) {
-    readU32(b, p, end);
+    locals += readU32(b, p, end);
     p = lebEnd;
     if (p >= end) throw malformed(p, 'truncated local declaration');
     decodeValType(b[p]!, p);
     p++;
   }
-  let site = costs.length;
+  scan.locals = locals;
+  let site = sites.length;
   let cost = 0;
   sites.push(p);
+  kinds.push(LEVEL);
   costs.push(0);
   stack.length = 0;
   for (;;) {
     if (p >= end) throw malformed(p, 'function body ends before its final end');
     const op = b[p++]!;
     cost++;
-    const shape = SHAPE[op]!;
-    if (shape === NONE && op !== OP_END) continue;
-    // Fast paths for immediates that fit one LEB byte: most indices (locals, globals, labels), small
-    // constants, and memargs with a small offset and no memory index. delegate also ends a block.
-    if ((shape === INDEX || shape === I32) && op !== OP_DELEGATE && p < end && b[p]! < 0x80) {
-      p++;
-      continue;
-    }
-    if (shape === MEMARG && p + 1 < end && b[p]! < 0x40 && b[p + 1]! < 0x80) {
-      p += 2;
-      continue;
+    const walk = WALK[op]!;
+    if (walk === W_PLAIN) continue;
+    // Fast paths for LEB immediates of one or two bytes (two-byte ones are always in range): indices of
+    // locals, globals, labels and functions, constants, and memargs with no memory index.
+    if (walk === W_LEB && p + 1 < end) {
+      if (b[p]! < 0x80) {
+        p++;
+        continue;
+      }
+      if (b[p + 1]! < 0x80) {
+        p += 2;
+        continue;
+      }
+    } else if (walk === W_MEMARG && p + 2 < end && b[p]! < 0x40) {
+      if (b[p + 1]! < 0x80) {
+        p += 2;
+        continue;
+      }
+      if (b[p + 2]! < 0x80) {
+        p += 3;
+        continue;
+      }
     }
     switch (op) {
+      case OP_MEMORY_GROW:
+        sites.push(p - 1);
+        kinds.push(PAGES);
+        costs.push(GROW_COST - 1);
+        p = skipImmediates(b, p, end, op);
+        break;
       case OP_LOOP:
         p = skipImmediates(b, p, end, op);
+        if (cost > MAX_SITE_COST) throw tooCostly(p);
         stack.push(site);
         stack.push(cost);
-        site = costs.length;
+        site = sites.length;
         cost = 0;
         sites.push(p);
+        kinds.push(LEVEL);
         costs.push(0);
         break;
       case OP_BLOCK:
@@ -133,24 +333,42 @@ function scanBody(b: Uint8Array, p: number, end: number, sites: IntList, costs: 
         if (stack.length === 0) {
           if (op === OP_DELEGATE) throw malformed(p - 1, 'delegate outside a try block');
           if (p !== end) throw malformed(p, 'bytes after the final end of a function body');
+          if (cost > MAX_SITE_COST) throw tooCostly(p);
           costs.data[site] = cost;
           return;
         }
         const top = stack.data[--stack.length]!;
         if (top !== NOT_A_LOOP) {
+          if (cost > MAX_SITE_COST) throw tooCostly(p);
           costs.data[site] = cost;
           cost = top;
           site = stack.data[--stack.length]!;
         }
         break;
       }
+      case OP_PREFIX_FC: {
+        const sub = readU32(b, p, end);
+        const kind = sub < FC_KIND.length ? FC_KIND[sub]! : LEVEL;
+        if (kind !== LEVEL) {
+          sites.push(p - 1);
+          kinds.push(kind);
+          costs.push(FC_COST[sub]! - 1);
+        }
+        p = skipImmediates(b, p, end, op);
+        break;
+      }
+      case OP_PREFIX_FE:
+        if (readU32(b, p, end) === FE_NOTIFY) cost += NOTIFY_COST - 1;
+        p = skipImmediates(b, p, end, op);
+        break;
       default:
+        cost += STATIC_COST[op]! - 1;
         p = skipImmediates(b, p, end, op);
     }
   }
 }
 
-/** Where checks go and what they cost, computed before writing so every size is exact up front. */
+/** Where the code goes and what it costs, computed before writing so every size is exact up front. */
 export interface MeteringPlan {
   /** Bytes the instrumented code section takes, id and size included. */
   outputSize: number;
@@ -158,25 +376,38 @@ export interface MeteringPlan {
   bodyStarts: Int32Array;
   bodyEnds: Int32Array;
   newSizes: Int32Array;
+  /** Per body: the offset after its local-group count, and that count. */
+  groupsStarts: Int32Array;
+  groupCounts: Int32Array;
+  /** Per body: the index of the appended length local, or -1 when the body has no bulk site. */
+  lengthLocals: Int32Array;
   /** Sites of body i are firstSite[i] .. firstSite[i + 1] - 1. */
   firstSite: Int32Array;
   sites: Int32Array;
+  kinds: Int32Array;
+  /** A level site's cost; a bulk site's base cost minus the 1 its level already charges. */
   costs: Int32Array;
   check: CheckCode;
   sectionSize: number;
 }
 
 /** Walks every body of the code section `span`: the first of two passes (the second is writeMeteredCode). */
-export function planMetering(b: Uint8Array, span: SectionSpan, fuelGlobal: number): MeteringPlan {
+export function planMetering(b: Uint8Array, span: SectionSpan, m: ParsedModule, fuelGlobal: number): MeteringPlan {
   const end = span.end;
   const count = readU32(b, span.contentStart, end);
   let p = lebEnd;
   const bodyStarts = new Int32Array(count);
   const bodyEnds = new Int32Array(count);
+  const groupsStarts = new Int32Array(count);
+  const groupCounts = new Int32Array(count);
+  const lengthLocals = new Int32Array(count);
   const firstSite = new Int32Array(count + 1);
   const sites = new IntList(count * 2);
+  const kinds = new IntList(count * 2);
   const costs = new IntList(count * 2);
   const stack = new IntList(64);
+  const scan: BodyScan = { groupsStart: 0, groups: 0, locals: 0 };
+  const { types, functionTypeIndices } = m.info;
   for (let i = 0; i < count; i++) {
     const size = readU32(b, p, end);
     p = lebEnd;
@@ -184,18 +415,36 @@ export function planMetering(b: Uint8Array, span: SectionSpan, fuelGlobal: numbe
     bodyStarts[i] = p;
     bodyEnds[i] = p + size;
     firstSite[i] = sites.length;
-    scanBody(b, p, p + size, sites, costs, stack);
+    // parseModule checked that the code and function counts match and every type index is in range.
+    const params = types[functionTypeIndices[m.importedFunctions + i]!]!.params.length;
+    scanBody(b, p, p + size, params, sites, kinds, costs, stack, scan);
+    groupsStarts[i] = scan.groupsStart;
+    groupCounts[i] = scan.groups;
+    lengthLocals[i] = -1;
+    for (let s = firstSite[i]!; s < sites.length; s++) {
+      if (kinds.data[s] === LEVEL) continue;
+      if (scan.locals >= MAX_LOCALS) throw unsupported(p, `a function with ${scan.locals} locals and a bulk operation`);
+      lengthLocals[i] = scan.locals;
+      break;
+    }
     p += size;
   }
   firstSite[count] = sites.length;
 
   const check = checkCode(fuelGlobal);
-  const fixed = check.head.length + check.tail.length;
+  const levelSize = check.head.length + check.tail.length;
   const newSizes = new Int32Array(count);
   let sectionSize = u32Size(count);
   for (let i = 0; i < count; i++) {
     let size = bodyEnds[i]! - bodyStarts[i]!;
-    for (let s = firstSite[i]!; s < firstSite[i + 1]!; s++) size += fixed + s32Size(costs.data[s]!);
+    const local = lengthLocals[i]!;
+    // The local-group count is rewritten (its input encoding may be padded) and `01 7f` declares the local.
+    if (local >= 0) size += u32Size(groupCounts[i]! + 1) - (groupsStarts[i]! - bodyStarts[i]!) + 2;
+    for (let s = firstSite[i]!; s < firstSite[i + 1]!; s++) {
+      const kind = kinds.data[s]!;
+      const cost = costs.data[s]!;
+      size += kind === LEVEL ? levelSize + s32Size(cost) : bulkSiteSize(check.bulk[kind]!, local, cost, check.tail);
+    }
     newSizes[i] = size;
     sectionSize += u32Size(size) + size;
   }
@@ -205,29 +454,57 @@ export function planMetering(b: Uint8Array, span: SectionSpan, fuelGlobal: numbe
     bodyStarts,
     bodyEnds,
     newSizes,
+    groupsStarts,
+    groupCounts,
+    lengthLocals,
     firstSite,
     sites: sites.data,
+    kinds: kinds.data,
     costs: costs.data,
     check,
     sectionSize,
   };
 }
 
-/** Emits the instrumented code section (id, size and content): input slices with checks spliced in. */
+/** Emits the instrumented code section (id, size and content): input slices with the code spliced in. */
 export function writeMeteredCode(b: Uint8Array, plan: MeteringPlan, out: Writer): void {
-  const { head, tail } = plan.check;
+  const { head, tail, bulk } = plan.check;
   out.u8(10);
   out.u32(plan.sectionSize);
   out.u32(plan.count);
   for (let i = 0; i < plan.count; i++) {
     out.u32(plan.newSizes[i]!);
     let from = plan.bodyStarts[i]!;
+    const local = plan.lengthLocals[i]!;
+    if (local >= 0) {
+      // The groups' count grows by one and `(local i32)` is declared last, so no existing index moves.
+      out.u32(plan.groupCounts[i]! + 1);
+      from = plan.groupsStarts[i]!;
+      const codeStart = plan.sites[plan.firstSite[i]!]!;
+      out.append(b, from, codeStart);
+      out.u8(0x01);
+      out.u8(0x7f);
+      from = codeStart;
+    }
     for (let s = plan.firstSite[i]!; s < plan.firstSite[i + 1]!; s++) {
       const at = plan.sites[s]!;
       out.append(b, from, at);
-      out.append(head, 0, head.length);
-      out.s32(plan.costs[s]!);
-      out.append(tail, 0, tail.length);
+      const kind = plan.kinds[s]!;
+      if (kind === LEVEL) {
+        out.append(head, 0, head.length);
+        out.s32(plan.costs[s]!);
+        out.append(tail, 0, tail.length);
+      } else {
+        const parts = bulk[kind]!;
+        for (let j = 0; j < parts.length; j++) {
+          if (j > 0) out.u32(local);
+          out.append(parts[j]!, 0, parts[j]!.length);
+        }
+        out.u8(0x41);
+        out.s32(plan.costs[s]!);
+        out.u8(0x6a); // i32.add
+        out.append(tail, 0, tail.length);
+      }
       from = at;
     }
     out.append(b, from, plan.bodyEnds[i]!);

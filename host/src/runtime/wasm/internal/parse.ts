@@ -274,7 +274,8 @@ function readLimits(s: Reader): Limits {
 function readTableType(s: Reader): void {
   const at = s.pos;
   if (!isRefType(decodeValType(s.u8(), at))) throw malformed(at, 'table element type is not a reference type');
-  readLimits(s);
+  // Metering keeps a table operation's length in an i32 local; 64-bit tables would need an i64 one.
+  if (readLimits(s).is64) throw unsupported(at + 1, '64-bit table');
 }
 
 function readMemoryType(s: Reader, imported: boolean): MemoryInfo {

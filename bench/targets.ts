@@ -1,0 +1,78 @@
+// The project's performance targets, each tied to the bench figure that checks it.
+
+export interface Target {
+  /** Bench file name without `.ts`. */
+  readonly bench: string;
+  /** The BenchResult name that is compared. */
+  readonly result: string;
+  readonly op: '>=' | '<=';
+  readonly value: number;
+  /** The goal as the project states it. */
+  readonly goal: string;
+}
+
+export const TARGETS: readonly Target[] = [
+  {
+    bench: 'runtime-calls',
+    result: 'calls/noop/wasm',
+    op: '>=',
+    value: 100_000,
+    goal: '>= 100k no-op guest calls/s per core',
+  },
+  {
+    bench: 'runtime-calls',
+    result: 'calls/render/wasm',
+    op: '>=',
+    value: 50_000,
+    goal: '>= 50k render guest calls/s per core',
+  },
+  {
+    bench: 'reconcile-e2e',
+    result: 'reconcile/ratio',
+    op: '>=',
+    value: 0.3,
+    goal: 'whole in-process reconcile, Wasm / native >= 0.3',
+  },
+  {
+    bench: 'runtime-swap',
+    result: 'swap/1MB/p99',
+    op: '<=',
+    value: 50,
+    goal: 'runtime hot swap p99 <= 50 ms for a 1 MB module',
+  },
+  ...['fib', 'checksum', 'assemblyscript'].map(
+    (guest): Target => ({
+      bench: 'metering',
+      result: `metering/${guest}/overhead`,
+      op: '<=',
+      value: 25,
+      goal: `fuel metering overhead <= 25% (${guest} guest)`,
+    }),
+  ),
+  {
+    bench: 'cache-memory',
+    result: 'cache/heap-vs-json',
+    op: '<=',
+    value: 2,
+    goal: 'cache heap <= 2x the transformed JSON size',
+  },
+  {
+    bench: 'swap-cluster',
+    result: 'swap-cluster/100KB/p99',
+    op: '<=',
+    value: 500,
+    goal: 'on-cluster swap p99 <= 500 ms for a 100 KB module',
+  },
+];
+
+/** Targets the integration tests assert instead of a bench (a count, not a speed). */
+export const ASSERTED_BY_TESTS: readonly { readonly goal: string; readonly where: string }[] = [
+  {
+    goal: 'one list per 410 Gone, none per ordinary watch reconnect',
+    where: 'test/integration/watch-reflector.test.ts',
+  },
+];
+
+export function isMet(target: Target, value: number): boolean {
+  return target.op === '>=' ? value >= target.value : value <= target.value;
+}

@@ -1,0 +1,18 @@
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient } from '../../host/src/kube/index.ts';
+import { createAppReconciler, APP_API_VERSION } from '../fixtures/native/app-reconciler.ts';
+import { startEngine, appObject } from '../support/engine.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+const kc = new KubeConfig(); kc.loadFromFile(process.env.WR_TEST_KUBECONFIG!);
+const client = await KubeClient.fromKubeConfig(kc);
+const ns = 'dbg-' + Date.now();
+const nsr = await client.resource('v1', 'Namespace');
+await client.create(nsr, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+const rec = createAppReconciler();
+const engine = await startEngine({ client, namespace: ns, reconciler: { async reconcile(r) { const o = await rec.reconcile(r); console.log('children', [...r.children].map(([k, v]) => `${k}:${v.length}`), JSON.stringify(o.status)); return o; } } });
+const apps = await client.resource(APP_API_VERSION, 'App');
+await client.create(apps, appObject(ns, 'web', { G: 'x' }, 1));
+await sleep(3000);
+console.log(JSON.stringify((await client.get(apps, ns, 'web')).status));
+console.log(engine.reconciles, engine.writes, engine.controller.stats());
+await engine.stop(); client.close();
