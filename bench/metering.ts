@@ -1,5 +1,6 @@
-// Measures the cost of fuel metering: CPU-bound guests run metered vs unmetered in the same process, and
-// instrumentModule's throughput on a ~1 MB module. Run with `node bench/metering.ts`.
+// Measures the cost of fuel metering: CPU-bound guests run metered vs unmetered in the same process, the
+// time per fuel unit of bulk operations (the calibration of their charges), and instrumentModule's
+// throughput on a ~1 MB module. Run with `node bench/metering.ts`.
 
 import asc from 'assemblyscript/asc';
 import wabtInit from 'wabt';
@@ -46,6 +47,53 @@ export function run(n: i32): i32 {
   }
   return <i32>h;
 }`;
+
+/** Loops of one bulk operation each; `run(iterations, length)`. The memory is fixed, so grow(0) succeeds. */
+const BULK_WAT = `(module
+  (memory 256 256)
+  (table $t 1024 funcref)
+  (func $f)
+  (elem declare func $f)
+  (func (export "fill") (param $n i32) (param $len i32)
+    (loop $l (memory.fill (i32.const 0) (i32.const 1) (local.get $len))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+  (func (export "copy") (param $n i32) (param $len i32)
+    (loop $l (memory.copy (i32.const 0) (i32.const 8388608) (local.get $len))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+  (func (export "grow") (param $n i32) (param $pages i32)
+    (loop $l (drop (memory.grow (local.get $pages)))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+  (func (export "tableFill") (param $n i32) (param $len i32)
+    (loop $l (table.fill $t (i32.const 0) (ref.func $f) (local.get $len))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))))`;
+
+/** [export, iterations, length, what]: each spends well under MAX_FUEL and runs for milliseconds. */
+const BULK_CASES: Array<[string, number, number, string]> = [
+  ['fill', 8, 16 << 20, 'memory.fill of 16 MiB'],
+  ['fill', 20_000, 0, 'memory.fill of 0 bytes'],
+  ['copy', 8, 8 << 20, 'memory.copy of 8 MiB'],
+  ['grow', 2_000, 0, 'memory.grow by 0 pages'],
+  ['tableFill', 200, 1024, 'table.fill of 1024 elements'],
+];
+
+/**
+ * Time per fuel unit of a metered bulk loop, best of several rounds. The budget bounds time only if no
+ * instruction runs much slower per unit than ordinary code (about 1.8 ns at worst, see DEFAULT_LIMITS).
+ */
+function nsPerUnit(bytes: Uint8Array<ArrayBuffer>, name: string, iterations: number, length: number): number {
+  const exports = instantiate(instrumentModule(bytes, { memoryMaxPages: 256 }).bytes);
+  const fn = exports[name] as Fn;
+  const fuel = exports[FUEL_GLOBAL_EXPORT] as WebAssembly.Global;
+  let best = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < 6; round++) {
+    fuel.value = MAX_FUEL;
+    const t = process.hrtime.bigint();
+    fn(iterations, length);
+    const ns = Number(process.hrtime.bigint() - t);
+    best = Math.min(best, ns / (MAX_FUEL - (fuel.value as number)));
+  }
+  return best;
+}
 
 /** N functions with loops, branches, memory traffic and a br_table: code-heavy, like a real guest. */
 function bigModuleWat(functions: number): string {
@@ -147,6 +195,16 @@ export async function run(): Promise<BenchResult[]> {
       { name: `metering/${name}/overhead`, value: round(r.overhead, 1), unit: '%', note },
       { name: `metering/${name}/fuel`, value: r.fuelPerCall, unit: 'fuel/call', note: 'deterministic' },
     );
+  }
+
+  const bulk = wat(BULK_WAT);
+  for (const [name, iterations, length, what] of BULK_CASES) {
+    results.push({
+      name: `metering/bulk/${name}-${length}`,
+      value: Number(nsPerUnit(bulk, name, iterations, length).toFixed(2)),
+      unit: 'ns/fuel',
+      note: `${what}, metered; ordinary code: <= ~1.8`,
+    });
   }
 
   const big = wat(bigModuleWat(8000));

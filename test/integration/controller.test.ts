@@ -435,7 +435,9 @@ describe('controller engine', () => {
 
     const writer = startWriter(ns, names, client);
     await sleep(500);
+    const restartStarted = performance.now();
     await controlPlane.restartApiServer();
+    const restartMs = performance.now() - restartStarted;
     await sleep(1000);
     await writer.stop();
     await assertConverged(engine, client, ns, names, 'an API server restart');
@@ -445,7 +447,8 @@ describe('controller engine', () => {
       assert.equal(s.lists, 1 + s.gone, `${key}: relists only for 410s`);
     });
     t.diagnostic(
-      `${writer.rounds} rounds, ${writer.failures} writes refused during the restart; ${describeWatches(engine)}`,
+      `API server down and back in ${(restartMs / 1000).toFixed(1)} s; ${writer.rounds} rounds, ` +
+        `${writer.failures} writes refused meanwhile; ${describeWatches(engine)}`,
     );
   });
 

@@ -166,6 +166,9 @@ export class ReconcilerController {
     return new WorkQueue({
       name: this.name,
       concurrency: config.maxConcurrentReconciles,
+      // Keys the queue refused while full were events: once it has room again, a level-based pass over
+      // every cached primary recovers them.
+      onOverflowRecovered: () => this.#enqueueAll('resync'),
       ...(this.#options.queueObserver === undefined ? {} : { observer: this.#options.queueObserver }),
     });
   }

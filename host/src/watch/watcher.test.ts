@@ -192,11 +192,13 @@ describe('watcher', () => {
     const { w } = await start(
       apiServer(state),
       { watchdogMs: 5000 },
-      { requestTimeoutMs: 40, watchConnectTimeoutMs: 40 },
+      // The connect timeout covers only the wait for headers; on a loaded 2-core machine a 40 ms one fails
+      // there for the wrong reason. The request timeout stays far shorter than the watch's lifetime below.
+      { requestTimeoutMs: 200, watchConnectTimeoutMs: 5000 },
     );
     await until('the watch to open', () => open !== undefined);
     for (let i = 0; i < 8; i++) {
-      await new Promise((r) => setTimeout(r, 25));
+      await new Promise((r) => setTimeout(r, 75));
       writeEvent(open!, 'BOOKMARK', { metadata: { resourceVersion: String(2 + i) } });
     }
     await until('all bookmarks', () => w.stats.bookmarks === 8);

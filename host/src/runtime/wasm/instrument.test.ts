@@ -162,6 +162,53 @@ describe('fuel metering', () => {
     assertTrapsOutOfFuel(() => call(exports, 'fib', 25), fuel);
   });
 
+  it('prepays direct calls to small leaves in the caller, and keeps the leaf checked everywhere else', () => {
+    const src = `(module (memory (export "memory") 1)
+      (type $t (func (param i32) (result i32)))
+      (table 1 funcref)
+      (elem (i32.const 0) $inc)
+      (func $inc (export "inc") (param $i i32) (result i32) (i32.add (local.get $i) (i32.const 1)))
+      (func $zero (export "zero") (param $p i32) (memory.fill (local.get $p) (i32.const 0xff) (i32.const 32)))
+      (func (export "sum") (param $n i32) (result i32) (local $acc i32)
+        loop $l
+          local.get $acc local.get $n call $inc i32.add local.set $acc
+          local.get $n i32.const 1 i32.sub local.tee $n
+          br_if $l
+        end
+        local.get $acc)
+      (func (export "viaTable") (param $i i32) (result i32) (call_indirect (type $t) (local.get $i) (i32.const 0)))
+      (func (export "wipe") (call $zero (i32.const 64))))`;
+    const input = wat(src);
+    const out = instrumentModule(input, { memoryMaxPages: 1 });
+    // One twin each for $inc and $zero, declared after every existing function; exports keep their indices.
+    const before = inspectModule(input);
+    const after = inspectModule(out.bytes);
+    assert.equal(after.functionTypeIndices.length, before.functionTypeIndices.length + 2);
+    assert.deepEqual(
+      after.exports.filter((e) => e.name !== FUEL_GLOBAL_EXPORT),
+      before.exports,
+    );
+    const plain = instantiate(input);
+    const exports = instantiate(out.bytes);
+    const fuel = exports[FUEL_GLOBAL_EXPORT];
+    const spent = (name: string, arg?: number): number => {
+      fuel.value = 1_000_000;
+      assert.equal(call(exports, name, arg), call(plain, name, arg), name);
+      return 1_000_000 - (fuel.value as number);
+    };
+    // $inc is local.get, i32.const, i32.add, end = 4 wherever it is entered through its own index.
+    assert.equal(spent('inc', 5), 4);
+    // call_indirect reaches the checked original: local.get, i32.const, call_indirect, end, then 4.
+    assert.equal(spent('viaTable', 5), 4 + 4);
+    // sum: entry loop, local.get, end = 3; each iteration 11 instructions plus the 4 of $inc, prepaid.
+    for (const n of [1, 10, 100]) assert.equal(spent('sum', n), 3 + 15 * n);
+    // $zero: local.get, i32.const, i32.const, memory.fill, end = 5, then 127 + 32 / 8 at the fill. Its
+    // twin keeps the fill's charge: wipe pays i32.const, call, end and the prepaid 5, then 131.
+    assert.equal(spent('zero', 0), 5 + 131);
+    assert.equal(spent('wipe'), 3 + 5 + 131);
+    assert.equal(new Uint8Array((exports.memory as WebAssembly.Memory).buffer)[64 + 31], 0xff);
+  });
+
   it('keeps br_table dispatch and multi-value blocks working inside metered loops', () => {
     const src = `(module
       (type $pair (func (result i32 i32)))
@@ -365,12 +412,12 @@ describe('bulk operations', () => {
     fuel.value = 10_000_000;
     assertTrapsOutOfFuel(() => call(exports, 'fillLoop'), fuel);
     // Entry: loop, end = 2. Loop level: 4 for the counter, 3 constants, memory.fill, br, end = 10. Each
-    // fill then pays the rest of its base (127) and 2^24 / 16 = 1_048_576 right before it runs.
-    // 9_999_998 pays 9 whole iterations (1_048_713 each) and leaves 561_581; the 10th header leaves
-    // 561_571, and the fill's 1_048_703 takes it below zero before a byte is written.
-    assert.equal((exports.iters as WebAssembly.Global).value, 10);
-    assert.equal(fuel.value, 561_571 - 1_048_703);
-    assert.equal(new Uint8Array((exports.memory as WebAssembly.Memory).buffer)[16777215], 7, '9 fills ran');
+    // fill then pays the rest of its base (127) and 2^24 / 8 = 2_097_152 right before it runs.
+    // 9_999_998 pays 4 whole iterations (2_097_289 each) and leaves 1_610_842; the 5th header leaves
+    // 1_610_832, and the fill's 2_097_279 takes it below zero before a byte is written.
+    assert.equal((exports.iters as WebAssembly.Global).value, 5);
+    assert.equal(fuel.value, 1_610_832 - 2_097_279);
+    assert.equal(new Uint8Array((exports.memory as WebAssembly.Memory).buffer)[16777215], 7, '4 fills ran');
   });
 
   it('charges each bulk operation its base cost plus its length, and computes the same results', () => {
@@ -395,19 +442,19 @@ describe('bulk operations', () => {
     const plain = instantiate(wat(src));
     const { exports, fuel } = metered(src, 4);
     // [export, argument, fuel spent]: the body's other instructions (one each), the bulk one's base cost,
-    // and its length: bytes / 16, 32 per table element, 4096 per page (requests clamped to 65536).
+    // and its length: bytes / 8, 32 per table element, 8192 per page (requests clamped to 65536).
     const cases: Array<[string, number, number]> = [
-      ['fill', 100, 3 + 128 + 1 + (100 >>> 4)],
+      ['fill', 100, 3 + 128 + 1 + 12],
       ['fill', 0, 3 + 128 + 1],
-      ['copy', 31, 3 + 16 + 1 + (31 >>> 4)],
-      ['init', 32, 3 + 16 + 1 + 2],
+      ['copy', 31, 3 + 16 + 1 + 3],
+      ['init', 32, 3 + 16 + 1 + 4],
       ['tableFill', 8, 3 + 32 + 1 + 8 * 32],
       ['tableInit', 3, 3 + 128 + 1 + 3 * 32],
       ['tableCopy', 4, 3 + 32 + 1 + 4 * 32],
       ['tableGrow', 2, 2 + 32 + 1 + 2 * 32], // ref.null, local.get: no third operand
       ['tableGrow', 0x7fffffff, 2 + 32 + 1 + 2 ** 24 * 32],
-      ['grow', 2, 1 + 1024 + 1 + 2 * 4096],
-      ['grow', -1, 1 + 1024 + 1 + 65536 * 4096],
+      ['grow', 2, 1 + 1024 + 1 + 2 * 8192],
+      ['grow', -1, 1 + 1024 + 1 + 65536 * 8192],
     ];
     for (const [name, arg, spent] of cases) {
       fuel.value = 0x7fffffff;
@@ -429,18 +476,18 @@ describe('bulk operations', () => {
     assert.equal(fuel.value, 100_000 - 8);
     fuel.value = 100_000;
     assert.equal(call(exports, 'ensure', 1), 1);
-    assert.equal(fuel.value, 100_000 - 8 - 1023 - 4096);
+    assert.equal(fuel.value, 100_000 - 8 - 1023 - 8192);
   });
 
   it('traps before a bulk operation whose length the budget cannot pay, leaving memory untouched', () => {
     const src = `(module (memory (export "memory") 1 1)
       (func (export "fill") (param $n i32) (memory.fill (i32.const 0) (i32.const 1) (local.get $n))))`;
     const { exports, fuel } = metered(src, 1);
-    fuel.value = 3 + 128 + 1 + 100;
-    call(exports, 'fill', 1600); // exactly affordable: 1600 / 16 = 100
+    fuel.value = 3 + 128 + 1 + 200;
+    call(exports, 'fill', 1600); // exactly affordable: 1600 / 8 = 200
     assert.equal(fuel.value, 0);
     new Uint8Array((exports.memory as WebAssembly.Memory).buffer).fill(0);
-    fuel.value = 3 + 128 + 1 + 99;
+    fuel.value = 3 + 128 + 1 + 199;
     assertTrapsOutOfFuel(() => call(exports, 'fill', 1600), fuel);
     assert.equal(fuel.value, -1);
     assert.equal(new Uint8Array((exports.memory as WebAssembly.Memory).buffer)[0], 0);

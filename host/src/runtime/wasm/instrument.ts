@@ -1,9 +1,10 @@
 // Turns an untrusted guest module into one with a capped memory and deterministic fuel metering.
 //
 // The rewrite is byte-level and local: the code section gets checks spliced in (see internal/metering.ts
-// for the cost model), the memory maximum may be lowered, one global and its export are appended. Every
-// other section, custom ones included, is copied byte for byte. Keeping `name` is safe and useful because
-// no function, local or existing global index moves; DWARF and source maps, which address code bytes,
+// for the cost model) and may gain unchecked twins of small leaf functions, which the function section
+// then declares after the existing ones; the memory maximum may be lowered; one global and its export are
+// appended. Every other section, custom ones included, is copied byte for byte. Keeping `name` is safe
+// and useful because no function, local or existing global index moves; DWARF and source maps, which address code bytes,
 // go stale in the code they describe (V8 ignores both at run time).
 
 import { DEFAULT_LIMITS, FUEL_GLOBAL_EXPORT } from '../../abi/constants.ts';
@@ -40,9 +41,11 @@ export function instrumentModule(bytes: Uint8Array, options: InstrumentOptions):
   const plan = codeSpan === undefined ? undefined : planMetering(bytes, codeSpan, m, fuelGlobal);
   const codeGrowth =
     codeSpan === undefined || plan === undefined ? 0 : plan.outputSize - (codeSpan.end - codeSpan.start);
-  // The code section's new size is exact; the memory, global and export edits add well under 128 bytes,
-  // so the buffer never grows and the result is a view of it rather than a copy.
-  const out = new Writer(bytes.length + codeGrowth + 128);
+  const twinTypes = plan?.twinTypes ?? new Int32Array(0);
+  // The code section's new size is exact, twins add at most 5 bytes each to the function section, and the
+  // memory, global and export edits add well under 128 bytes, so the buffer never grows and the result is
+  // a view of it rather than a copy.
+  const out = new Writer(bytes.length + codeGrowth + 5 * twinTypes.length + 128);
   out.append(bytes, 0, 8);
   let globalWritten = false;
   let exportWritten = false;
@@ -73,6 +76,10 @@ export function instrumentModule(bytes: Uint8Array, options: InstrumentOptions):
         break;
       case SECTION.code:
         writeMeteredCode(bytes, plan!, out);
+        break;
+      case SECTION.function:
+        if (twinTypes.length > 0) writeFunctionSection(out, bytes, s, twinTypes);
+        else out.append(bytes, s.start, s.end);
         break;
       default:
         out.append(bytes, s.start, s.end);
@@ -110,6 +117,18 @@ function writeCappedMemory(out: Writer, m: ParsedModule, cap: number): void {
   out.u8(0x01); // limits with a maximum
   out.u32(min);
   out.u32(cap);
+}
+
+/** Existing entries byte for byte, then the type index of each twin the metering pass added. */
+function writeFunctionSection(out: Writer, b: Uint8Array, s: SectionSpan, twinTypes: Int32Array): void {
+  const count = readU32(b, s.contentStart, s.end);
+  const restStart = lebEnd;
+  let size = u32Size(count + twinTypes.length) + s.end - restStart;
+  for (const t of twinTypes) size += u32Size(t);
+  writeSectionHeader(out, SECTION.function, size);
+  out.u32(count + twinTypes.length);
+  out.append(b, restStart, s.end);
+  for (const t of twinTypes) out.u32(t);
 }
 
 /** Existing entries (if any) byte for byte, then `(global (mut i32) (i32.const initialFuel))`. */

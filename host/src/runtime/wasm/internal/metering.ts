@@ -9,10 +9,12 @@
 //   encloses it. A `loop` opcode itself belongs to the level outside it; its matching `end` to its body.
 // - The function entry pays the sum of its level's instructions once per call; a loop header pays its
 //   level's sum once per iteration (a `br` to a loop re-enters after the check, so every iteration pays).
+// - A direct call to a small leaf (no loop, no direct call to a defined function) is prepaid: the leaf's
+//   entry cost joins the caller's level and the call goes to an unchecked twin (prepayLeafCalls).
 // - Bulk instructions (memory.fill/copy/init, table.fill/copy/init/grow, memory.grow) also pay, right
 //   before they run, a base cost for the runtime call behind them plus their length operand (the top of
-//   the stack): 1 unit per 16 bytes, 32 per table element, 4096 per memory page (what filling the page
-//   would cost: the kernel zero-fills it when first touched). Lengths are charged as requested, so an
+//   the stack): 1 unit per 8 bytes, 32 per table element, 8192 per memory page (what filling the page
+//   costs: the kernel zero-fills it when first touched). Lengths are charged as requested, so an
 //   out-of-range one pays before it traps or fails. Charging these at the instruction rather than in the
 //   level keeps a rarely taken path, like an allocator's grow, from costing every call.
 // Every instruction executes at most once per charge of its level between two passes through that level's
@@ -24,25 +26,31 @@
 // (a two-instruction loop in V8's baseline tier, see DEFAULT_LIMITS.fuel), and the other rates keep every
 // instruction at or below that, as measured on V8 13 (Node 24) on a 2-core x86-64 VM: memset and memcpy
 // move 8-12 bytes/ns out of cache (more in cache, where small lengths are dominated by the base cost), so
-// 16 bytes a unit is ~1.5 ns; table writes take 17-37 ns per element (write barrier, function references
-// materialised); the base costs cover memory.fill with a zero length (~190 ns), memory.copy/init (~11 ns),
-// table.init (~120 ns), memory.grow (1-2 us when it succeeds), throw with its unwinding (~300 ns),
-// table.set (~85 ns) and atomic.notify (~50 ns). 16 bytes a unit is also what host imports charge for the
-// bytes they move (HOST_CALL_FUEL).
+// 8 bytes a unit is at most ~1 ns; table writes take 17-37 ns per element (write barrier, function
+// references materialised); the base costs cover memory.fill with a zero length (~190 ns), memory.copy
+// and memory.init (~11 ns), table.init (~120 ns), memory.grow (1-2 us when it succeeds), throw with its
+// unwinding (~300 ns), table.set (~85 ns) and atomic.notify (~50 ns). bench/metering.ts reports the ns
+// per unit of the bulk cases on the machine it runs on.
 //
 // The check inserted at each level site is straight-line and stack-neutral (Wasm has no global.tee; V8's
-// optimizing tier forwards the stored value to the second global.get):
+// optimizing tier forwards the stored value to the second global.get, so a local to hold it gains
+// nothing measurable):
 //   global.get $fuel; i32.const cost; i32.sub; global.set $fuel;
 //   global.get $fuel; i32.const 0; i32.lt_s; if; unreachable; end
 // A bulk site keeps the length in one i32 local appended to the function (no existing index moves):
 //   local.tee $n; global.get $fuel; local.get $n; <charge>; i32.const base-1; i32.add; i32.sub;
 //   global.set $fuel; <the same check>
-// where <charge> is `i32.const 4; i32.shr_u` for memory bytes, and for elements and pages a clamp then a
+// where <charge> is `i32.const 3; i32.shr_u` for memory bytes, and for elements and pages a clamp then a
 // shift: `i32.const C; local.get $n; i32.const C; i32.lt_u; select; i32.const S; i32.shl`, C being above
-// any size that can succeed. So branch depths, local indices and function indices are unchanged.
+// any size that can succeed. Branch depths, local indices and existing function indices are unchanged.
 // Fuel is an i32 the host sets in [0, 2^31 - 1] before a call; a check traps as soon as it goes negative,
 // a level site never costs more than MAX_SITE_COST and a bulk charge less than 2^30, so the counter
 // cannot wrap.
+//
+// What a call costs in time is the global's read-modify-write: consecutive calls form a dependency chain
+// through memory, which is why call-heavy recursive code (fib) pays ~50-60% while loops pay a few percent.
+// Keeping fuel in a local would add a store before and a load after every call, and V8 already forwards
+// the store to the check's load; only passing fuel through parameters and results would remove the chain.
 
 import { I32, INDEX, MEMARG, NONE, SHAPE, skipImmediates } from './instructions.ts';
 import type { ParsedModule, SectionSpan } from './parse.ts';
@@ -57,6 +65,8 @@ const OP_TRY = 0x06;
 const OP_END = 0x0b;
 const OP_DELEGATE = 0x18;
 const OP_TRY_TABLE = 0x1f;
+const OP_CALL = 0x10;
+const OP_RETURN_CALL = 0x12;
 const OP_MEMORY_GROW = 0x40;
 const OP_PREFIX_FC = 0xfc;
 const OP_PREFIX_FE = 0xfe;
@@ -70,6 +80,13 @@ const NOT_A_LOOP = -1;
 const MAX_SITE_COST = 2 ** 30;
 /** V8's limit on a function's locals, parameters included; the length local must fit under it. */
 const MAX_LOCALS = 50_000;
+/** V8's limit on a module's functions, imports included; twins are only added below it. */
+const MAX_FUNCTIONS = 1_000_000;
+/**
+ * The largest entry cost of a leaf whose direct calls are prepaid by the caller's level. It bounds what
+ * an untaken call costs the caller and how much code the twins add.
+ */
+const MAX_LEAF_COST = 64;
 
 /** What one-byte opcodes cost when it is not 1: the runtime calls behind them (see the calibration above). */
 const STATIC_COST = new Uint16Array(256).fill(1);
@@ -90,17 +107,21 @@ const NOTIFY_COST = 32;
 
 // How a bulk site turns its length into fuel (the `kinds` of a plan's sites; 0 is a level site).
 const LEVEL = 0;
-/** n >>> 4: one unit per 16 bytes; n < 2^32 so the charge is below 2^28. */
+/** n >>> 3: one unit per 8 bytes; n < 2^32 so the charge is below 2^29. */
 const BYTES = 1;
 /** min(n, 2^24) << 5: 32 units per table element; V8 caps tables at 10^7 elements. */
 const ELEMENTS = 2;
-/** min(n, 65536) << 12: 4096 units per 64 KiB page; no 32-bit memory has more than 65536. */
+/** min(n, 65536) << 13: 8192 units per 64 KiB page, as filling it; no 32-bit memory has more pages. */
 const PAGES = 3;
-const BYTES_SHIFT = 4;
+/** A direct call to a defined function; after planning, a call to a leaf's twin (cost: its index). */
+const CALL = 4;
+/** A direct call left as it is. */
+const KEEP = 5;
+const BYTES_SHIFT = 3;
 const ELEMENT_CLAMP = 1 << 24;
 const ELEMENT_SHIFT = 5;
 const PAGE_CLAMP = 65536;
-const PAGE_SHIFT = 12;
+const PAGE_SHIFT = 13;
 
 // The 0xFC sub-opcodes 8..17 (memory.init, data.drop, memory.copy, memory.fill, table.init, elem.drop,
 // table.copy, table.grow, table.size, table.fill): what they cost before their length, and its kind.
@@ -149,6 +170,8 @@ for (let op = 0; op < 256; op++) {
 WALK[OP_END] = W_OTHER;
 WALK[OP_DELEGATE] = W_OTHER;
 WALK[OP_MEMORY_GROW] = W_OTHER;
+WALK[OP_CALL] = W_OTHER;
+WALK[OP_RETURN_CALL] = W_OTHER;
 // The opcodes that cost more than 1 take the slow path too, so the common one pays a plain increment.
 for (let op = 0; op < 256; op++) if (STATIC_COST[op] !== 1) WALK[op] = W_OTHER;
 
@@ -218,7 +241,7 @@ function checkCode(fuelGlobal: number): CheckCode {
     Uint8Array.of(0x41, ...sleb(limit), 0x49, 0x1b, 0x41, shift, 0x74),
   ];
   const bulk: Uint8Array[][] = [];
-  bulk[BYTES] = [...start, Uint8Array.of(0x41, BYTES_SHIFT, 0x76)]; // i32.const 4; i32.shr_u
+  bulk[BYTES] = [...start, Uint8Array.of(0x41, BYTES_SHIFT, 0x76)]; // i32.const 3; i32.shr_u
   bulk[ELEMENTS] = clamped(ELEMENT_CLAMP, ELEMENT_SHIFT);
   bulk[PAGES] = clamped(PAGE_CLAMP, PAGE_SHIFT);
   return { head: Uint8Array.of(0x23, ...idx, 0x41), tail: Uint8Array.from(tail), bulk };
@@ -237,6 +260,8 @@ interface BodyScan {
   groups: number;
   /** Parameters plus declared locals: the index the length local gets if the body needs one. */
   locals: number;
+  /** No loop and no direct call to a defined function: every instruction runs at most once per call. */
+  leaf: boolean;
 }
 
 /**
@@ -250,12 +275,15 @@ function scanBody(
   p: number,
   end: number,
   params: number,
+  importedFunctions: number,
   sites: IntList,
   kinds: IntList,
   costs: IntList,
+  owners: IntList,
   stack: IntList,
   scan: BodyScan,
 ): void {
+  scan.leaf = true;
   const groups = readU32(b, p, end);
   p = lebEnd;
   scan.groupsStart = p;
@@ -274,6 +302,7 @@ function scanBody(
   sites.push(p);
   kinds.push(LEVEL);
   costs.push(0);
+  owners.push(0);
   stack.length = 0;
   for (;;) {
     if (p >= end) throw malformed(p, 'function body ends before its final end');
@@ -307,11 +336,26 @@ function scanBody(
         sites.push(p - 1);
         kinds.push(PAGES);
         costs.push(GROW_COST - 1);
+        owners.push(0);
         p = skipImmediates(b, p, end, op);
         break;
+      case OP_CALL:
+      case OP_RETURN_CALL: {
+        const callee = readU32(b, p, end);
+        if (callee >= importedFunctions) {
+          scan.leaf = false;
+          sites.push(p - 1);
+          kinds.push(CALL);
+          costs.push(callee - importedFunctions);
+          owners.push(site);
+        }
+        p = lebEnd;
+        break;
+      }
       case OP_LOOP:
         p = skipImmediates(b, p, end, op);
         if (cost > MAX_SITE_COST) throw tooCostly(p);
+        scan.leaf = false;
         stack.push(site);
         stack.push(cost);
         site = sites.length;
@@ -319,6 +363,7 @@ function scanBody(
         sites.push(p);
         kinds.push(LEVEL);
         costs.push(0);
+        owners.push(0);
         break;
       case OP_BLOCK:
       case OP_IF:
@@ -353,6 +398,7 @@ function scanBody(
           sites.push(p - 1);
           kinds.push(kind);
           costs.push(FC_COST[sub]! - 1);
+          owners.push(0);
         }
         p = skipImmediates(b, p, end, op);
         break;
@@ -385,8 +431,15 @@ export interface MeteringPlan {
   firstSite: Int32Array;
   sites: Int32Array;
   kinds: Int32Array;
-  /** A level site's cost; a bulk site's base cost minus the 1 its level already charges. */
+  /**
+   * A level site's cost; a bulk site's base cost minus the 1 its level already charges; for a CALL site,
+   * the function index of the twin it calls.
+   */
   costs: Int32Array;
+  /** The defined functions (by code index) that get a twin, in twin order; twin k has index firstTwin + k. */
+  twins: Int32Array;
+  /** The type index of each twin, for the function section. */
+  twinTypes: Int32Array;
   check: CheckCode;
   sectionSize: number;
 }
@@ -401,13 +454,16 @@ export function planMetering(b: Uint8Array, span: SectionSpan, m: ParsedModule, 
   const groupsStarts = new Int32Array(count);
   const groupCounts = new Int32Array(count);
   const lengthLocals = new Int32Array(count);
+  const leaves = new Uint8Array(count);
   const firstSite = new Int32Array(count + 1);
   const sites = new IntList(count * 2);
   const kinds = new IntList(count * 2);
   const costs = new IntList(count * 2);
+  const owners = new IntList(count * 2);
   const stack = new IntList(64);
-  const scan: BodyScan = { groupsStart: 0, groups: 0, locals: 0 };
+  const scan: BodyScan = { groupsStart: 0, groups: 0, locals: 0, leaf: false };
   const { types, functionTypeIndices } = m.info;
+  const imported = m.importedFunctions;
   for (let i = 0; i < count; i++) {
     const size = readU32(b, p, end);
     p = lebEnd;
@@ -416,13 +472,15 @@ export function planMetering(b: Uint8Array, span: SectionSpan, m: ParsedModule, 
     bodyEnds[i] = p + size;
     firstSite[i] = sites.length;
     // parseModule checked that the code and function counts match and every type index is in range.
-    const params = types[functionTypeIndices[m.importedFunctions + i]!]!.params.length;
-    scanBody(b, p, p + size, params, sites, kinds, costs, stack, scan);
+    const params = types[functionTypeIndices[imported + i]!]!.params.length;
+    scanBody(b, p, p + size, params, imported, sites, kinds, costs, owners, stack, scan);
     groupsStarts[i] = scan.groupsStart;
     groupCounts[i] = scan.groups;
+    leaves[i] = scan.leaf && costs.data[firstSite[i]!]! <= MAX_LEAF_COST ? 1 : 0;
     lengthLocals[i] = -1;
     for (let s = firstSite[i]!; s < sites.length; s++) {
-      if (kinds.data[s] === LEVEL) continue;
+      const kind = kinds.data[s]!;
+      if (kind === LEVEL || kind === CALL) continue;
       if (scan.locals >= MAX_LOCALS) throw unsupported(p, `a function with ${scan.locals} locals and a bulk operation`);
       lengthLocals[i] = scan.locals;
       break;
@@ -430,11 +488,12 @@ export function planMetering(b: Uint8Array, span: SectionSpan, m: ParsedModule, 
     p += size;
   }
   firstSite[count] = sites.length;
+  const { twins, twinTypes } = prepayLeafCalls(m, count, leaves, firstSite, sites, kinds, costs, owners);
 
   const check = checkCode(fuelGlobal);
   const levelSize = check.head.length + check.tail.length;
   const newSizes = new Int32Array(count);
-  let sectionSize = u32Size(count);
+  let sectionSize = u32Size(count + twins.length);
   for (let i = 0; i < count; i++) {
     let size = bodyEnds[i]! - bodyStarts[i]!;
     const local = lengthLocals[i]!;
@@ -443,9 +502,15 @@ export function planMetering(b: Uint8Array, span: SectionSpan, m: ParsedModule, 
     for (let s = firstSite[i]!; s < firstSite[i + 1]!; s++) {
       const kind = kinds.data[s]!;
       const cost = costs.data[s]!;
-      size += kind === LEVEL ? levelSize + s32Size(cost) : bulkSiteSize(check.bulk[kind]!, local, cost, check.tail);
+      if (kind === LEVEL) size += levelSize + s32Size(cost);
+      else if (kind === CALL) size += u32Size(cost) - (lebLength(b, sites.data[s]! + 1) - 1) - 1;
+      else if (kind !== KEEP) size += bulkSiteSize(check.bulk[kind]!, local, cost, check.tail);
     }
     newSizes[i] = size;
+    sectionSize += u32Size(size) + size;
+  }
+  for (const i of twins) {
+    const size = twinSize(newSizes, firstSite, costs.data, levelSize, i);
     sectionSize += u32Size(size) + size;
   }
   return {
@@ -461,52 +526,130 @@ export function planMetering(b: Uint8Array, span: SectionSpan, m: ParsedModule, 
     sites: sites.data,
     kinds: kinds.data,
     costs: costs.data,
+    twins,
+    twinTypes,
     check,
     sectionSize,
   };
 }
 
+/** The bytes of an LEB128 starting at `p` (already validated by the walk). */
+function lebLength(b: Uint8Array, p: number): number {
+  let n = 1;
+  while ((b[p++]! & 0x80) !== 0) n++;
+  return n;
+}
+
+/** A twin is its leaf's instrumented body without the entry check, which its callers prepay. */
+function twinSize(newSizes: Int32Array, firstSite: Int32Array, costs: Int32Array, levelSize: number, i: number) {
+  return newSizes[i]! - levelSize - s32Size(costs[firstSite[i]!]!);
+}
+
+/**
+ * Turns direct calls to small leaves into calls to their twins, adding the leaf's entry cost to the level
+ * of the call. A leaf runs each of its instructions at most once per call and a call site at most once
+ * per charge of its level, so the caller's charge covers the leaf; callers that are leaves never call a
+ * defined function, so every leaf's entry cost is final here. Exports, tables, `ref.func` and the start
+ * function keep naming the original, which still checks on entry. Saving the fuel global's
+ * read-modify-write on each call is what makes small helpers called in hot loops cheap to meter.
+ */
+function prepayLeafCalls(
+  m: ParsedModule,
+  count: number,
+  leaves: Uint8Array,
+  firstSite: Int32Array,
+  sites: IntList,
+  kinds: IntList,
+  costs: IntList,
+  owners: IntList,
+): { twins: Int32Array; twinTypes: Int32Array } {
+  const imported = m.importedFunctions;
+  const twinIndex = new Int32Array(count).fill(-1);
+  const twins = new IntList(16);
+  const kind = kinds.data;
+  const cost = costs.data;
+  for (let s = 0; s < sites.length; s++) {
+    if (kind[s] !== CALL) continue;
+    const callee = cost[s]!;
+    const owner = owners.data[s]!;
+    // A callee past the last body only occurs in an invalid module, which V8 rejects anyway.
+    if (callee >= count || leaves[callee] === 0 || cost[owner]! + cost[firstSite[callee]!]! > MAX_SITE_COST) {
+      kind[s] = KEEP;
+      continue;
+    }
+    if (twinIndex[callee] === -1) {
+      if (imported + count + twins.length >= MAX_FUNCTIONS) {
+        kind[s] = KEEP;
+        continue;
+      }
+      twinIndex[callee] = imported + count + twins.length;
+      twins.push(callee);
+    }
+    cost[owner] = cost[owner]! + cost[firstSite[callee]!]!;
+    cost[s] = twinIndex[callee]!;
+  }
+  const list = twins.data.slice(0, twins.length);
+  const twinTypes = new Int32Array(list.length);
+  for (let k = 0; k < list.length; k++) twinTypes[k] = m.info.functionTypeIndices[imported + list[k]!]!;
+  return { twins: list, twinTypes };
+}
+
 /** Emits the instrumented code section (id, size and content): input slices with the code spliced in. */
 export function writeMeteredCode(b: Uint8Array, plan: MeteringPlan, out: Writer): void {
-  const { head, tail, bulk } = plan.check;
   out.u8(10);
   out.u32(plan.sectionSize);
-  out.u32(plan.count);
+  out.u32(plan.count + plan.twins.length);
   for (let i = 0; i < plan.count; i++) {
     out.u32(plan.newSizes[i]!);
-    let from = plan.bodyStarts[i]!;
-    const local = plan.lengthLocals[i]!;
-    if (local >= 0) {
-      // The groups' count grows by one and `(local i32)` is declared last, so no existing index moves.
-      out.u32(plan.groupCounts[i]! + 1);
-      from = plan.groupsStarts[i]!;
-      const codeStart = plan.sites[plan.firstSite[i]!]!;
-      out.append(b, from, codeStart);
-      out.u8(0x01);
-      out.u8(0x7f);
-      from = codeStart;
-    }
-    for (let s = plan.firstSite[i]!; s < plan.firstSite[i + 1]!; s++) {
-      const at = plan.sites[s]!;
-      out.append(b, from, at);
-      const kind = plan.kinds[s]!;
-      if (kind === LEVEL) {
-        out.append(head, 0, head.length);
-        out.s32(plan.costs[s]!);
-        out.append(tail, 0, tail.length);
-      } else {
-        const parts = bulk[kind]!;
-        for (let j = 0; j < parts.length; j++) {
-          if (j > 0) out.u32(local);
-          out.append(parts[j]!, 0, parts[j]!.length);
-        }
-        out.u8(0x41);
-        out.s32(plan.costs[s]!);
-        out.u8(0x6a); // i32.add
-        out.append(tail, 0, tail.length);
-      }
-      from = at;
-    }
-    out.append(b, from, plan.bodyEnds[i]!);
+    writeBody(b, plan, out, i, plan.firstSite[i]!);
   }
+  const { head, tail } = plan.check;
+  for (const i of plan.twins) {
+    out.u32(twinSize(plan.newSizes, plan.firstSite, plan.costs, head.length + tail.length, i));
+    writeBody(b, plan, out, i, plan.firstSite[i]! + 1);
+  }
+}
+
+/** Writes body i from its site `first` on: the entry check is site firstSite[i], which a twin skips. */
+function writeBody(b: Uint8Array, plan: MeteringPlan, out: Writer, i: number, first: number): void {
+  const { head, tail, bulk } = plan.check;
+  let from = plan.bodyStarts[i]!;
+  const local = plan.lengthLocals[i]!;
+  const codeStart = plan.sites[plan.firstSite[i]!]!;
+  if (local >= 0) {
+    // The groups' count grows by one and `(local i32)` is declared last, so no existing index moves.
+    out.u32(plan.groupCounts[i]! + 1);
+    from = plan.groupsStarts[i]!;
+    out.append(b, from, codeStart);
+    out.u8(0x01);
+    out.u8(0x7f);
+    from = codeStart;
+  }
+  for (let s = first; s < plan.firstSite[i + 1]!; s++) {
+    const kind = plan.kinds[s]!;
+    if (kind === KEEP) continue;
+    const at = plan.sites[s]!;
+    out.append(b, from, at);
+    from = at;
+    if (kind === LEVEL) {
+      out.append(head, 0, head.length);
+      out.s32(plan.costs[s]!);
+      out.append(tail, 0, tail.length);
+    } else if (kind === CALL) {
+      out.u8(b[at]!); // call or return_call
+      out.u32(plan.costs[s]!);
+      from = at + 1 + lebLength(b, at + 1);
+    } else {
+      const parts = bulk[kind]!;
+      for (let j = 0; j < parts.length; j++) {
+        if (j > 0) out.u32(local);
+        out.append(parts[j]!, 0, parts[j]!.length);
+      }
+      out.u8(0x41);
+      out.s32(plan.costs[s]!);
+      out.u8(0x6a); // i32.add
+      out.append(tail, 0, tail.length);
+    }
+  }
+  out.append(b, from, plan.bodyEnds[i]!);
 }
