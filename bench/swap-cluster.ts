@@ -4,8 +4,8 @@
 // kube-controller-manager), the CRDs, the host (watch -> module source -> disk cache -> compile ->
 // instrument -> init -> swap), and one App. Each iteration patches spec.module.inline with a version never
 // seen before: the example App module padded to 100 KB with a custom section, which changes the digest and
-// nothing else. A reconcile must be due for the new version to serve one, so the App is touched right after
-// the patch and again once the new version is active (a touch the old version served does not count).
+// nothing else. No App is touched: a swap re-reconciles every primary from the warm cache, so the first
+// reconcile the new version serves is the one that resync queues.
 
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -158,33 +158,21 @@ interface SwapTiming {
   readonly servedMs: number;
 }
 
-async function swapOnce(cluster: Cluster, slot: ModuleSlot, bytes: Uint8Array, round: number): Promise<SwapTiming> {
+async function swapOnce(cluster: Cluster, slot: ModuleSlot, bytes: Uint8Array, iteration: number): Promise<SwapTiming> {
   const digest = digestOf(bytes);
-  let touches = 0;
-  // A merge patch that changes nothing makes no watch event: every touch writes a new value.
-  const touch = () =>
-    cluster.client.request('PATCH', `/apis/${APP_API_VERSION}/namespaces/${NAMESPACE}/apps/hello`, {
-      body: { spec: { config: { ROUND: `${round}.${++touches}` } } },
-      contentType: 'application/merge-patch+json',
-    });
   const t0 = performance.now();
   await cluster.client.request('PATCH', `/apis/${WR_API_VERSION}/namespaces/${NAMESPACE}/wasmreconcilers/${NAME}`, {
     body: { spec: { module: { inline: Buffer.from(bytes).toString('base64') } } },
     contentType: 'application/merge-patch+json',
   });
   const patchMs = performance.now() - t0;
-  await touch();
   let activeMs: number | undefined;
   const deadline = t0 + SWAP_TIMEOUT_MS;
   for (;;) {
     if (calls(slot, digest) > 0) break;
-    if (activeMs === undefined && slot.activeDigest === digest) {
-      activeMs = performance.now() - t0;
-      // The first touch may have been served by the old version, just before the swap: a fresh one is due.
-      if (calls(slot, digest) === 0) await touch();
-    }
+    if (activeMs === undefined && slot.activeDigest === digest) activeMs = performance.now() - t0;
     if (performance.now() > deadline)
-      throw new Error(`swap ${round}: no reconcile by ${digest} in ${SWAP_TIMEOUT_MS} ms`);
+      throw new Error(`swap ${iteration}: no reconcile by ${digest} in ${SWAP_TIMEOUT_MS} ms`);
     await sleep(POLL_MS);
   }
   const servedMs = performance.now() - t0;
