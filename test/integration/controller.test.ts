@@ -121,7 +121,7 @@ async function proxiedClient(
  * Patches every App's spec.config.ROUND, round after round, from a client outside the engine's path.
  * Failed writes (the API server restarting) are counted and the round moves on.
  */
-function startWriter(ns: string, names: readonly string[], client: KubeClient = direct) {
+function startWriter(t: test.TestContext, ns: string, names: readonly string[], client: KubeClient = direct) {
   let running = true;
   let round = 0;
   let failures = 0;
@@ -138,6 +138,11 @@ function startWriter(ns: string, names: readonly string[], client: KubeClient = 
       await sleep(100);
     }
   })();
+  // A failed assertion must not leave the writer running: it would keep the test process alive.
+  t.after(() => {
+    running = false;
+    return done;
+  });
   return {
     get rounds() {
       return round;
@@ -183,7 +188,7 @@ function describeWatches(engine: Engine): string {
 }
 
 describe('controller engine', () => {
-  test('an App converges to its children and status, follows changes, and its deletion collects the children', async (t) => {
+  test('an App converges to its children and status, and follows changes of its spec and its children', async (t) => {
     const ns = await createTestNamespace(t, 'ctl-converge');
     const engine = await startEngine({ client: direct, namespace: ns, reconciler: createAppReconciler() });
     t.after(() => engine.stop());
@@ -226,16 +231,6 @@ describe('controller engine', () => {
       createdEvents.map((e) => (e.involvedObject as { uid: string }).uid),
       [created.metadata.uid],
       'one Created event, while no child existed yet',
-    );
-
-    // No finalizer: the App goes at once, and kube-controller-manager's garbage collector removes its
-    // children (slow the first time it meets a new CRD: its discovery refresh runs every 30 s).
-    await direct.delete(apps, ns, 'web');
-    await waitFor(
-      async () =>
-        (await getOrUndefined(direct, configMaps, ns, 'web-config')) === undefined &&
-        (await getOrUndefined(direct, deployments, ns, 'web')) === undefined,
-      { timeoutMs: 60_000, intervalMs: 500, description: 'children garbage-collected' },
     );
     assert.equal(engine.controller.stats().queue?.terminalFailuresTotal, 0);
   });
@@ -347,7 +342,7 @@ describe('controller engine', () => {
     t.after(() => engine.stop());
     const names = await seedApps(direct, ns);
 
-    const writer = startWriter(ns, names);
+    const writer = startWriter(t, ns, names);
     for (let cut = 0; cut < 3; cut++) {
       await sleep(700);
       proxy.cut();
@@ -377,7 +372,7 @@ describe('controller engine', () => {
     const names = await seedApps(direct, ns);
 
     // Updates touch all three kinds (App spec, ConfigMap data, Deployment pod template), so no watch idles.
-    const writer = startWriter(ns, names);
+    const writer = startWriter(t, ns, names);
     await sleep(500);
     const before = new Map([...engine.watchStats()].map(([key, s]) => [key, s.stalls]));
     proxy.pause();
@@ -395,7 +390,7 @@ describe('controller engine', () => {
     t.diagnostic(`${writer.rounds} rounds of ${names.length} updates; ${describeWatches(engine)}`);
   });
 
-  test('a 410 on every watch causes exactly one relist each, and every App converges', async (t) => {
+  test('a 410 on the primary watch causes exactly one relist, and every App converges', async (t) => {
     const ns = await createTestNamespace(t, 'ctl-gone');
     const expiring = expiringTransport(await kubeConfigTransport(kc));
     const client = new KubeClient(expiring.transport);
@@ -404,19 +399,36 @@ describe('controller engine', () => {
     t.after(() => engine.stop());
     const names = await seedApps(direct, ns);
 
-    const writer = startWriter(ns, names);
+    const writer = startWriter(t, ns, names);
     await sleep(500);
-    assert.equal(expiring.expireAll(), 3, 'three watches to expire');
-    await waitFor(() => [...engine.watchStats().values()].every((s) => s.gone === 1 && s.lists === 2), {
+    // Only the App watch can be made to ask for an expired resourceVersion: the API server's watch cache of
+    // a CRD starts when the CRD is established, far past resourceVersion 1, while on a young API server the
+    // built-in kinds' caches may still reach back to it. Their watches are dropped all the same (a plain
+    // reconnect); the restart test below sees real 410s on them.
+    const appPath = `/apis/${APP_API_VERSION}/namespaces/${ns}/apps`;
+    assert.equal(
+      expiring.dropAll((pathname) => pathname === appPath),
+      3,
+      'three watches dropped',
+    );
+    await waitFor(() => [...engine.watchStats()].every(([key, s]) => s.gone === (isAppCache(key) ? 1 : 0)), {
       timeoutMs: 20_000,
-      description: 'a 410 and a relist on every watch',
+      description: 'a 410 on the App watch',
+    }).catch((err: Error) => {
+      throw new Error(`${err.message}: ${describeWatches(engine)}`, { cause: err });
     });
     await sleep(700);
     await writer.stop();
     await assertConverged(engine, direct, ns, names, 'a 410');
     assertEveryWatch(engine, (s, key) => {
-      assert.equal(s.gone, 1, `${key}: one 410`);
-      assert.equal(s.lists, 2, `${key}: exactly one relist for it`);
+      if (isAppCache(key)) {
+        assert.equal(s.gone, 1, `${key}: one 410`);
+        assert.equal(s.lists, 2, `${key}: exactly one relist for it`);
+      } else {
+        assert.equal(s.gone, 0, `${key}: no 410`);
+        assert.equal(s.lists, 1, `${key}: a dropped watch resumes without a relist`);
+        assert.ok(s.reconnects >= 1, `${key}: reconnected`);
+      }
     });
     t.diagnostic(`${writer.rounds} rounds of ${names.length} updates; ${describeWatches(engine)}`);
   });
@@ -433,7 +445,7 @@ describe('controller engine', () => {
     t.after(() => engine.stop());
     const names = await seedApps(client, ns);
 
-    const writer = startWriter(ns, names, client);
+    const writer = startWriter(t, ns, names, client);
     await sleep(500);
     const restartStarted = performance.now();
     await controlPlane.restartApiServer();
@@ -450,6 +462,27 @@ describe('controller engine', () => {
       `API server down and back in ${(restartMs / 1000).toFixed(1)} s; ${writer.rounds} rounds, ` +
         `${writer.failures} writes refused meanwhile; ${describeWatches(engine)}`,
     );
+  });
+
+  // After the fault tests on purpose: kube-controller-manager's garbage collector finds a new CRD only at its
+  // next discovery refresh (every 30 s), which the tests above leave behind by now.
+  test('deleting an App garbage-collects its children', async (t) => {
+    const ns = await createTestNamespace(t, 'ctl-gc');
+    const engine = await startEngine({ client: direct, namespace: ns, reconciler: createAppReconciler() });
+    t.after(() => engine.stop());
+    await direct.create(apps, appObject(ns, 'doomed', { K: 'v' }));
+    await waitFor(() => allSettled(direct, ns, ['doomed']), { description: 'the App settled' });
+    assert.ok(await getOrUndefined(direct, deployments, ns, 'doomed'));
+
+    // No finalizer: the App goes at once, and the garbage collector follows the children's owner references.
+    await direct.delete(apps, ns, 'doomed');
+    await waitFor(
+      async () =>
+        (await getOrUndefined(direct, configMaps, ns, 'doomed-config')) === undefined &&
+        (await getOrUndefined(direct, deployments, ns, 'doomed')) === undefined,
+      { timeoutMs: 60_000, intervalMs: 250, description: 'children garbage-collected' },
+    );
+    assert.equal(engine.writes.delete, 0, 'the engine deleted nothing itself');
   });
 
   test('1,000 Apps converge', async (t) => {
@@ -505,9 +538,13 @@ async function createTestNamespaceOn(client: KubeClient, prefix: string): Promis
   return name;
 }
 
+function isAppCache(key: string): boolean {
+  return key.startsWith(`${APP_API_VERSION}/App|`);
+}
+
 /**
- * Wraps a transport so a test can expire every open watch: each is dropped, and its next request asks for
- * resourceVersion 1, far older than the API server's watch cache holds, which it must answer with 410 Gone.
+ * Wraps a transport so a test can drop every open watch and make chosen ones expire: their next request asks
+ * for resourceVersion 1, older than the API server's watch cache holds, which it must answer with 410 Gone.
  */
 function expiringTransport(inner: Transport) {
   const active = new Map<string, { destroy(): void }>();
@@ -525,10 +562,10 @@ function expiringTransport(inner: Transport) {
   };
   return {
     transport,
-    /** Returns how many watches were dropped. */
-    expireAll(): number {
+    /** Drops every open watch, those whose path matches `expiring` to come back expired; returns how many. */
+    dropAll(expiring: (pathname: string) => boolean): number {
       for (const [pathname, res] of active) {
-        expire.add(pathname);
+        if (expiring(pathname)) expire.add(pathname);
         res.destroy();
       }
       const dropped = active.size;

@@ -652,6 +652,7 @@ describe('rejections', () => {
         (block (type $pair) (i32.const 1) (i32.const 2)) (drop) (drop)
         (try (do (throw $e (i32.const 1))) (catch $e (drop)))
         (memory.copy (i32.const 0) (i32.const 1) (i32.const 2))
+        (drop (call $b))
         (drop (i32.atomic.load offset=4 (i32.const 0)))
         (br_table 0 0 0 (i32.const 1)))
       (func $b (result i32) (i32x4.extract_lane 0 (v128.const i32x4 1 2 3 4)))

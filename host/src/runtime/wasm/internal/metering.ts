@@ -113,52 +113,41 @@ const BYTES = 1;
 const ELEMENTS = 2;
 /** min(n, 65536) << 13: 8192 units per 64 KiB page, as filling it; no 32-bit memory has more pages. */
 const PAGES = 3;
-/** A direct call to a defined function; after planning, a call to a leaf's twin (cost: its index). */
-const CALL = 4;
-/** A direct call left as it is. */
-const KEEP = 5;
 const BYTES_SHIFT = 3;
 const ELEMENT_CLAMP = 1 << 24;
 const ELEMENT_SHIFT = 5;
 const PAGE_CLAMP = 65536;
 const PAGE_SHIFT = 13;
 
-// The 0xFC sub-opcodes 8..17 (memory.init, data.drop, memory.copy, memory.fill, table.init, elem.drop,
-// table.copy, table.grow, table.size, table.fill): what they cost before their length, and its kind.
+// The 0xFC sub-opcodes charged by their length, by sub-opcode: their cost before the length, and its kind.
 // A bulk instruction's cost beyond 1 is charged with its length, right before it runs, so an arm not taken
 // does not pay it (an allocator's rarely taken grow path, for one).
-const FC_COST = Uint16Array.of(0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 16, 128, 128, 0, 32, 32, 0, 32);
-const FC_KIND = Uint8Array.of(
-  0,
-  0,
-  0,
-  0,
-  0,
-  0,
-  0,
-  0,
-  BYTES,
-  0,
-  BYTES,
-  BYTES,
-  ELEMENTS,
-  0,
-  ELEMENTS,
-  ELEMENTS,
-  0,
-  ELEMENTS,
-);
+const FC_COST = new Uint16Array(18);
+const FC_KIND = new Uint8Array(18);
+function bulkOp(sub: number, cost: number, kind: number): void {
+  FC_COST[sub] = cost;
+  FC_KIND[sub] = kind;
+}
+bulkOp(8, 16, BYTES); // memory.init
+bulkOp(10, 16, BYTES); // memory.copy
+bulkOp(11, 128, BYTES); // memory.fill
+bulkOp(12, 128, ELEMENTS); // table.init
+bulkOp(14, 32, ELEMENTS); // table.copy
+bulkOp(15, 32, ELEMENTS); // table.grow
+bulkOp(17, 32, ELEMENTS); // table.fill
 
 function tooCostly(offset: number): Error {
   return unsupported(offset, `a block level that costs more than ${MAX_SITE_COST} fuel units`);
 }
 
 // How the walk treats each one-byte opcode: no immediate and no structure (W_PLAIN), one LEB immediate
-// (W_LEB), a memarg (W_MEMARG), or anything the switch in scanBody looks at (W_OTHER).
+// (W_LEB), a memarg (W_MEMARG), a direct call, recorded for prepayLeafCalls (W_CALL), or anything the
+// switch in scanBody looks at (W_OTHER).
 const W_OTHER = 0;
 const W_PLAIN = 1;
 const W_LEB = 2;
 const W_MEMARG = 3;
+const W_CALL = 4;
 const WALK = new Uint8Array(256);
 for (let op = 0; op < 256; op++) {
   const shape = SHAPE[op];
@@ -170,8 +159,8 @@ for (let op = 0; op < 256; op++) {
 WALK[OP_END] = W_OTHER;
 WALK[OP_DELEGATE] = W_OTHER;
 WALK[OP_MEMORY_GROW] = W_OTHER;
-WALK[OP_CALL] = W_OTHER;
-WALK[OP_RETURN_CALL] = W_OTHER;
+WALK[OP_CALL] = W_CALL;
+WALK[OP_RETURN_CALL] = W_CALL;
 // The opcodes that cost more than 1 take the slow path too, so the common one pays a plain increment.
 for (let op = 0; op < 256; op++) if (STATIC_COST[op] !== 1) WALK[op] = W_OTHER;
 
@@ -266,9 +255,9 @@ interface BodyScan {
 
 /**
  * Walks one body from `p` (after its size) to `end`, appending its sites (input offset where the code
- * goes, its kind, and for a level site its cost) to `sites`/`kinds`/`costs`. The running cost of the
- * current level lives in a local; the stack saves (site, cost so far) of the levels a loop interrupts, or
- * NOT_A_LOOP for blocks.
+ * goes, its kind, and its cost) to `sites`/`kinds`/`costs`, and its direct calls of defined functions to
+ * `calls`. The running cost of the current level lives in a local; the stack saves (site, cost so far) of
+ * the levels a loop interrupts, or NOT_A_LOOP for blocks.
  */
 function scanBody(
   b: Uint8Array,
@@ -279,7 +268,7 @@ function scanBody(
   sites: IntList,
   kinds: IntList,
   costs: IntList,
-  owners: IntList,
+  calls: IntList,
   stack: IntList,
   scan: BodyScan,
 ): void {
@@ -302,7 +291,6 @@ function scanBody(
   sites.push(p);
   kinds.push(LEVEL);
   costs.push(0);
-  owners.push(0);
   stack.length = 0;
   for (;;) {
     if (p >= end) throw malformed(p, 'function body ends before its final end');
@@ -310,6 +298,28 @@ function scanBody(
     cost++;
     const walk = WALK[op]!;
     if (walk === W_PLAIN) continue;
+    if (walk === W_CALL) {
+      // A triple per call of a defined function: the opcode's offset, the callee's code index, and the
+      // level site that would prepay it. Calls of imports are never redirected.
+      const at = p - 1;
+      let callee: number;
+      if (p + 1 < end && b[p]! < 0x80) {
+        callee = b[p++]!;
+      } else if (p + 1 < end && b[p + 1]! < 0x80) {
+        callee = (b[p]! & 0x7f) | (b[p + 1]! << 7);
+        p += 2;
+      } else {
+        callee = readU32(b, p, end);
+        p = lebEnd;
+      }
+      if (callee >= importedFunctions) {
+        scan.leaf = false;
+        calls.push(at);
+        calls.push(callee - importedFunctions);
+        calls.push(site);
+      }
+      continue;
+    }
     // Fast paths for LEB immediates of one or two bytes (two-byte ones are always in range): indices of
     // locals, globals, labels and functions, constants, and memargs with no memory index.
     if (walk === W_LEB && p + 1 < end) {
@@ -336,22 +346,8 @@ function scanBody(
         sites.push(p - 1);
         kinds.push(PAGES);
         costs.push(GROW_COST - 1);
-        owners.push(0);
         p = skipImmediates(b, p, end, op);
         break;
-      case OP_CALL:
-      case OP_RETURN_CALL: {
-        const callee = readU32(b, p, end);
-        if (callee >= importedFunctions) {
-          scan.leaf = false;
-          sites.push(p - 1);
-          kinds.push(CALL);
-          costs.push(callee - importedFunctions);
-          owners.push(site);
-        }
-        p = lebEnd;
-        break;
-      }
       case OP_LOOP:
         p = skipImmediates(b, p, end, op);
         if (cost > MAX_SITE_COST) throw tooCostly(p);
@@ -363,7 +359,6 @@ function scanBody(
         sites.push(p);
         kinds.push(LEVEL);
         costs.push(0);
-        owners.push(0);
         break;
       case OP_BLOCK:
       case OP_IF:
@@ -398,7 +393,6 @@ function scanBody(
           sites.push(p - 1);
           kinds.push(kind);
           costs.push(FC_COST[sub]! - 1);
-          owners.push(0);
         }
         p = skipImmediates(b, p, end, op);
         break;
@@ -431,11 +425,14 @@ export interface MeteringPlan {
   firstSite: Int32Array;
   sites: Int32Array;
   kinds: Int32Array;
-  /**
-   * A level site's cost; a bulk site's base cost minus the 1 its level already charges; for a CALL site,
-   * the function index of the twin it calls.
-   */
+  /** A level site's cost; a bulk site's base cost minus the 1 its level already charges. */
   costs: Int32Array;
+  /**
+   * The direct calls redirected to twins, as pairs (opcode offset, twin function index); those of body i
+   * are firstCall[i] .. firstCall[i + 1] - 1, counted in pairs.
+   */
+  calls: Int32Array;
+  firstCall: Int32Array;
   /** The defined functions (by code index) that get a twin, in twin order; twin k has index firstTwin + k. */
   twins: Int32Array;
   /** The type index of each twin, for the function section. */
@@ -459,7 +456,8 @@ export function planMetering(b: Uint8Array, span: SectionSpan, m: ParsedModule, 
   const sites = new IntList(count * 2);
   const kinds = new IntList(count * 2);
   const costs = new IntList(count * 2);
-  const owners = new IntList(count * 2);
+  const calls = new IntList(count * 6);
+  const firstCall = new Int32Array(count + 1);
   const stack = new IntList(64);
   const scan: BodyScan = { groupsStart: 0, groups: 0, locals: 0, leaf: false };
   const { types, functionTypeIndices } = m.info;
@@ -471,16 +469,16 @@ export function planMetering(b: Uint8Array, span: SectionSpan, m: ParsedModule, 
     bodyStarts[i] = p;
     bodyEnds[i] = p + size;
     firstSite[i] = sites.length;
+    firstCall[i] = calls.length / 3;
     // parseModule checked that the code and function counts match and every type index is in range.
     const params = types[functionTypeIndices[imported + i]!]!.params.length;
-    scanBody(b, p, p + size, params, imported, sites, kinds, costs, owners, stack, scan);
+    scanBody(b, p, p + size, params, imported, sites, kinds, costs, calls, stack, scan);
     groupsStarts[i] = scan.groupsStart;
     groupCounts[i] = scan.groups;
     leaves[i] = scan.leaf && costs.data[firstSite[i]!]! <= MAX_LEAF_COST ? 1 : 0;
     lengthLocals[i] = -1;
     for (let s = firstSite[i]!; s < sites.length; s++) {
-      const kind = kinds.data[s]!;
-      if (kind === LEVEL || kind === CALL) continue;
+      if (kinds.data[s] === LEVEL) continue;
       if (scan.locals >= MAX_LOCALS) throw unsupported(p, `a function with ${scan.locals} locals and a bulk operation`);
       lengthLocals[i] = scan.locals;
       break;
@@ -488,7 +486,8 @@ export function planMetering(b: Uint8Array, span: SectionSpan, m: ParsedModule, 
     p += size;
   }
   firstSite[count] = sites.length;
-  const { twins, twinTypes } = prepayLeafCalls(m, count, leaves, firstSite, sites, kinds, costs, owners);
+  firstCall[count] = calls.length / 3;
+  const { twins, twinTypes, redirected } = prepayLeafCalls(m, count, leaves, firstSite, costs.data, calls, firstCall);
 
   const check = checkCode(fuelGlobal);
   const levelSize = check.head.length + check.tail.length;
@@ -502,9 +501,10 @@ export function planMetering(b: Uint8Array, span: SectionSpan, m: ParsedModule, 
     for (let s = firstSite[i]!; s < firstSite[i + 1]!; s++) {
       const kind = kinds.data[s]!;
       const cost = costs.data[s]!;
-      if (kind === LEVEL) size += levelSize + s32Size(cost);
-      else if (kind === CALL) size += u32Size(cost) - (lebLength(b, sites.data[s]! + 1) - 1) - 1;
-      else if (kind !== KEEP) size += bulkSiteSize(check.bulk[kind]!, local, cost, check.tail);
+      size += kind === LEVEL ? levelSize + s32Size(cost) : bulkSiteSize(check.bulk[kind]!, local, cost, check.tail);
+    }
+    for (let c = 2 * firstCall[i]!; c < 2 * firstCall[i + 1]!; c += 2) {
+      size += u32Size(redirected[c + 1]!) - lebLength(b, redirected[c]! + 1);
     }
     newSizes[i] = size;
     sectionSize += u32Size(size) + size;
@@ -526,6 +526,8 @@ export function planMetering(b: Uint8Array, span: SectionSpan, m: ParsedModule, 
     sites: sites.data,
     kinds: kinds.data,
     costs: costs.data,
+    calls: redirected,
+    firstCall,
     twins,
     twinTypes,
     check,
@@ -558,40 +560,39 @@ function prepayLeafCalls(
   count: number,
   leaves: Uint8Array,
   firstSite: Int32Array,
-  sites: IntList,
-  kinds: IntList,
-  costs: IntList,
-  owners: IntList,
-): { twins: Int32Array; twinTypes: Int32Array } {
+  costs: Int32Array,
+  calls: IntList,
+  firstCall: Int32Array,
+): { twins: Int32Array; twinTypes: Int32Array; redirected: Int32Array } {
   const imported = m.importedFunctions;
   const twinIndex = new Int32Array(count).fill(-1);
   const twins = new IntList(16);
-  const kind = kinds.data;
-  const cost = costs.data;
-  for (let s = 0; s < sites.length; s++) {
-    if (kind[s] !== CALL) continue;
-    const callee = cost[s]!;
-    const owner = owners.data[s]!;
+  const redirected = new IntList(16);
+  const call = calls.data;
+  let body = 0;
+  for (let c = 0; c < calls.length; c += 3) {
+    // firstCall turns from triples of all calls into pairs of the redirected ones as the bodies go by.
+    while (firstCall[body + 1]! * 3 <= c) firstCall[++body] = redirected.length / 2;
+    const callee = call[c + 1]!;
+    const owner = call[c + 2]!;
     // A callee past the last body only occurs in an invalid module, which V8 rejects anyway.
-    if (callee >= count || leaves[callee] === 0 || cost[owner]! + cost[firstSite[callee]!]! > MAX_SITE_COST) {
-      kind[s] = KEEP;
-      continue;
-    }
+    if (callee >= count || leaves[callee] === 0) continue;
+    const entry = costs[firstSite[callee]!]!;
+    if (costs[owner]! + entry > MAX_SITE_COST) continue;
     if (twinIndex[callee] === -1) {
-      if (imported + count + twins.length >= MAX_FUNCTIONS) {
-        kind[s] = KEEP;
-        continue;
-      }
+      if (imported + count + twins.length >= MAX_FUNCTIONS) continue;
       twinIndex[callee] = imported + count + twins.length;
       twins.push(callee);
     }
-    cost[owner] = cost[owner]! + cost[firstSite[callee]!]!;
-    cost[s] = twinIndex[callee]!;
+    costs[owner] = costs[owner]! + entry;
+    redirected.push(call[c]!);
+    redirected.push(twinIndex[callee]!);
   }
+  while (body < count) firstCall[++body] = redirected.length / 2;
   const list = twins.data.slice(0, twins.length);
   const twinTypes = new Int32Array(list.length);
   for (let k = 0; k < list.length; k++) twinTypes[k] = m.info.functionTypeIndices[imported + list[k]!]!;
-  return { twins: list, twinTypes };
+  return { twins: list, twinTypes, redirected: redirected.data.slice(0, redirected.length) };
 }
 
 /** Emits the instrumented code section (id, size and content): input slices with the code spliced in. */
@@ -613,9 +614,10 @@ export function writeMeteredCode(b: Uint8Array, plan: MeteringPlan, out: Writer)
 /** Writes body i from its site `first` on: the entry check is site firstSite[i], which a twin skips. */
 function writeBody(b: Uint8Array, plan: MeteringPlan, out: Writer, i: number, first: number): void {
   const { head, tail, bulk } = plan.check;
+  const { sites, kinds, costs, calls } = plan;
   let from = plan.bodyStarts[i]!;
   const local = plan.lengthLocals[i]!;
-  const codeStart = plan.sites[plan.firstSite[i]!]!;
+  const codeStart = sites[plan.firstSite[i]!]!;
   if (local >= 0) {
     // The groups' count grows by one and `(local i32)` is declared last, so no existing index moves.
     out.u32(plan.groupCounts[i]! + 1);
@@ -625,20 +627,27 @@ function writeBody(b: Uint8Array, plan: MeteringPlan, out: Writer, i: number, fi
     out.u8(0x7f);
     from = codeStart;
   }
-  for (let s = first; s < plan.firstSite[i + 1]!; s++) {
-    const kind = plan.kinds[s]!;
-    if (kind === KEEP) continue;
-    const at = plan.sites[s]!;
+  // Sites and redirected calls are two streams sorted by offset, merged here.
+  let c = 2 * plan.firstCall[i]!;
+  const callsEnd = 2 * plan.firstCall[i + 1]!;
+  const lastSite = plan.firstSite[i + 1]!;
+  for (let s = first; ; s++) {
+    const at = s < lastSite ? sites[s]! : plan.bodyEnds[i]!;
+    for (; c < callsEnd && calls[c]! < at; c += 2) {
+      const callAt = calls[c]!;
+      out.append(b, from, callAt);
+      out.u8(b[callAt]!); // call or return_call
+      out.u32(calls[c + 1]!);
+      from = callAt + 1 + lebLength(b, callAt + 1);
+    }
+    if (s === lastSite) break;
     out.append(b, from, at);
     from = at;
+    const kind = kinds[s]!;
     if (kind === LEVEL) {
       out.append(head, 0, head.length);
-      out.s32(plan.costs[s]!);
+      out.s32(costs[s]!);
       out.append(tail, 0, tail.length);
-    } else if (kind === CALL) {
-      out.u8(b[at]!); // call or return_call
-      out.u32(plan.costs[s]!);
-      from = at + 1 + lebLength(b, at + 1);
     } else {
       const parts = bulk[kind]!;
       for (let j = 0; j < parts.length; j++) {
@@ -646,7 +655,7 @@ function writeBody(b: Uint8Array, plan: MeteringPlan, out: Writer, i: number, fi
         out.append(parts[j]!, 0, parts[j]!.length);
       }
       out.u8(0x41);
-      out.s32(plan.costs[s]!);
+      out.s32(costs[s]!);
       out.u8(0x6a); // i32.add
       out.append(tail, 0, tail.length);
     }
