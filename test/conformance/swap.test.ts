@@ -64,15 +64,27 @@ describe('hot swap under load', () => {
       }
     })();
 
+    /**
+     * Waits until `version` has answered `count` calls: a fixed sleep is too short on a loaded machine and
+     * would let the next swap happen before the version served anything.
+     */
+    const untilAnswered = async (version: string, count: number) => {
+      const deadline = Date.now() + 30_000;
+      while ([...answeredBy.values()].filter((v) => v === version).length < count) {
+        assert.ok(Date.now() < deadline, `${version} answered fewer than ${count} calls in 30 s`);
+        await sleep(5);
+      }
+    };
+
     /** For each version after the first: the first call sequence number issued after its load resolved. */
     const firstSeqAfterSwap = new Map<string, number>();
     for (let i = 1; i < VERSIONS.length; i++) {
-      await sleep(15);
+      await untilAnswered(VERSIONS[i - 1]!, 150);
       const result = await slot.load(modules[i]!, null);
       assert.equal(result.swapped, true);
       firstSeqAfterSwap.set(VERSIONS[i]!, issued);
     }
-    await sleep(15);
+    await untilAnswered(VERSIONS.at(-1)!, 150);
     streaming = false;
     await stream;
     while (inFlight.size > 0) await Promise.all([...inFlight]);

@@ -1,6 +1,6 @@
 // The host's Prometheus metrics: one prom-client registry holding every instrument named in names.ts.
 
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { LABEL, METRIC } from './names.ts';
 
 const c = LABEL.controller;
