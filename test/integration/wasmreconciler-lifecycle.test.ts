@@ -11,9 +11,12 @@ import type { KubeObject } from '../../host/src/abi/types.ts';
 import { isWrError } from '../../host/src/errors.ts';
 import { type ApiResource, KubeClient } from '../../host/src/kube/index.ts';
 import { type Host, startHost } from '../../host/src/manager/index.ts';
+import { parseOciReference, pushModule } from '../../host/src/modules/index.ts';
 import { fixture } from '../fixtures/guests/wat.ts';
 import { createTestNamespace, getTestCluster, waitFor } from '../support/cluster.ts';
 import { installCrd } from '../support/crds.ts';
+import { startRegistry } from '../support/registry.ts';
+import { createTestCa } from '../support/test-ca.ts';
 
 const ROOT = path.join(import.meta.dirname, '../..');
 const APP = 'demo.wasmreconciler.dev/v1alpha1';
@@ -92,12 +95,13 @@ async function configMapData(namespace: string, name: string): Promise<Record<st
   }
 }
 
-async function startTestHost(namespace: string): Promise<Host> {
+async function startTestHost(namespace: string, options: { sourceCa?: string } = {}): Promise<Host> {
   return startHost({
     kubeConfig: await getTestCluster(),
     namespace,
     moduleCacheDir: cacheDir,
     logLevel: 'silent',
+    ...options,
   });
 }
 
@@ -360,5 +364,68 @@ describe('WasmReconciler lifecycle', () => {
     await waitFor(async () => (await configMapData(ns, 'restarted'))?.K === 'r', {
       description: 'reconciles after restart',
     });
+  });
+
+  test('a module pulled from a real OCI registry serves, and keeps serving from the disk cache after the registry is gone', async (t) => {
+    const ns = await createTestNamespace(t, 'wr-oci');
+    const ca = createTestCa();
+    t.after(() => ca.dispose());
+    const registry = await startRegistry({ ca });
+    let registryUp = true;
+    t.after(() => (registryUp ? registry.stop() : undefined));
+    const pushed = await pushModule(parseOciReference(`${registry.host}/reconcilers/app:v1`), v1, { ca: ca.cert });
+
+    let host = await startTestHost(ns, { sourceCa: ca.cert });
+    await client.create(
+      wrs,
+      wasmReconciler(ns, 'from-oci', {
+        oci: { reference: `${registry.host}/reconcilers/app` },
+        digest: pushed.manifestDigest,
+      }),
+    );
+    await waitFor(async () => (await conditionOf(ns, 'from-oci', 'Ready'))?.status === 'True', {
+      description: 'OCI-sourced reconciler Ready',
+    });
+    assert.equal((await statusOf(ns, 'from-oci')).activeDigest, digestOf(v1));
+
+    await host.stop();
+    await registry.stop();
+    registryUp = false;
+    host = await startTestHost(ns, { sourceCa: ca.cert });
+    t.after(() => host.stop());
+    assert.equal(host.manager.slot(ns, 'from-oci')?.activeDigest, digestOf(v1), 'resumed with the registry down');
+    await client.create(apps, app(ns, 'oci-app', { K: 'o' }));
+    await waitFor(async () => (await configMapData(ns, 'oci-app'))?.K === 'o', { description: 'reconciles offline' });
+  });
+
+  test('changing what a reconciler owns reconfigures it in place and catches up on every primary', async (t) => {
+    const ns = await createTestNamespace(t, 'wr-reconf');
+    const host = await startTestHost(ns);
+    t.after(() => host.stop());
+    const narrow = wasmReconciler(ns, 'grows', { inline: b64(v1) });
+    (narrow.spec as { owns: unknown[] }).owns = [{ apiVersion: 'v1', kind: 'ConfigMap' }];
+    await client.create(wrs, narrow);
+    await waitFor(async () => (await conditionOf(ns, 'grows', 'Ready'))?.status === 'True', { description: 'Ready' });
+    await client.create(apps, app(ns, 'waits', { K: 'w' }));
+    // Refused while Deployments are not owned (the module renders one)...
+    await waitFor(async () => (await statusOf(ns, 'grows')).lastError?.code === 'WR_CAPABILITY_DENIED', {
+      description: 'the refused write reported in status',
+    });
+    const controller = host.manager.controller(ns, 'grows');
+    const slotDigest = host.manager.slot(ns, 'grows')?.activeDigest;
+    // ...and converges once they are, with the same controller and module: no restart, no reload.
+    await patchSpec(ns, 'grows', {
+      owns: [
+        { apiVersion: 'v1', kind: 'ConfigMap' },
+        { apiVersion: 'apps/v1', kind: 'Deployment' },
+      ],
+    });
+    await waitFor(async () => (await configMapData(ns, 'waits'))?.K === 'w', {
+      description: 'converged after reconfigure',
+    });
+    await waitFor(() => client.get(deployments, ns, 'waits'), { description: 'Deployment after reconfigure' });
+    assert.equal(host.manager.controller(ns, 'grows'), controller);
+    assert.equal(host.manager.slot(ns, 'grows')?.activeDigest, slotDigest);
+    assert.equal((await statusOf(ns, 'grows')).observedGeneration, 2);
   });
 });

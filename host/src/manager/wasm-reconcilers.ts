@@ -38,6 +38,8 @@ export interface WasmReconcilerManagerOptions {
 /** The status field manager: one per host, so status fields are owned by whichever host instance writes. */
 const STATUS_MANAGER = 'wasm-reconciler-host';
 const SWAP_HISTORY = 10;
+/** How stale status counts may get; each flush is one status write per active reconciler. */
+const STATUS_FLUSH_MS = 5_000;
 
 interface Entry {
   readonly key: string;
@@ -262,6 +264,8 @@ export class WasmReconcilerManager {
             m?.reconcileErrorsTotal.labels(entry.key, result.error.code).inc();
           }
           m?.reconcileTotal.labels(entry.key, result.error === undefined ? 'success' : 'error').inc();
+          // Counts and the last error reach status at most every STATUS_FLUSH_MS: the queue coalesces delays.
+          this.#queue.requeueAfter(entry.key, STATUS_FLUSH_MS, { reason: 'requeue' });
         },
       });
       if (spec.suspend) controller.suspend();
