@@ -19,6 +19,7 @@ import { type Host, startHost } from '../host/src/manager/index.ts';
 import { digestOf, type ModuleSlot } from '../host/src/runtime/index.ts';
 import { type ControlPlane, startControlPlane } from '../test/controlplane/index.ts';
 import { installCrd } from '../test/support/crds.ts';
+import { customSection } from '../test/support/wasm-bytes.ts';
 import { type BenchResult, main, percentile, round } from './lib.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
@@ -34,31 +35,14 @@ const SWAP_TIMEOUT_MS = 30_000;
 const POLL_MS = 1;
 const CUSTOM_SECTION = 'wr-bench-padding';
 
-function leb128(n: number): Buffer {
-  const out: number[] = [];
-  let v = n;
-  do {
-    let byte = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (v !== 0);
-  return Buffer.from(out);
-}
-
 /** `module` plus one custom section of fresh random bytes, `total` bytes in all: same behaviour, new digest. */
 function padded(module: Uint8Array, total: number): Buffer {
-  const name = Buffer.from(CUSTOM_SECTION);
-  const fixed = module.length + 1 + leb128(name.length).length + name.length;
-  // The body length's own LEB128 size depends on the payload size: settle both in a couple of steps.
-  let payload = total - fixed - 3;
-  for (let i = 0; i < 3; i++) {
-    const body = leb128(name.length).length + name.length + payload;
-    payload = total - fixed - leb128(body).length;
-  }
+  // The section's length prefix grows with the payload: settle the payload size in a couple of steps.
+  let payload = total - module.length;
+  for (let i = 0; i < 3; i++)
+    payload -= module.length + customSection(CUSTOM_SECTION, Buffer.alloc(payload)).length - total;
   if (payload < 0) throw new Error(`the module is already larger than ${total} bytes`);
-  const body = Buffer.concat([leb128(name.length), name, randomBytes(payload)]);
-  const out = Buffer.concat([module, Buffer.from([0x00]), leb128(body.length), body]);
+  const out = Buffer.concat([module, customSection(CUSTOM_SECTION, randomBytes(payload))]);
   if (out.length !== total) throw new Error(`padded module is ${out.length} bytes, expected ${total}`);
   return out;
 }

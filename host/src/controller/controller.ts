@@ -10,7 +10,7 @@ import type { CachedObject, Indexer, ReflectorRegistry } from '../cache/index.ts
 import { WrError } from '../errors.ts';
 import { Executor, type ExecutorClient, groupOf, type KindRef } from '../executor/index.ts';
 import type { Logger } from '../kube/index.ts';
-import { EventMapper, type MappingEvent, objectKey, PeriodicResync } from '../mapping/index.ts';
+import { EventMapper, type MappingEvent, objectKey, PeriodicResync, splitKey } from '../mapping/index.ts';
 import { type QueueObserver, type WorkItem, WorkQueue } from '../queue/index.ts';
 import type { ObjectView, ReconcileRequest, Reconciler } from '../reconcile/types.ts';
 import { ReconcileWorker, type WorkResult } from '../reconcile/worker.ts';
@@ -298,11 +298,6 @@ export class ReconcilerController {
 /** The registry indexer the controller needs to map a child's owner UID to its primary's key. */
 export const UID_INDEX = 'uid';
 export const uidIndexer: Indexer = (obj: CachedObject) => (obj.uid === undefined ? [] : [obj.uid]);
-
-function splitKey(key: string): [string | undefined, string] {
-  const slash = key.indexOf('/');
-  return slash === -1 ? [undefined, key] : [key.slice(0, slash), key.slice(slash + 1)];
-}
 
 function findByUid(primary: KindCaches, uid: string): string | undefined {
   for (const h of primary.handles) {

@@ -12,7 +12,7 @@ import { type ControllerConfig, type ReadGrant, ReconcilerController, ScopedRead
 import { isRetryable, isWrError, WrError } from '../errors.ts';
 import type { CoreEvent, ExecutorClient } from '../executor/index.ts';
 import type { KubeClient, Logger } from '../kube/index.ts';
-import { objectKey } from '../mapping/index.ts';
+import { objectKey, splitKey } from '../mapping/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { ModuleResolver, ModuleStore, ReconcilerSpec, LabelSelector as SpecSelector } from '../modules/index.ts';
 import { parseReconcilerSpec, WR_API_VERSION, WR_KIND } from '../modules/index.ts';
@@ -465,9 +465,4 @@ function toSelector(selector: SpecSelector) {
       values: [...e.values],
     })),
   });
-}
-
-function splitKey(key: string): [string | undefined, string] {
-  const slash = key.indexOf('/');
-  return slash === -1 ? [undefined, key] : [key.slice(0, slash), key.slice(slash + 1)];
 }

@@ -30,6 +30,12 @@ export function objectKey(namespace: string | undefined, name: string): string {
   return namespace === undefined || namespace === '' ? name : `${namespace}/${name}`;
 }
 
+/** The inverse of objectKey: [namespace or undefined, name]. */
+export function splitKey(key: string): [string | undefined, string] {
+  const slash = key.indexOf('/');
+  return slash === -1 ? [undefined, key] : [key.slice(0, slash), key.slice(slash + 1)];
+}
+
 export function keyOf(obj: KubeObject): string {
   return objectKey(obj.metadata.namespace, obj.metadata.name);
 }

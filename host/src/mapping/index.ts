@@ -1,5 +1,5 @@
 // Public surface of the mapping folder: cache events of primary, owned and related kinds to queue keys.
-export { type EnqueueSink, keyOf, type MappingEvent, objectKey } from './event.ts';
+export { type EnqueueSink, keyOf, type MappingEvent, objectKey, splitKey } from './event.ts';
 export { EventMapper, type EventMapperOptions, type MappingStats, type RelatedMapper } from './event-mapper.ts';
 export { FieldRefIndex, type FieldRefIndexOptions } from './field-index.ts';
 export { type ChildMapping, controllerOwner, type OwnerKind, type OwnerLookup } from './owner.ts';
