@@ -1,6 +1,7 @@
 // The shapes event mapping consumes (a cache event) and feeds (anything that accepts keyed, reasoned adds).
 
 import type { KubeObject, TriggerReason } from '../abi/types.ts';
+import { WrError } from '../errors.ts';
 
 export interface MappingEvent {
   readonly type: 'added' | 'updated' | 'deleted';
@@ -30,10 +31,13 @@ export function objectKey(namespace: string | undefined, name: string): string {
   return namespace === undefined || namespace === '' ? name : `${namespace}/${name}`;
 }
 
-/** The inverse of objectKey: [namespace or undefined, name]. */
+/** The inverse of objectKey: [namespace or undefined, name]; a key objectKey cannot produce is a host bug. */
 export function splitKey(key: string): [string | undefined, string] {
-  const slash = key.indexOf('/');
-  return slash === -1 ? [undefined, key] : [key.slice(0, slash), key.slice(slash + 1)];
+  const parts = key.split('/');
+  const [first, second] = parts;
+  if (parts.length === 1 && first) return [undefined, first];
+  if (parts.length === 2 && first && second) return [first, second];
+  throw new WrError('WR_HOST_INTERNAL', `malformed work queue key '${key.slice(0, 300)}'`);
 }
 
 export function keyOf(obj: KubeObject): string {

@@ -6,10 +6,11 @@ import { isRetryable, isWrError, WrError } from '../errors.ts';
 import { Executor } from '../executor/executor.ts';
 import type { KindRef } from '../executor/kinds.ts';
 import { FakeExecutorClient } from '../executor/testing/fake-client.ts';
+import { splitKey } from '../mapping/event.ts';
 import type { ChildReader, PrimaryReader, RelatedProvider } from './snapshot.ts';
 import { objectView } from './testing/object-view.ts';
 import type { ObjectView, ReconcileRequest, Reconciler } from './types.ts';
-import { clampRequeue, MAX_REQUEUE_AFTER_MS, parseKey, ReconcileWorker, type WorkerOptions } from './worker.ts';
+import { clampRequeue, MAX_REQUEUE_AFTER_MS, ReconcileWorker, type WorkerOptions } from './worker.ts';
 
 const APP: KindRef = { apiVersion: 'demo.wasmreconciler.dev/v1alpha1', kind: 'App', namespaced: true };
 const CONFIG_MAP: KindRef = { apiVersion: 'v1', kind: 'ConfigMap', namespaced: true };
@@ -265,7 +266,8 @@ describe('ReconcileWorker', () => {
     for (const key of ['', 'a/b/c', '/name', 'ns/']) {
       assert.ok(isWrError((await worker.process(key, TRIGGER)).error, 'WR_HOST_INTERNAL'), key);
     }
-    assert.deepEqual(parseKey('cluster-thing'), { namespace: undefined, name: 'cluster-thing' });
+    assert.deepEqual(splitKey('cluster-thing'), [undefined, 'cluster-thing']);
+    assert.deepEqual(splitKey('ns/name'), ['ns', 'name']);
   });
 });
 

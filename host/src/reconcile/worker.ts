@@ -7,6 +7,7 @@ import type { KubeObject, ReconcileOutput } from '../abi/types.ts';
 import { isWrError, WrError } from '../errors.ts';
 import type { ExecutionSummary, Executor } from '../executor/executor.ts';
 import { truncateUtf8 } from '../executor/internal/truncate.ts';
+import { splitKey } from '../mapping/event.ts';
 import { buildRequest, type ChildReader, type PrimaryReader, type RelatedProvider } from './snapshot.ts';
 import type { ObjectView, ReconcileRequest, Reconciler } from './types.ts';
 
@@ -52,7 +53,7 @@ export class ReconcileWorker {
     let stage: 'snapshot' | 'reconciler' | 'executor' = 'snapshot';
     let outcome: WorkResult['outcome'] = 'skipped';
     try {
-      const { namespace, name } = parseKey(key);
+      const [namespace, name] = splitKey(key);
       const view = this.#options.primaries.get(namespace, name);
       if (view === undefined) return { outcome };
       const primary = view.object();
@@ -117,13 +118,4 @@ function classify(err: unknown, stage: 'snapshot' | 'reconciler' | 'executor'): 
   if (stage === 'reconciler')
     return new WrError('WR_GUEST_ERROR_RETRYABLE', `reconciler threw: ${reason}`, { cause: err });
   return new WrError('WR_HOST_INTERNAL', `${stage} failed: ${reason}`, { cause: err, details: { stage } });
-}
-
-/** "namespace/name" for namespaced primaries, "name" for cluster-scoped ones. */
-export function parseKey(key: string): { namespace: string | undefined; name: string } {
-  const parts = key.split('/');
-  const [first, second] = parts;
-  if (parts.length === 1 && first) return { namespace: undefined, name: first };
-  if (parts.length === 2 && first && second) return { namespace: first, name: second };
-  throw new WrError('WR_HOST_INTERNAL', `malformed work queue key '${key.slice(0, 300)}'`);
 }
