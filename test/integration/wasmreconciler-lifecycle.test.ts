@@ -95,6 +95,14 @@ async function configMapData(namespace: string, name: string): Promise<Record<st
   }
 }
 
+/** The value of the sample of `name` carrying every given label, from a Prometheus text exposition. */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
 async function startTestHost(namespace: string, options: { sourceCa?: string } = {}): Promise<Host> {
   return startHost({
     kubeConfig: await getTestCluster(),
@@ -156,6 +164,15 @@ describe('WasmReconciler lifecycle', () => {
       { description: 'App status with a Ready condition' },
     );
     assert.equal(appStatus.observedGeneration, 1);
+    // What the host did shows up in its metrics, labelled by reconciler and kind.
+    const text = await host.metrics.registry.metrics();
+    const controller = `${ns}/apps`;
+    assert.ok((sample(text, 'controller_runtime_reconcile_total', { controller, result: 'success' }) ?? 0) >= 3);
+    assert.ok((sample(text, 'wasm_reconciler_api_writes_total', { controller, verb: 'apply' }) ?? 0) >= 6);
+    assert.ok((sample(text, 'workqueue_adds_total', { name: controller }) ?? 0) >= 3);
+    assert.equal(sample(text, 'wasm_reconciler_watch_lists_total', { kind: `${APP}/App` }), 1);
+    assert.equal(sample(text, 'wasm_reconciler_cache_objects', { kind: `${APP}/App` }), 3);
+    assert.equal(sample(text, 'wasm_reconciler_module_swaps_total', { controller }), 1);
 
     // 2. Hot swap to v2 in the middle of a stream of App updates.
     const listsBefore = host.registry.stats().reduce((n, s) => n + s.watch.lists, 0);

@@ -86,6 +86,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
     ...(options.instance === undefined ? {} : { instance: options.instance }),
   });
 
+  metrics.collectFrom({ caches: () => registry.stats(), queues: () => manager.queueStats() });
+
   let server: Server | undefined;
   let metricsUrl: string | undefined;
   if (options.metricsPort !== undefined) {

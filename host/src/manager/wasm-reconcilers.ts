@@ -16,7 +16,7 @@ import { objectKey, splitKey } from '../mapping/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { ModuleResolver, ModuleStore, ReconcilerSpec, LabelSelector as SpecSelector } from '../modules/index.ts';
 import { parseReconcilerSpec, WR_API_VERSION, WR_KIND } from '../modules/index.ts';
-import { WorkQueue } from '../queue/index.ts';
+import { type QueueObserver, WorkQueue } from '../queue/index.ts';
 import { type GuestLogger, GuestReconciler, type ModuleLoader, ModuleSlot } from '../runtime/index.ts';
 import { type Condition, setCondition } from './conditions.ts';
 
@@ -113,6 +113,11 @@ export class WasmReconcilerManager {
 
   controller(namespace: string, name: string): ReconcilerController | undefined {
     return this.#entries.get(objectKey(namespace, name))?.controller;
+  }
+
+  /** Queue statistics of every running reconciler, for scrape-time metrics. */
+  queueStats() {
+    return [...this.#entries.values()].map((e) => ({ controller: e.key, stats: e.controller?.stats().queue }));
   }
 
   get ready(): boolean {
@@ -250,6 +255,7 @@ export class WasmReconcilerManager {
         readPort: entry.readPort,
         logger: this.#o.logger,
         generation: () => entry.generation,
+        ...(this.#o.metrics === undefined ? {} : { queueObserver: queueMetrics(this.#o.metrics, entry.key) }),
         onResult: (_item, result, durationMs) => {
           entry.reconciles++;
           const m = this.#o.metrics;
@@ -264,6 +270,13 @@ export class WasmReconcilerManager {
             m?.reconcileErrorsTotal.labels(entry.key, result.error.code).inc();
           }
           m?.reconcileTotal.labels(entry.key, result.error === undefined ? 'success' : 'error').inc();
+          const done = result.summary;
+          if (m !== undefined && done !== undefined) {
+            if (done.applied > 0) m.writesTotal.labels(entry.key, 'apply', 'ok').inc(done.applied);
+            if (done.pruned > 0) m.writesTotal.labels(entry.key, 'delete', 'ok').inc(done.pruned);
+            if (done.statusWritten) m.writesTotal.labels(entry.key, 'status', 'ok').inc();
+            if (done.events > 0) m.writesTotal.labels(entry.key, 'event', 'ok').inc(done.events);
+          }
           // Counts and the last error reach status at most every STATUS_FLUSH_MS: the queue coalesces delays.
           this.#queue.requeueAfter(entry.key, STATUS_FLUSH_MS, { reason: 'requeue' });
         },
@@ -425,6 +438,14 @@ export class WasmReconcilerManager {
       this.#o.logger.warn({ err: String(err) }, 'could not record WasmReconciler event');
     }
   }
+}
+
+function queueMetrics(m: Metrics, controller: string): QueueObserver {
+  return {
+    added: () => m.queueAddsTotal.labels(controller).inc(),
+    retried: () => m.queueRetriesTotal.labels(controller).inc(),
+    dropped: () => m.queueDropsTotal.labels(controller).inc(),
+  };
 }
 
 /** What the controller needs from a spec; everything else (module, config, limits) belongs to the slot. */

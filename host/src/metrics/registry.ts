@@ -1,6 +1,7 @@
 // The host's Prometheus metrics: one prom-client registry holding every instrument named in names.ts.
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { cacheObjectsHook, type MetricSources, queueGaugeHook, type SourceSlot, watchCounterHook } from './collect.ts';
 import { LABEL, METRIC } from './names.ts';
 
 const c = LABEL.controller;
@@ -12,8 +13,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const sources: SourceSlot = { current: undefined };
   return {
     registry,
+    /** Connects the scrape-time metrics (watches, cache, queues) to the stages that count them. */
+    collectFrom(current: MetricSources) {
+      sources.current = current;
+    },
     reconcileTotal: new Counter({
       name: METRIC.reconcileTotal,
       help: 'Reconciles by controller and result (success, error, requeue, requeue_after).',
@@ -35,11 +41,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     activeWorkers: new Gauge({
       name: METRIC.activeWorkers,
+      collect: queueGaugeHook(sources, 'inFlight'),
       help: 'Reconciles in flight.',
       labelNames: [c],
       registers,
     }),
-    queueDepth: new Gauge({ name: METRIC.queueDepth, help: 'Keys waiting.', labelNames: [LABEL.name], registers }),
+    queueDepth: new Gauge({
+      name: METRIC.queueDepth,
+      collect: queueGaugeHook(sources, 'depth'),
+      help: 'Keys waiting.',
+      labelNames: [LABEL.name],
+      registers,
+    }),
     queueAddsTotal: new Counter({
       name: METRIC.queueAddsTotal,
       help: 'Keys added to the work queue.',
@@ -98,24 +111,28 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     watchListsTotal: new Counter({
       name: METRIC.watchListsTotal,
+      collect: watchCounterHook(sources, 'lists'),
       help: 'Full lists issued by reflectors.',
       labelNames: [LABEL.kind],
       registers,
     }),
     watchReconnectsTotal: new Counter({
       name: METRIC.watchReconnectsTotal,
+      collect: watchCounterHook(sources, 'reconnects'),
       help: 'Watch streams re-opened from the last resourceVersion.',
       labelNames: [LABEL.kind],
       registers,
     }),
     watchEventsTotal: new Counter({
       name: METRIC.watchEventsTotal,
+      collect: watchCounterHook(sources, 'events'),
       help: 'Watch events received, bookmarks included.',
       labelNames: [LABEL.kind],
       registers,
     }),
     cacheObjects: new Gauge({
       name: METRIC.cacheObjects,
+      collect: cacheObjectsHook(sources),
       help: 'Objects held in the shared cache.',
       labelNames: [LABEL.kind],
       registers,
