@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The `wasm-reconciler` command: parses arguments and runs the host until SIGINT/SIGTERM.
 
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startHost } from '../manager/index.ts';
@@ -36,6 +38,9 @@ program
   )
   .option('--source-ca <file>', 'extra CA (PEM) trusted for module URLs and registries')
   .option('--insecure-registries', 'allow plain-http OCI registries (development only)', false)
+  .option('--leader-elect', 'run only while holding a Lease, so replicas never reconcile twice', false)
+  .option('--leader-election-namespace <ns>', 'namespace of the Lease (default: $POD_NAMESPACE or default)')
+  .option('--leader-election-id <name>', 'name of the Lease', 'wasm-reconciler')
   .action(async (opts) => {
     const { readFile } = await import('node:fs/promises');
     const host = await startHost({
@@ -47,6 +52,17 @@ program
       ...(opts.sourceCa === undefined ? {} : { sourceCa: await readFile(opts.sourceCa, 'utf8') }),
       insecureRegistries: opts.insecureRegistries,
       ...(process.env.POD_NAME === undefined ? {} : { instance: process.env.POD_NAME }),
+      ...(opts.leaderElect
+        ? {
+            leaderElection: {
+              namespace: opts.leaderElectionNamespace ?? process.env.POD_NAMESPACE ?? 'default',
+              name: opts.leaderElectionId,
+              // client-go's form: stable part plus a per-process part, so a restarted pod is a new holder.
+              identity: `${process.env.POD_NAME ?? hostname()}_${randomUUID()}`,
+              onLost: () => process.exit(1),
+            },
+          }
+        : {}),
     });
     let stopping = false;
     const stop = (signal: string) => {

@@ -8,6 +8,7 @@ import { UID_INDEX, uidIndexer } from '../controller/index.ts';
 import { isWrError } from '../errors.ts';
 import { kubeExecutorClient } from '../executor/index.ts';
 import { KubeClient } from '../kube/index.ts';
+import { LeaderElector } from '../leader/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { ModuleResolver, ModuleStore } from '../modules/index.ts';
 import { ModuleLoader } from '../runtime/index.ts';
@@ -30,6 +31,17 @@ export interface HostOptions {
   readonly insecureRegistries?: boolean;
   readonly instance?: string;
   readonly logger?: pino.Logger;
+  /** Run only while holding this Lease; replicas without it wait as standbys. */
+  readonly leaderElection?: {
+    readonly namespace: string;
+    readonly name: string;
+    readonly identity: string;
+    readonly leaseDurationMs?: number;
+    readonly renewDeadlineMs?: number;
+    readonly retryPeriodMs?: number;
+    /** Called when the lease is lost: the host has already stopped reconciling. Default: nothing more. */
+    readonly onLost?: () => void;
+  };
 }
 
 export interface Host {
@@ -114,13 +126,29 @@ export async function startHost(options: HostOptions): Promise<Host> {
     if (address !== null && typeof address === 'object') metricsUrl = `http://${host}:${address.port}`;
   }
 
+  const elector =
+    options.leaderElection === undefined ? undefined : new LeaderElector(client, { ...options.leaderElection, logger });
+  let stopping = false;
   try {
+    if (elector !== undefined) {
+      logger.info({ identity: options.leaderElection?.identity }, 'waiting to acquire the lease');
+      await elector.acquire();
+    }
     await manager.start();
   } catch (err) {
+    await elector?.stop();
     server?.close();
     await registry.close();
     client.close();
     throw err;
+  }
+  if (elector !== undefined) {
+    void elector.hold().then(async (outcome) => {
+      if (outcome !== 'lost' || stopping) return;
+      // Another replica may lead within a lease duration: stop writing before that can happen.
+      await manager.stop();
+      options.leaderElection?.onLost?.();
+    });
   }
   logger.info({ namespace: options.namespace ?? '(all)', metricsUrl }, 'host started');
 
@@ -131,7 +159,10 @@ export async function startHost(options: HostOptions): Promise<Host> {
     logger,
     metricsUrl,
     async stop() {
+      stopping = true;
       await manager.stop();
+      // Released only after the last write, so the next leader never overlaps with this one.
+      await elector?.stop();
       await registry.close();
       client.close();
       await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));

@@ -1,0 +1,200 @@
+// Leader election on a coordination.k8s.io Lease, with client-go's semantics, so replicas never reconcile twice.
+//
+// Expiry is judged on the local clock from the moment this process last saw the record change (client-go's
+// observedTime), never from the holder's renewTime: edge nodes' clocks drift, and a skewed clock must not
+// let two hosts lead at once. A leader that cannot renew within renewDeadline steps down.
+
+import type { KubeObject } from '../abi/types.ts';
+import { isWrError, WrError } from '../errors.ts';
+import type { ApiResource, KubeClient, Logger } from '../kube/index.ts';
+
+export interface LeaseOptions {
+  readonly namespace: string;
+  readonly name: string;
+  /** Unique per process: the pod name plus something that changes on restart. */
+  readonly identity: string;
+  /** How long a lease is valid after the holder's last renewal was observed. Default 15 s. */
+  readonly leaseDurationMs?: number;
+  /** A leader that has not renewed for this long gives up. Default 10 s. */
+  readonly renewDeadlineMs?: number;
+  /** Pause between acquire or renew attempts. Default 2 s. */
+  readonly retryPeriodMs?: number;
+  readonly logger?: Logger;
+  /** Clock for tests. */
+  readonly now?: () => number;
+}
+
+/** The fields of a Lease this elector reads and writes. */
+interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+}
+
+/** metav1.MicroTime: RFC 3339 with exactly six fractional digits. */
+function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+export class LeaderElector {
+  readonly #client: KubeClient;
+  readonly #o: Required<Omit<LeaseOptions, 'logger'>> & { logger: Logger | undefined };
+  #resource: ApiResource | undefined;
+  /** The last record seen, and when (local clock): the basis of expiry. */
+  #observed: { record: string; at: number } | undefined;
+  #leading = false;
+  #stopped = false;
+  #lastRenew = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(client: KubeClient, options: LeaseOptions) {
+    const leaseDurationMs = options.leaseDurationMs ?? 15_000;
+    const renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
+    const retryPeriodMs = options.retryPeriodMs ?? 2_000;
+    // client-go's invariants: renewal must be possible well before someone else may take over.
+    if (!(leaseDurationMs > renewDeadlineMs && renewDeadlineMs > retryPeriodMs && retryPeriodMs > 0)) {
+      throw new WrError('WR_CONFIG_INVALID', 'leader election needs leaseDuration > renewDeadline > retryPeriod > 0', {
+        details: { leaseDurationMs, renewDeadlineMs, retryPeriodMs },
+      });
+    }
+    this.#client = client;
+    this.#o = {
+      namespace: options.namespace,
+      name: options.name,
+      identity: options.identity,
+      leaseDurationMs,
+      renewDeadlineMs,
+      retryPeriodMs,
+      logger: options.logger,
+      now: options.now ?? Date.now,
+    };
+  }
+
+  get leading(): boolean {
+    return this.#leading;
+  }
+
+  /** Resolves once this process holds the lease; rejects only if stop() is called first. */
+  async acquire(): Promise<void> {
+    while (!this.#stopped) {
+      if (await this.#tryAcquireOrRenew()) {
+        this.#leading = true;
+        this.#lastRenew = this.#o.now();
+        this.#o.logger?.info(
+          { lease: `${this.#o.namespace}/${this.#o.name}`, identity: this.#o.identity },
+          'became leader',
+        );
+        return;
+      }
+      await this.#sleep(this.#o.retryPeriodMs);
+    }
+    throw new WrError('WR_SLOT_CLOSED', 'leader election stopped before the lease was acquired');
+  }
+
+  /**
+   * Renews every retryPeriod until stop(). Resolves with 'lost' when renewal failed for renewDeadline
+   * (the caller must stop reconciling at once), or 'stopped' after stop().
+   */
+  async hold(): Promise<'lost' | 'stopped'> {
+    while (!this.#stopped) {
+      await this.#sleep(this.#o.retryPeriodMs);
+      if (this.#stopped) break;
+      if (await this.#tryAcquireOrRenew()) {
+        this.#lastRenew = this.#o.now();
+      } else if (this.#o.now() - this.#lastRenew >= this.#o.renewDeadlineMs) {
+        this.#leading = false;
+        this.#o.logger?.error({ identity: this.#o.identity }, 'lost the lease: could not renew within renewDeadline');
+        return 'lost';
+      }
+    }
+    return 'stopped';
+  }
+
+  /** Stops electing; a leader releases the lease so a standby takes over without waiting for expiry. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#wake?.();
+    if (!this.#leading) return;
+    this.#leading = false;
+    try {
+      const lease = await this.#get();
+      const spec = (lease?.spec ?? {}) as LeaseSpec;
+      if (lease === undefined || spec.holderIdentity !== this.#o.identity) return;
+      lease.spec = { ...spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(this.#o.now()) };
+      await this.#client.replace(await this.#res(), lease);
+    } catch (err) {
+      this.#o.logger?.warn({ err: String(err) }, 'could not release the lease; it expires on its own');
+    }
+  }
+
+  async #tryAcquireOrRenew(): Promise<boolean> {
+    const now = this.#o.now();
+    const leaseDurationSeconds = Math.ceil(this.#o.leaseDurationMs / 1000);
+    try {
+      const lease = await this.#get();
+      if (lease === undefined) {
+        await this.#client.create(await this.#res(), {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: { name: this.#o.name, namespace: this.#o.namespace },
+          spec: {
+            holderIdentity: this.#o.identity,
+            leaseDurationSeconds,
+            acquireTime: microTime(now),
+            renewTime: microTime(now),
+            leaseTransitions: 0,
+          },
+        });
+        return true;
+      }
+      const spec = (lease.spec ?? {}) as LeaseSpec;
+      const record = JSON.stringify([spec.holderIdentity, spec.renewTime, spec.leaseDurationSeconds]);
+      if (this.#observed?.record !== record) this.#observed = { record, at: now };
+      const heldByOther =
+        spec.holderIdentity !== undefined && spec.holderIdentity !== '' && spec.holderIdentity !== this.#o.identity;
+      const validForMs = (spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000;
+      if (heldByOther && this.#observed.at + validForMs > now) return false;
+      const transition = spec.holderIdentity !== this.#o.identity;
+      lease.spec = {
+        holderIdentity: this.#o.identity,
+        leaseDurationSeconds,
+        acquireTime: transition ? microTime(now) : (spec.acquireTime ?? microTime(now)),
+        renewTime: microTime(now),
+        leaseTransitions: (spec.leaseTransitions ?? 0) + (transition ? 1 : 0),
+      };
+      // PUT with the resourceVersion just read: a competing writer makes this a 409, never a double leader.
+      await this.#client.replace(await this.#res(), lease);
+      return true;
+    } catch (err) {
+      if (!isWrError(err, 'WR_KUBE_CONFLICT') && !isWrError(err, 'WR_KUBE_UNAVAILABLE')) {
+        this.#o.logger?.warn({ err: String(err) }, 'leader election attempt failed');
+      }
+      return false;
+    }
+  }
+
+  async #get(): Promise<KubeObject | undefined> {
+    try {
+      return await this.#client.get(await this.#res(), this.#o.namespace, this.#o.name);
+    } catch (err) {
+      if (isWrError(err, 'WR_KUBE_NOT_FOUND')) return undefined;
+      throw err;
+    }
+  }
+
+  async #res(): Promise<ApiResource> {
+    this.#resource ??= await this.#client.resource('coordination.k8s.io/v1', 'Lease');
+    return this.#resource;
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.#wake = resolve;
+      this.#timer = setTimeout(resolve, ms);
+    });
+  }
+}
