@@ -100,6 +100,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
 
   metrics.collectFrom({ caches: () => registry.stats(), queues: () => manager.queueStats() });
 
+  const elector =
+    options.leaderElection === undefined ? undefined : new LeaderElector(client, { ...options.leaderElection, logger });
+  let stopping = false;
   let server: Server | undefined;
   let metricsUrl: string | undefined;
   if (options.metricsPort !== undefined) {
@@ -112,7 +115,11 @@ export async function startHost(options: HostOptions): Promise<Host> {
       } else if (req.url === '/healthz') {
         res.writeHead(200).end('ok');
       } else if (req.url === '/readyz') {
-        res.writeHead(manager.ready ? 200 : 503).end(manager.ready ? 'ok' : 'caches not synced');
+        // A standby waiting for the lease is ready by design: otherwise a rolling update of a replicated
+        // Deployment would wait forever for a pod that must not lead yet.
+        const standby = elector !== undefined && !elector.leading && !stopping;
+        const ready = standby || manager.ready;
+        res.writeHead(ready ? 200 : 503).end(standby ? 'standby' : ready ? 'ok' : 'caches not synced');
       } else {
         res.writeHead(404).end();
       }
@@ -126,9 +133,6 @@ export async function startHost(options: HostOptions): Promise<Host> {
     if (address !== null && typeof address === 'object') metricsUrl = `http://${host}:${address.port}`;
   }
 
-  const elector =
-    options.leaderElection === undefined ? undefined : new LeaderElector(client, { ...options.leaderElection, logger });
-  let stopping = false;
   try {
     if (elector !== undefined) {
       logger.info({ identity: options.leaderElection?.identity }, 'waiting to acquire the lease');
