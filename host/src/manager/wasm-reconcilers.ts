@@ -64,6 +64,7 @@ export class WasmReconcilerManager {
   #handle: CacheHandle | undefined;
   #unsubscribe: (() => void) | undefined;
   #processing: Promise<void> | undefined;
+  #stopped = false;
 
   constructor(options: WasmReconcilerManagerOptions) {
     this.#o = options;
@@ -97,7 +98,10 @@ export class WasmReconcilerManager {
     await Promise.all(initial.map((key) => this.#syncNow(key)));
   }
 
+  /** Idempotent: a lost lease stops the manager before the host's own stop() does. */
   async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
     this.#unsubscribe?.();
     await this.#queue.shutdown(true, 30_000);
     await this.#processing;
