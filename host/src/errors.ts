@@ -25,7 +25,7 @@ export const ERROR_CODES = {
   WR_MODULE_MISSING_EXPORT: { retryable: false, summary: 'The module lacks a required export.' },
   WR_MODULE_MEMORY: {
     retryable: false,
-    summary: 'The module memory is missing, shared, 64-bit, or its minimum exceeds the memory cap.',
+    summary: 'The module memory is shared, 64-bit, imported, or its minimum exceeds the memory cap.',
   },
   WR_MODULE_COMPILE: { retryable: false, summary: 'V8 rejected the module while compiling or linking it.' },
   WR_MODULE_UNSUPPORTED: {

@@ -76,6 +76,7 @@ async function statusOf(namespace: string, name: string) {
     observedGeneration?: number;
     lastError?: { code: string };
     swapHistory?: unknown[];
+    reconcileCount?: number;
   };
 }
 
@@ -256,6 +257,18 @@ describe('WasmReconciler lifecycle', () => {
     await waitFor(async () => (await configMapData(ns, 'after-bad'))?.ROUND === 'x', {
       description: 'v2 still reconciles after the bad modules',
     });
+    // The status flush after that reconcile re-syncs the WasmReconciler: the refused module is reported
+    // again but neither fetched nor loaded again.
+    const reconcilesBefore = (await statusOf(ns, 'apps')).reconcileCount ?? 0;
+    await waitFor(async () => ((await statusOf(ns, 'apps')).reconcileCount ?? 0) > reconcilesBefore, {
+      description: 'a status flush',
+    });
+    const failures = sample(await host.metrics.registry.metrics(), 'wasm_reconciler_module_load_failures_total', {
+      controller: `${ns}/apps`,
+      code: 'WR_MODULE_TOO_LARGE',
+    });
+    assert.equal(failures, 1, 'a refused module is loaded once, not once per status flush');
+    assert.equal((await conditionOf(ns, 'apps', 'Degraded'))?.status, 'True');
 
     // 4. Delete: the reconciler stops and releases its watches.
     const refsBefore = host.registry.stats().find((s) => s.key.includes('/App|'))?.refs ?? 0;
@@ -301,6 +314,23 @@ describe('WasmReconciler lifecycle', () => {
     assert.equal(cmWatches.length, 1);
     assert.equal(cmWatches[0]!.refs, 2);
     assert.equal(cmWatches[0]!.watch.lists, 1);
+
+    // A primary kind the API does not serve: the module loads, the controller cannot start, and says so.
+    await client.create(
+      wrs,
+      wasmReconciler(
+        ns,
+        'no-kind',
+        { inline: b64(v1) },
+        {
+          for: { apiVersion: 'nowhere.example/v1', kind: 'Missing', namespaces: [ns] },
+        },
+      ),
+    );
+    await waitFor(async () => (await conditionOf(ns, 'no-kind', 'Ready'))?.reason === 'ControllerFailed', {
+      description: 'Ready=False ControllerFailed for an unserved kind',
+    });
+    assert.equal((await statusOf(ns, 'no-kind')).lastError?.code, 'WR_KUBE_NOT_FOUND');
   });
 
   test('writes outside spec.owns are refused and reported; suspend pauses intake', async (t) => {

@@ -1,6 +1,7 @@
 // The caches one reconciler sees: its primary, owned and related kinds, each per watched namespace.
 
 import type { CachedObject, CacheHandle, LabelSelector, ReflectorRegistry, StoreReader } from '../cache/index.ts';
+import { WrError } from '../errors.ts';
 import type { KindRef } from '../executor/index.ts';
 
 /** What a controller watches. An empty `namespaces` list means every namespace (one cluster-wide watch). */
@@ -80,6 +81,7 @@ export class KindCaches {
 export async function acquireScope(
   registry: ReflectorRegistry,
   scope: WatchScope,
+  syncTimeoutMs = 60_000,
 ): Promise<{ primary: KindCaches; owned: KindCaches[]; related: KindCaches[] }> {
   const taken: KindCaches[] = [];
   const acquireKind = async (kind: { apiVersion: string; kind: string; labelSelector?: LabelSelector }) => {
@@ -97,7 +99,7 @@ export async function acquireScope(
         // A cluster-scoped kind is watched once, whatever namespaces the scope names.
         if (!handle.resource.namespaced) break;
       }
-      await Promise.all(handles.map((h) => h.synced));
+      await syncedWithin(handles, kind, syncTimeoutMs);
     } catch (err) {
       for (const h of handles) h.release();
       throw err;
@@ -121,5 +123,36 @@ export async function acquireScope(
   } catch (err) {
     for (const caches of taken) caches.release();
     throw err;
+  }
+}
+
+/**
+ * The initial lists, bounded: a kind the host may not list (RBAC) or that is not served retries forever in
+ * its reflector, and a reconciler must fail visibly instead of waiting with it.
+ */
+async function syncedWithin(
+  handles: readonly CacheHandle[],
+  kind: { apiVersion: string; kind: string },
+  timeoutMs: number,
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new WrError(
+            'WR_KUBE_UNAVAILABLE',
+            `${kind.apiVersion}/${kind.kind} did not finish its initial list within ${timeoutMs / 1000} s; ` +
+              "check that the host's RBAC allows list and watch on it",
+            { details: { apiVersion: kind.apiVersion, kind: kind.kind } },
+          ),
+        ),
+      timeoutMs,
+    );
+  });
+  try {
+    await Promise.race([Promise.all(handles.map((h) => h.synced)), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

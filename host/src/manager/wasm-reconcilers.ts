@@ -49,6 +49,8 @@ interface Entry {
   /** What the active version was loaded from: a change of any part is a new load. */
   moduleKey: string | undefined;
   controllerKey: string | undefined;
+  /** The last module refused for a terminal reason: not fetched or loaded again until the spec changes. */
+  rejected: { moduleKey: string; error: WrError } | undefined;
   generation: number | undefined;
   loadedAt: string | undefined;
   lastError: { code: string; message: string; at: string } | undefined;
@@ -158,17 +160,33 @@ export class WasmReconcilerManager {
     }
     const current = entry ?? this.#newEntry(key, spec);
     current.generation = spec.generation;
+    const serving = current.slot.activeDigest === undefined ? undefined : current;
+    if (current.rejected?.moduleKey === moduleKeyOf(spec)) {
+      // The same refused module again (a status flush, a resync): report it, but neither fetch nor load it
+      // again, nor repeat the Event.
+      await this.#writeStatus(object, serving, spec, { reason: 'ModuleRejected', error: current.rejected.error });
+      return undefined;
+    }
     try {
       await this.#loadModule(current, spec, object);
+      current.rejected = undefined;
     } catch (err) {
-      await this.#fail(object, current.slot.activeDigest === undefined ? undefined : current, err, 'ModuleRejected');
+      await this.#fail(object, serving, err, 'ModuleRejected');
       if (!this.#entries.has(key) && current.slot.activeDigest === undefined) current.slot.close();
       // Retryable failures (registry down) are retried with backoff; terminal ones wait for a spec change.
       if (isRetryable(err)) throw err;
+      if (isWrError(err)) current.rejected = { moduleKey: moduleKeyOf(spec), error: err };
       return undefined;
     }
     this.#entries.set(key, current);
-    await this.#runController(current, spec);
+    try {
+      await this.#runController(current, spec);
+    } catch (err) {
+      // Kinds not served, forbidden to the host, or a spec the engine refuses: reported like a bad module.
+      await this.#fail(object, current, err, 'ControllerFailed');
+      if (isRetryable(err)) throw err;
+      return undefined;
+    }
     await this.#writeStatus(object, current, spec, undefined);
     return undefined;
   }
@@ -201,6 +219,7 @@ export class WasmReconcilerManager {
       controller: undefined,
       moduleKey: undefined,
       controllerKey: undefined,
+      rejected: undefined,
       generation: spec.generation,
       loadedAt: undefined,
       lastError: undefined,
@@ -211,7 +230,7 @@ export class WasmReconcilerManager {
   }
 
   async #loadModule(entry: Entry, spec: ReconcilerSpec, object: KubeObject): Promise<void> {
-    const moduleKey = JSON.stringify([spec.module, spec.config, spec.limits]);
+    const moduleKey = moduleKeyOf(spec);
     if (entry.moduleKey === moduleKey) return;
     const resolved = await this.#o.resolver.resolve(spec.module, { maxBytes: spec.limits.moduleBytes });
     const result = await entry.slot.load(resolved.bytes, spec.config, {
@@ -359,6 +378,17 @@ export class WasmReconcilerManager {
             }
           : { type: 'Ready', status: 'True', reason: 'Reconciling', message: '', observedGeneration: generation },
       );
+    } else if (failure.reason === 'ControllerFailed') {
+      // The module loaded but nothing reconciles: not Ready, and Degraded says why.
+      for (const type of ['Ready', 'Degraded'] as const) {
+        conditions = setCondition(conditions, {
+          type,
+          status: type === 'Ready' ? 'False' : 'True',
+          reason: failure.reason,
+          message,
+          observedGeneration: generation,
+        });
+      }
     } else if (serving) {
       // The last good version keeps serving: Ready stays as it was, Degraded says why the new one was refused.
       conditions = setCondition(conditions, {
@@ -450,6 +480,11 @@ function queueMetrics(m: Metrics, controller: string): QueueObserver {
     retried: () => m.queueRetriesTotal.labels(controller).inc(),
     dropped: () => m.queueDropsTotal.labels(controller).inc(),
   };
+}
+
+/** Everything a module load depends on: a change of any part is a new load. */
+function moduleKeyOf(spec: ReconcilerSpec): string {
+  return JSON.stringify([spec.module, spec.config, spec.limits]);
 }
 
 /** What the controller needs from a spec; everything else (module, config, limits) belongs to the slot. */

@@ -124,7 +124,8 @@ export interface Limits {
 export const LIMIT_RANGES: { readonly [K in keyof Limits]: readonly [number, number] } = {
   moduleBytes: [1024, 64 * 1024 * 1024],
   memoryPages: [1, 65_536],
-  fuel: [1000, 1_000_000_000_000],
+  // The fuel counter is an i32 global in the instrumented module (runtime/limits.ts CEILINGS).
+  fuel: [1000, 0x7fff_ffff],
   inputBytes: [1024, 64 * 1024 * 1024],
   outputBytes: [1024, 16 * 1024 * 1024],
 };
