@@ -166,9 +166,15 @@ describe('WasmReconciler lifecycle', () => {
     );
     assert.equal(appStatus.observedGeneration, 1);
     // What the host did shows up in its metrics, labelled by reconciler and kind.
-    const text = await host.metrics.registry.metrics();
     const controller = `${ns}/apps`;
-    assert.ok((sample(text, 'controller_runtime_reconcile_total', { controller, result: 'success' }) ?? 0) >= 3);
+    // A reconcile is counted when it ends, after its writes: the third may still be finishing.
+    const text = await waitFor(
+      async () => {
+        const t = await host.metrics.registry.metrics();
+        return (sample(t, 'controller_runtime_reconcile_total', { controller, result: 'success' }) ?? 0) >= 3 && t;
+      },
+      { description: 'three successful reconciles counted' },
+    );
     assert.ok((sample(text, 'wasm_reconciler_api_writes_total', { controller, verb: 'apply' }) ?? 0) >= 6);
     assert.ok((sample(text, 'workqueue_adds_total', { name: controller }) ?? 0) >= 3);
     assert.equal(sample(text, 'wasm_reconciler_watch_lists_total', { kind: `${APP}/App` }), 1);

@@ -343,6 +343,38 @@ describe('Executor: skipping no-op applies', () => {
     assert.deepEqual([fourth.applied, fourth.skipped], [1, 0]);
   });
 
+  it('remembers a comparison per cached object, parsing each child at most once per reconcile', async () => {
+    const { client, executor, primary } = setup();
+    const desired = configMap('demo-config', { a: '1' });
+    await executor.execute(request(primary), { children: [desired] });
+    const stored = client.stored({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'team-a', name: 'demo-config' });
+    assert.ok(stored);
+    const inner = objectView(stored);
+    let parses = 0;
+    // The cache's contract: a fresh copy per call, which is what makes each parse cost.
+    const view: ObjectView = {
+      json: inner.json,
+      object: () => {
+        parses++;
+        return JSON.parse(inner.json) as KubeObject;
+      },
+    };
+    const cached = { ...request(primary), children: new Map([['v1/ConfigMap', [view]]]) };
+
+    const first = await executor.execute(cached, { children: [desired] });
+    assert.deepEqual([first.applied, first.skipped, parses], [0, 1, 1]);
+    const repeat = await executor.execute(cached, { children: [desired] });
+    assert.deepEqual([repeat.applied, repeat.skipped, parses], [0, 1, 1]);
+
+    const changed = configMap('demo-config', { a: '2' });
+    const third = await executor.execute(cached, { children: [changed] });
+    assert.deepEqual([third.applied, third.skipped, parses], [1, 0, 1]);
+    // Applied, but the cache still serves the old child: the remembered answer was for another desired object,
+    // so the child is compared afresh and, not holding the change, applied again.
+    const stale = await executor.execute(cached, { children: [changed] });
+    assert.deepEqual([stale.applied, stale.skipped, parses], [1, 0, 2]);
+  });
+
   it('applies once after a restart even when the cache already matches', async () => {
     const { client, primary } = setup();
     const observed = ownedBy(primary, configMap('demo-config'), 'cm-1');

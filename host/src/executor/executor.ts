@@ -4,7 +4,7 @@
 // children are applied in output order (a ConfigMap before the Deployment that mounts it); the finalizer
 // is released last, after the events about the primary were recorded, because releasing may delete it.
 
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { GuestEvent, KubeObject, ReconcileOutput } from '../abi/types.ts';
 import { isWrError, WrError } from '../errors.ts';
 import type { ReconcileRequest } from '../reconcile/types.ts';
@@ -12,6 +12,7 @@ import { EventRecorder, type EventTally } from './events.ts';
 import { type FinalizerChange, updateFinalizer } from './finalizers.ts';
 import { BoundedMap } from './internal/bounded-map.ts';
 import { isSubset, jsonEqual } from './internal/compare.ts';
+import { type ObservedChild, ObservedChildren, type ObservedScope } from './internal/observed.ts';
 import { truncateUtf8 } from './internal/truncate.ts';
 import { groupKind, type KindRef, validateOwnedKinds } from './kinds.ts';
 import { type ReconcilerNames, reconcilerNames } from './names.ts';
@@ -92,6 +93,7 @@ export class Executor {
    * cache still shows all of it".
    */
   readonly #applied: BoundedMap<string, AppliedRecord>;
+  readonly #observed = new ObservedChildren();
 
   constructor(options: ExecutorOptions) {
     this.names = reconcilerNames(options.name);
@@ -126,9 +128,15 @@ export class Executor {
   /**
    * Performs the writes `output` asks for. Throws WR_GUEST_OUTPUT_INVALID or WR_CAPABILITY_DENIED before any
    * write (after a Warning event on the primary), or the WR_KUBE_* error of the first write that failed.
+   * `parsedPrimary` spares a parse when the caller holds `request.primary.object()` already; the executor
+   * only reads it, and so must everyone else while the call runs.
    */
-  async execute(request: ReconcileRequest, output: ReconcileOutput): Promise<ExecutionSummary> {
-    const primary = request.primary.object();
+  async execute(
+    request: ReconcileRequest,
+    output: ReconcileOutput,
+    parsedPrimary?: KubeObject,
+  ): Promise<ExecutionSummary> {
+    const primary = parsedPrimary ?? request.primary.object();
     this.#checkPrimary(primary);
     const summary: ExecutionSummary = {
       applied: 0,
@@ -143,6 +151,7 @@ export class Executor {
     };
     const tally: EventTally = { created: 0, suppressed: 0, failed: 0 };
     const deleting = request.deleted || primary.metadata.deletionTimestamp !== undefined;
+    const observed = this.#observed.scope();
     let plan: Plan;
     try {
       plan = planOutput(
@@ -152,6 +161,7 @@ export class Executor {
           capabilities: this.#capabilities,
           deleting,
           observedChildren: request.children,
+          observe: (view) => observed.get(view),
           limits: this.#limits,
         },
         output,
@@ -165,7 +175,7 @@ export class Executor {
     if (plan.finalizer === 'ensure') {
       summary.finalizer = await updateFinalizer(this.#client, primary, this.names.finalizer, 'ensure');
     }
-    for (const write of plan.apply) await this.#apply(write, summary);
+    for (const write of plan.apply) await this.#apply(write, observed, summary);
     for (const doomed of plan.prune) await this.#prune(doomed, summary);
     if (plan.status !== undefined) summary.statusWritten = await this.#writeStatus(primary, plan.status);
     await this.#events.record(primary, plan.events, tally);
@@ -190,17 +200,17 @@ export class Executor {
     }
   }
 
-  async #apply(write: ChildWrite, summary: ExecutionSummary): Promise<void> {
+  async #apply(write: ChildWrite, observed: ObservedScope, summary: ExecutionSummary): Promise<void> {
     const digest = digestOf(write.object);
     const memoryKey = `child:${write.key}`;
-    const observed = write.observed;
+    const child = write.observed;
     const record = this.#applied.get(memoryKey);
     if (
-      observed !== undefined &&
-      observed.apiVersion === write.object.apiVersion &&
+      child !== undefined &&
+      child.apiVersion === write.object.apiVersion &&
       record?.digest === digest &&
-      record.uid === observed.metadata.uid &&
-      isSubset(write.object, observed)
+      record.uid === child.uid &&
+      (child.verified === digest || contains(write.object, digest, child, observed))
     ) {
       summary.skipped++;
       return;
@@ -247,7 +257,14 @@ export class Executor {
 }
 
 function digestOf(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(value)).digest('base64');
+  return hash('sha256', JSON.stringify(value), 'base64');
+}
+
+/** isSubset against the observed child, remembered on it: the same desired digest repeats the same answer. */
+function contains(desired: KubeObject, digest: string, child: ObservedChild, observed: ObservedScope): boolean {
+  if (!isSubset(desired, observed.object(child.view))) return false;
+  child.verified = digest;
+  return true;
 }
 
 /** The Warning event that makes a rejected output visible on the primary (`kubectl describe`). */

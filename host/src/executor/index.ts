@@ -6,6 +6,7 @@ export type { ExecutionSummary, ExecutorLimits, ExecutorLogger, ExecutorOptions 
 export { DEFAULT_EXECUTOR_LIMITS, Executor } from './executor.ts';
 export type { FinalizerChange } from './finalizers.ts';
 export { FINALIZER_ATTEMPTS, updateFinalizer } from './finalizers.ts';
+export type { ObservedChild } from './internal/observed.ts';
 export type { KindRef } from './kinds.ts';
 export { groupKind, kindKey, validateOwnedKinds } from './kinds.ts';
 export { kubeExecutorClient } from './kube-client-port.ts';

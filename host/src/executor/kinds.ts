@@ -20,6 +20,11 @@ export function groupKind(apiVersion: string, kind: string): string {
   return `${kind}.${groupOf(apiVersion)}`;
 }
 
+/** A child's identity across versions: "Kind.group/namespace/name". */
+export function childKey(apiVersion: string, kind: string, namespace: string | undefined, name: string): string {
+  return `${groupKind(apiVersion, kind)}/${namespace ?? ''}/${name}`;
+}
+
 /** Rejects owned kinds a Kubernetes owner reference cannot express, before anything runs. */
 export function validateOwnedKinds(primary: KindRef, owns: readonly KindRef[]): void {
   const seen = new Set<string>();

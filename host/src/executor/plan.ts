@@ -7,8 +7,9 @@ import type { GuestEvent, KubeObject, OwnerReference, ReconcileOutput } from '..
 import { WrError } from '../errors.ts';
 import type { ObjectView } from '../reconcile/types.ts';
 import { isObject } from './internal/compare.ts';
+import type { ObservedChild } from './internal/observed.ts';
 import { truncateUtf8 } from './internal/truncate.ts';
-import { groupKind, type KindRef, kindKey } from './kinds.ts';
+import { childKey, groupKind, type KindRef, kindKey } from './kinds.ts';
 import { type CapabilityChecker, groupOf, type Verb } from './permissions.ts';
 import type { ObjectRef } from './ports.ts';
 
@@ -28,6 +29,8 @@ export interface PlanContext {
   readonly deleting: boolean;
   /** Owned children as observed, keyed "apiVersion/kind" like ReconcileRequest.children. */
   readonly observedChildren: ReadonlyMap<string, readonly ObjectView[]>;
+  /** What the plan reads from one observed child (the executor memoises it per cached object). */
+  readonly observe: (view: ObjectView) => ObservedChild;
   readonly limits: PlanLimits;
 }
 
@@ -37,7 +40,7 @@ export interface ChildWrite {
   /** The object to apply: sanitised, namespaced, with the controller owner reference. */
   readonly object: KubeObject;
   /** The controller-owned child the cache holds under this identity, if any. */
-  readonly observed: KubeObject | undefined;
+  readonly observed: ObservedChild | undefined;
 }
 
 export interface ChildDelete {
@@ -122,15 +125,11 @@ export function planOutput(ctx: PlanContext, output: ReconcileOutput): Plan {
         apply.push({ key, object, observed: observed.get(key) });
       }
     }
-    for (const [key, object] of observed) {
-      if (desired.has(key) || object.metadata.deletionTimestamp !== undefined) continue;
-      const target = targetOf(object);
+    for (const [key, child] of observed) {
+      if (desired.has(key) || child.deleting) continue;
+      const target = { apiVersion: child.apiVersion, kind: child.kind, namespace: child.namespace, name: child.name };
       check('delete', target);
-      prune.push({
-        key,
-        ref: { apiVersion: object.apiVersion, kind: object.kind, namespace: target.namespace, name: target.name },
-        uid: object.metadata.uid ?? '',
-      });
+      prune.push({ key, ref: target, uid: child.uid ?? '' });
     }
   }
 
@@ -174,10 +173,6 @@ function targetOf(object: KubeObject): Omit<DeniedAction, 'verb' | 'reason'> {
     namespace: object.metadata.namespace || undefined,
     name: object.metadata.name,
   };
-}
-
-function childKey(apiVersion: string, kind: string, namespace: string | undefined, name: string): string {
-  return `${groupKind(apiVersion, kind)}/${namespace ?? ''}/${name}`;
 }
 
 /** Desired children by identity, or undefined when the output has no opinion on children. */
@@ -278,15 +273,13 @@ function sanitise(child: KubeObject, namespace: string | undefined, owner: Owner
 }
 
 /** Children of declared kinds whose controller is this primary, by identity. */
-function observedOwned(ctx: PlanContext, primaryUid: string): Map<string, KubeObject> {
-  const observed = new Map<string, KubeObject>();
+function observedOwned(ctx: PlanContext, primaryUid: string): Map<string, ObservedChild> {
+  const observed = new Map<string, ObservedChild>();
   for (const owned of ctx.owns) {
     for (const view of ctx.observedChildren.get(kindKey(owned.apiVersion, owned.kind)) ?? []) {
-      const object = view.object();
-      const controller = object.metadata.ownerReferences?.find((ref) => ref.controller === true);
-      if (controller?.uid !== primaryUid || object.metadata.uid === undefined) continue;
-      const namespace = object.metadata.namespace || undefined;
-      observed.set(childKey(object.apiVersion, object.kind, namespace, object.metadata.name), object);
+      const child = ctx.observe(view);
+      if (child.controllerUid !== primaryUid || child.uid === undefined) continue;
+      observed.set(child.key, child);
     }
   }
   return observed;

@@ -67,7 +67,7 @@ export class ReconcileWorker {
       stage = 'reconciler';
       const output = await this.#call(request, deleting);
       stage = 'executor';
-      const summary = await this.#options.executor.execute(request, output);
+      const summary = await this.#options.executor.execute(request, output, primary);
       return decide(outcome, output, summary);
     } catch (err) {
       return { outcome, error: classify(err, stage) };
