@@ -65,7 +65,11 @@ test('one leader at a time: a standby waits, takes over at once on release, and 
   const leases = await clientB.resource('coordination.k8s.io/v1', 'Lease');
   const record = await waitFor(() => clientB.get(leases, namespace, 'host'));
   assert.equal((record.spec as { holderIdentity: string }).holderIdentity, 'c');
-  assert.equal((record.spec as { leaseTransitions: number }).leaseTransitions, 2, 'a -> b, then b -> c (as client-go counts)');
+  assert.equal(
+    (record.spec as { leaseTransitions: number }).leaseTransitions,
+    2,
+    'a -> b, then b -> c (as client-go counts)',
+  );
 });
 
 test('invalid timings are refused with a typed error', async () => {
