@@ -19,6 +19,8 @@ let pendingInput: usize = 0;
 
 const output = new Output(new ObjectView(new JsonValue(new JsonDoc(0, 0), 0)));
 const small = new JsonWriter();
+// Every call's input is read through this one document, so its views are recycled from call to call.
+const inputDoc = JsonDoc.reusable();
 
 /** wr_alloc: the host writes the next call's input here; the call that receives it frees it. */
 export function allocInput(len: i32): usize {
@@ -80,7 +82,8 @@ export function runInit(ptr: usize, len: i32): i32 {
 export function runReconcile(ptr: usize, len: i32, finalize: bool): i32 {
   resetLogLevels();
   const owned = takeInput(ptr);
-  const doc = new JsonDoc(ptr, len > 0 ? <usize>len : 0);
+  const doc = inputDoc;
+  doc.rebind(ptr, len > 0 ? <usize>len : 0);
   const root = doc.root();
   let status: i32;
   if (!root.isObject() || !root.get("primary").isObject()) {

@@ -56,7 +56,7 @@ export class Context {
 
   /** Owned children of one kind, e.g. children("apps/v1", "Deployment"). Core kinds use "v1". */
   children(apiVersion: string, kind: string): ObjectList {
-    return new ObjectList(this.input.get("children").get(apiVersion + "/" + kind));
+    return new ObjectList(this.input.get("children").getJoined(apiVersion, kind));
   }
 
   /** The owned child of that kind and name; `exists` is false when it has not been created yet. */
@@ -66,7 +66,7 @@ export class Context {
 
   /** Declared related objects of one kind. */
   related(apiVersion: string, kind: string): ObjectList {
-    return new ObjectList(this.input.get("related").get(apiVersion + "/" + kind));
+    return new ObjectList(this.input.get("related").getJoined(apiVersion, kind));
   }
 }
 

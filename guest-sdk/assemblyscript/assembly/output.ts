@@ -1,8 +1,9 @@
 // The output of one reconcile call: desired children, status, conditions, events and intents, as ABI JSON.
 //
 // Children stream straight into the output buffer (one at a time, in order); status goes to its own
-// buffer so it can be written before, between or after children; the small parts (labels, conditions,
-// events) are kept as strings and written when the call ends.
+// buffer so it can be written before, between or after children; a child's labels and annotations go to
+// side buffers spliced in when it closes; conditions and events are kept as strings and written when the
+// call ends.
 
 import { JsonValue } from "./json/reader";
 import { ArrayWriter, JsonWriter, ObjectWriter } from "./json/writer";
@@ -26,22 +27,33 @@ export class Child extends ObjectWriter {
   kind: string;
   name: string;
   namespace: string;
-  private labelPairs: string[] = [];
-  private annotationPairs: string[] = [];
+  // Labels and annotations go straight to JSON in writers the Output lends to its one open child.
+  private labels: JsonWriter;
+  private annotations: JsonWriter;
   closed: bool = false;
 
-  constructor(w: JsonWriter, id: u32, apiVersion: string, kind: string, name: string, namespace: string) {
+  constructor(
+    w: JsonWriter,
+    id: u32,
+    apiVersion: string,
+    kind: string,
+    name: string,
+    namespace: string,
+    labels: JsonWriter,
+    annotations: JsonWriter,
+  ) {
     super(w, CHILD_DEPTH, id);
     this.apiVersion = apiVersion;
     this.kind = kind;
     this.name = name;
     this.namespace = namespace;
+    this.labels = labels;
+    this.annotations = annotations;
   }
 
   label(key: string, value: string): Child {
     this.checkOpen("label");
-    this.labelPairs.push(key);
-    this.labelPairs.push(value);
+    addPair(this.labels, key, value);
     return this;
   }
 
@@ -56,8 +68,7 @@ export class Child extends ObjectWriter {
 
   annotation(key: string, value: string): Child {
     this.checkOpen("annotation");
-    this.annotationPairs.push(key);
-    this.annotationPairs.push(value);
+    addPair(this.annotations, key, value);
     return this;
   }
 
@@ -88,8 +99,8 @@ export class Child extends ObjectWriter {
       w.key("namespace");
       w.string(this.namespace);
     }
-    writePairs(w, "labels", this.labelPairs);
-    writePairs(w, "annotations", this.annotationPairs);
+    writePairs(w, "labels", this.labels);
+    writePairs(w, "annotations", this.annotations);
     w.endObject();
     w.endObject();
     this.closed = true;
@@ -100,15 +111,17 @@ export class Child extends ObjectWriter {
   }
 }
 
-function writePairs(w: JsonWriter, key: string, pairs: string[]): void {
-  if (pairs.length == 0) return;
+function addPair(pairs: JsonWriter, key: string, value: string): void {
+  if (pairs.depth == 0) pairs.beginObject();
+  pairs.key(key);
+  pairs.string(value);
+}
+
+function writePairs(w: JsonWriter, key: string, pairs: JsonWriter): void {
+  if (pairs.depth == 0) return;
+  pairs.endObject();
   w.key(key);
-  w.beginObject();
-  for (let i = 0; i < pairs.length; i += 2) {
-    w.key(unchecked(pairs[i]));
-    w.string(unchecked(pairs[i + 1]));
-  }
-  w.endObject();
+  w.rawValueBytes(pairs.ptr, pairs.len);
 }
 
 class Condition {
@@ -138,6 +151,8 @@ class GuestEvent {
 export class Output {
   private main: JsonWriter = new JsonWriter();
   private statusWriter: JsonWriter = new JsonWriter();
+  private labelsWriter: JsonWriter = new JsonWriter();
+  private annotationsWriter: JsonWriter = new JsonWriter();
   private primary: ObjectView;
   private childrenId: u32 = 0;
   private openChild: Child | null = null;
@@ -316,7 +331,9 @@ export class Output {
     w.string(apiVersion);
     w.key("kind");
     w.string(kind);
-    const child = new Child(w, id, apiVersion, kind, name, namespace);
+    this.labelsWriter.reset();
+    this.annotationsWriter.reset();
+    const child = new Child(w, id, apiVersion, kind, name, namespace, this.labelsWriter, this.annotationsWriter);
     this.openChild = child;
     return child;
   }

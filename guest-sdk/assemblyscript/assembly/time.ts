@@ -26,10 +26,36 @@ export function formatRfc3339(ms: f64): string {
   const day = doy - (153 * mp + 2) / 5 + 1;
   const month = mp < 10 ? mp + 3 : mp - 9;
   const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  return (
-    pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" +
-    pad(rem / 3600, 2) + ":" + pad((rem / 60) % 60, 2) + ":" + pad(rem % 60, 2) + "Z"
-  );
+  if (year < 0 || year > 9999) {
+    return (
+      pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2) + "T" +
+      pad(rem / 3600, 2) + ":" + pad((rem / 60) % 60, 2) + ":" + pad(rem % 60, 2) + "Z"
+    );
+  }
+  // The common case is fixed-width: one string, filled in place.
+  const out = changetype<string>(__new(20 << 1, idof<string>()));
+  const p = changetype<usize>(out);
+  putDigits(p, 0, year, 4);
+  store<u16>(p + (4 << 1), 0x2d);
+  putDigits(p, 5, month, 2);
+  store<u16>(p + (7 << 1), 0x2d);
+  putDigits(p, 8, day, 2);
+  store<u16>(p + (10 << 1), 0x54);
+  putDigits(p, 11, rem / 3600, 2);
+  store<u16>(p + (13 << 1), 0x3a);
+  putDigits(p, 14, (rem / 60) % 60, 2);
+  store<u16>(p + (16 << 1), 0x3a);
+  putDigits(p, 17, rem % 60, 2);
+  store<u16>(p + (19 << 1), 0x5a);
+  return out;
+}
+
+/** Writes `v` (0 <= v < 10^width) as `width` zero-padded decimal UTF-16 digits at character `at`. */
+function putDigits(p: usize, at: i32, v: i64, width: i32): void {
+  for (let i = width - 1; i >= 0; i--) {
+    store<u16>(p + (<usize>(at + i) << 1), <u16>(0x30 + v % 10));
+    v /= 10;
+  }
 }
 
 function pad(v: i64, width: i32): string {

@@ -18,6 +18,11 @@ export const KIND_STRING: i32 = 4;
 export const KIND_ARRAY: i32 = 5;
 export const KIND_OBJECT: i32 = 6;
 
+// Views a per-call document keeps for reuse: enough for what reconcilers read, bounded so that one call
+// walking a huge list does not pin that many views for the instance's life.
+// @ts-ignore: decorator
+@inline const MAX_POOLED_VIEWS: i32 = 1024;
+
 /** The bytes a set of views points into, plus a sticky flag for malformed input found so far. */
 export class JsonDoc {
   /** Keeps GC-managed backing bytes alive as long as any view of them is reachable. */
@@ -25,6 +30,10 @@ export class JsonDoc {
   base: usize;
   end: usize;
   failed: bool = false;
+  private missingValue: JsonValue | null = null;
+  // Views recycled by rebind(): null for documents whose views may outlive a call (config, cache reads).
+  private pool: JsonValue[] | null = null;
+  private pooled: i32 = 0;
 
   constructor(base: usize, len: usize, owner: ArrayBuffer | null = null) {
     this.base = base;
@@ -40,25 +49,90 @@ export class JsonDoc {
     return JsonDoc.fromBuffer(String.UTF8.encode(text));
   }
 
+  /** A document whose views are recycled by rebind(); the SDK uses one for every call's input. */
+  static reusable(): JsonDoc {
+    const doc = new JsonDoc(0, 0);
+    doc.pool = [];
+    return doc;
+  }
+
+  /**
+   * Points a reusable document at new bytes and recycles every view handed out so far. The SDK calls it
+   * when a call starts: views of an input die with the call anyway, since the input is freed when it ends.
+   */
+  rebind(base: usize, len: usize): void {
+    if (this.pool === null) abort("JsonDoc.rebind on a document that was not created reusable");
+    this.base = base;
+    this.end = base + len;
+    this.failed = false;
+    this.pooled = 0;
+  }
+
+  /** A view of the value at `start` (`end` as for the JsonValue constructor), from the pool when there is one. */
+  value(start: usize, end: usize): JsonValue {
+    const pool = this.pool;
+    if (pool === null) return new JsonValue(this, start, end);
+    const i = this.pooled;
+    if (i < pool.length) {
+      this.pooled = i + 1;
+      const v = unchecked(pool[i]);
+      v.recycle(start, end);
+      return v;
+    }
+    const v = new JsonValue(this, start, end);
+    if (i < MAX_POOLED_VIEWS) {
+      pool.push(v);
+      this.pooled = i + 1;
+    }
+    return v;
+  }
+
   /** The top-level value; missing (and the document failed) when the bytes hold no value. */
   root(): JsonValue {
     const p = skipWs(this.base, this.end);
     if (p >= this.end) {
       this.failed = true;
-      return new JsonValue(this, 0);
+      return this.missing();
     }
-    return new JsonValue(this, p);
+    return this.value(p, 0);
+  }
+
+  /** The one missing value of this document: lookups that find nothing share it instead of allocating. */
+  missing(): JsonValue {
+    let v = this.missingValue;
+    if (v === null) {
+      v = new JsonValue(this, 0);
+      this.missingValue = v;
+    }
+    return v;
   }
 }
+
+// Member index layout: four words per scanned member, in document order.
+// @ts-ignore: decorator
+@inline const ENTRY_WORDS: i32 = 4;
+// @ts-ignore: decorator
+@inline const KEY_FROM: i32 = 0;
+// @ts-ignore: decorator
+@inline const KEY_TO: i32 = 1;
+// @ts-ignore: decorator
+@inline const VALUE_START: i32 = 2;
+// @ts-ignore: decorator
+@inline const VALUE_END: i32 = 3;
+// @ts-ignore: decorator
+@inline const INITIAL_MEMBERS: i32 = 8;
 
 /** One value inside a JsonDoc; `start == 0` means missing. Cheap to create, never copies. */
 export class JsonValue {
   doc: JsonDoc;
   start: usize;
   private cachedEnd: usize = 0;
-  // Member index of an object, built lazily by get(): raw key ranges, their values, and where to resume.
-  private memberKeys: usize[] | null = null;
-  private memberValues: JsonValue[] | null = null;
+  // Member index of an object, built lazily by get(): one flat array of raw key ranges and value bounds
+  // (value end 0 while unknown), and the views handed out so far, so scanned members cost no objects.
+  private index: StaticArray<usize> | null = null;
+  private views: StaticArray<JsonValue | null> | null = null;
+  private count: i32 = 0;
+  // Where the member scan resumes; 0 until get() first runs (recycled views keep their index arrays).
   private scanPos: usize = 0;
   private scanDone: bool = false;
   private resumeAfterLast: bool = false;
@@ -69,6 +143,21 @@ export class JsonValue {
     this.doc = doc;
     this.start = start;
     this.cachedEnd = knownEnd;
+  }
+
+  /** Makes a pooled view a fresh view of another value; only JsonDoc.value calls it. */
+  recycle(start: usize, knownEnd: usize): void {
+    this.start = start;
+    this.cachedEnd = knownEnd;
+    const views = this.views;
+    if (views !== null) {
+      for (let i = 0, n = min(this.count, views.length); i < n; i++) unchecked((views[i] = null));
+    }
+    this.count = 0;
+    this.scanPos = 0;
+    this.scanDone = false;
+    this.resumeAfterLast = false;
+    this.closePos = 0;
   }
 
   kind(): i32 {
@@ -115,8 +204,8 @@ export class JsonValue {
     if (this.cachedEnd == 0 && this.start != 0) {
       // An object already partly indexed by get() ends after its remaining members: the skipped ones
       // (often large, like metadata.managedFields) are not scanned a second time.
-      if (this.memberValues !== null && !this.scanDone) {
-        this.scanMembers(null);
+      if (this.scanPos != 0 && !this.scanDone) {
+        this.scanMembers(null, null);
         if (this.scanDone && !this.doc.failed) this.cachedEnd = this.closePos + 1;
       }
       if (this.cachedEnd == 0) this.cachedEnd = skipValue(this.doc, this.start);
@@ -132,24 +221,31 @@ export class JsonValue {
    * and a value's own index survives between lookups.
    */
   get(key: string): JsonValue {
-    return this.scanMembers(key);
+    return this.scanMembers(key, null);
   }
 
-  /** Looks `key` up in the member index, scanning further members as needed; null scans to the end. */
-  private scanMembers(key: string | null): JsonValue {
+  /** The member named `first + "/" + second` (e.g. "apps/v1" and "Deployment"), without building that name. */
+  getJoined(first: string, second: string): JsonValue {
+    return this.scanMembers(first, second);
+  }
+
+  /**
+   * Looks a key up in the member index, scanning further members as needed; a null key scans to the end.
+   * The key is `key`, or `key + "/" + suffix` when a suffix is given.
+   */
+  private scanMembers(key: string | null, suffix: string | null): JsonValue {
     if (this.kind() != KIND_OBJECT) return this.missing();
-    let keys = this.memberKeys;
-    let values = this.memberValues;
-    if (keys === null || values === null) {
-      keys = [];
-      values = [];
-      this.memberKeys = keys;
-      this.memberValues = values;
-      this.scanPos = this.start + 1;
+    let index = this.index;
+    if (index === null) {
+      index = new StaticArray<usize>(INITIAL_MEMBERS * ENTRY_WORDS);
+      this.index = index;
     }
+    if (this.scanPos == 0) this.scanPos = this.start + 1;
+    let n = this.count;
     if (key !== null) {
-      for (let i = 0, n = values.length; i < n; i++) {
-        if (rawStringEquals(unchecked(keys[i << 1]), unchecked(keys[(i << 1) + 1]), key)) return unchecked(values[i]);
+      for (let i = 0; i < n; i++) {
+        const e = i * ENTRY_WORDS;
+        if (keyMatches(unchecked(index[e + KEY_FROM]), unchecked(index[e + KEY_TO]), key, suffix)) return this.view(i);
       }
     }
     if (this.scanDone) return this.missing();
@@ -158,9 +254,10 @@ export class JsonValue {
     let p = this.scanPos;
     // The value found last time was returned without being skipped: skip it now (its end is cached).
     if (this.resumeAfterLast) {
-      p = unchecked(values[values.length - 1]).end();
       this.resumeAfterLast = false;
+      p = this.view(n - 1).end();
       if (p == 0) return this.fail();
+      unchecked((index[(n - 1) * ENTRY_WORDS + VALUE_END] = p));
     }
     while (true) {
       p = skipWs(p, end);
@@ -171,7 +268,7 @@ export class JsonValue {
         this.closePos = p;
         return this.missing();
       }
-      if (values.length > 0) {
+      if (n > 0) {
         if (c != 0x2c) break;
         p = skipWs(p + 1, end);
         if (p >= end) break;
@@ -185,22 +282,59 @@ export class JsonValue {
       if (p >= end || load<u8>(p) != 0x3a) break;
       p = skipWs(p + 1, end);
       if (p >= end) break;
-      keys.push(keyFrom);
-      keys.push(keyClose - 1);
-      if (key !== null && rawStringEquals(keyFrom, keyClose - 1, key)) {
+      if (n * ENTRY_WORDS == index.length) index = this.grow();
+      const e = n * ENTRY_WORDS;
+      unchecked((index[e + KEY_FROM] = keyFrom));
+      unchecked((index[e + KEY_TO] = keyClose - 1));
+      unchecked((index[e + VALUE_START] = p));
+      n++;
+      this.count = n;
+      if (key !== null && keyMatches(keyFrom, keyClose - 1, key, suffix)) {
         // Found: return it unskipped, so reading the last member never scans past what is used.
-        const found = new JsonValue(doc, p);
-        values.push(found);
+        unchecked((index[e + VALUE_END] = 0));
+        this.scanPos = p;
         this.resumeAfterLast = true;
-        return found;
+        return this.view(n - 1);
       }
       const valueEnd = skipValue(doc, p);
       if (valueEnd == 0) break;
-      values.push(new JsonValue(doc, p, valueEnd));
+      unchecked((index[e + VALUE_END] = valueEnd));
       p = valueEnd;
       this.scanPos = p;
     }
     return this.fail();
+  }
+
+  /** The view of indexed member `i`, created on first use and the same object on every later one. */
+  private view(i: i32): JsonValue {
+    let views = this.views;
+    if (views === null || i >= views.length) views = this.growViews();
+    const known = unchecked(views[i]);
+    if (known !== null) return known;
+    const index = this.index!;
+    const e = i * ENTRY_WORDS;
+    const v = this.doc.value(unchecked(index[e + VALUE_START]), unchecked(index[e + VALUE_END]));
+    unchecked((views[i] = v));
+    return v;
+  }
+
+  private grow(): StaticArray<usize> {
+    const old = this.index!;
+    const next = new StaticArray<usize>(old.length << 1);
+    memory.copy(changetype<usize>(next), changetype<usize>(old), <usize>old.length * sizeof<usize>());
+    this.index = next;
+    return next;
+  }
+
+  private growViews(): StaticArray<JsonValue | null> {
+    const capacity = this.index!.length / ENTRY_WORDS;
+    const next = new StaticArray<JsonValue | null>(capacity);
+    const old = this.views;
+    if (old !== null) {
+      for (let i = 0, n = old.length; i < n; i++) unchecked((next[i] = old[i]));
+    }
+    this.views = next;
+    return next;
   }
 
   private fail(): JsonValue {
@@ -298,7 +432,7 @@ export class JsonValue {
   }
 
   private missing(): JsonValue {
-    return new JsonValue(this.doc, 0);
+    return this.doc.missing();
   }
 }
 
@@ -312,7 +446,7 @@ export class ArrayIter {
 
   constructor(doc: JsonDoc, arrayStart: usize) {
     this.doc = doc;
-    this.value = new JsonValue(doc, 0);
+    this.value = doc.missing();
     this.pos = arrayStart == 0 ? 0 : arrayStart + 1;
     this.done = arrayStart == 0;
   }
@@ -333,14 +467,14 @@ export class ArrayIter {
     this.first = false;
     const valueEnd = skipValue(doc, p);
     if (valueEnd == 0) return this.fail();
-    this.value = new JsonValue(doc, p, valueEnd);
+    this.value = doc.value(p, valueEnd);
     this.pos = valueEnd;
     return true;
   }
 
   private finish(): bool {
     this.done = true;
-    this.value = new JsonValue(this.doc, 0);
+    this.value = this.doc.missing();
     return false;
   }
 
@@ -362,7 +496,7 @@ export class ObjectIter {
 
   constructor(doc: JsonDoc, objectStart: usize) {
     this.doc = doc;
-    this.value = new JsonValue(doc, 0);
+    this.value = doc.missing();
     this.pos = objectStart == 0 ? 0 : objectStart + 1;
     this.done = objectStart == 0;
   }
@@ -392,7 +526,7 @@ export class ObjectIter {
     if (p >= end) return this.fail();
     const valueEnd = skipValue(doc, p);
     if (valueEnd == 0) return this.fail();
-    this.value = new JsonValue(doc, p, valueEnd);
+    this.value = doc.value(p, valueEnd);
     this.pos = valueEnd;
     return true;
   }
@@ -415,7 +549,7 @@ export class ObjectIter {
 
   private finish(): bool {
     this.done = true;
-    this.value = new JsonValue(this.doc, 0);
+    this.value = this.doc.missing();
     return false;
   }
 
@@ -574,17 +708,42 @@ function parseNumber(doc: JsonDoc, start: usize, end: usize, fallback: f64): f64
   return v;
 }
 
+// rawPrefixEnd results that are not a position.
+// @ts-ignore: decorator
+@inline const NO_MATCH: usize = <usize>-1;
+// @ts-ignore: decorator
+@inline const ESCAPED: usize = <usize>-2;
+
 /** Compares the string whose content is [from, to) (raw, maybe escaped) with `s`, without allocating. */
 function rawStringEquals(from: usize, to: usize, s: string): bool {
+  const p = rawPrefixEnd(from, to, s);
+  if (p == ESCAPED) return decodeStringRange(from, to) == s;
+  return p == to;
+}
+
+/** True when the raw key [from, to) is `key`, or `key + "/" + suffix` when a suffix is given. */
+function keyMatches(from: usize, to: usize, key: string, suffix: string | null): bool {
+  if (suffix === null) return rawStringEquals(from, to, key);
+  const p = rawPrefixEnd(from, to, key);
+  if (p == ESCAPED) return decodeStringRange(from, to) == key + "/" + suffix;
+  if (p == NO_MATCH || p >= to || load<u8>(p) != 0x2f) return false;
+  return rawStringEquals(p + 1, to, suffix);
+}
+
+/**
+ * Matches `s` against the start of the raw string content [from, to): the position after it, NO_MATCH,
+ * or ESCAPED when an escape comes first (the caller then compares decoded text).
+ */
+function rawPrefixEnd(from: usize, to: usize, s: string): usize {
   const n = s.length;
   let p = from;
   let i = 0;
-  while (p < to) {
-    if (i >= n) return false;
+  while (i < n) {
+    if (p >= to) return NO_MATCH;
     let b = <u32>load<u8>(p);
-    if (b == BACKSLASH) return decodeStringRange(from, to) == s;
+    if (b == BACKSLASH) return ESCAPED;
     if (b < 0x80) {
-      if (<u32>s.charCodeAt(i) != b) return false;
+      if (<u32>s.charCodeAt(i) != b) return NO_MATCH;
       p++;
       i++;
       continue;
@@ -602,21 +761,21 @@ function rawStringEquals(from: usize, to: usize, s: string): bool {
       cp = b & 0x07;
       len = 4;
     }
-    if (p + len > to) return false;
+    if (p + len > to) return NO_MATCH;
     for (let k: usize = 1; k < len; k++) cp = (cp << 6) | (<u32>load<u8>(p + k) & 0x3f);
     p += len;
     if (cp >= 0x10000) {
-      if (i + 1 >= n) return false;
+      if (i + 1 >= n) return NO_MATCH;
       const hi = 0xd800 + ((cp - 0x10000) >> 10);
       const lo = 0xdc00 + ((cp - 0x10000) & 0x3ff);
-      if (<u32>s.charCodeAt(i) != hi || <u32>s.charCodeAt(i + 1) != lo) return false;
+      if (<u32>s.charCodeAt(i) != hi || <u32>s.charCodeAt(i + 1) != lo) return NO_MATCH;
       i += 2;
     } else {
-      if (<u32>s.charCodeAt(i) != cp) return false;
+      if (<u32>s.charCodeAt(i) != cp) return NO_MATCH;
       i++;
     }
   }
-  return i == n;
+  return p;
 }
 
 function decodeString(doc: JsonDoc, from: usize, to: usize): string {

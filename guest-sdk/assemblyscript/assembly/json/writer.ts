@@ -230,7 +230,14 @@ export class JsonWriter {
     store<u8>(p++, 0x22);
     const src = changetype<usize>(s);
     for (let i = 0; i < n; i++) {
-      const c = <u32>load<u16>(src + (<usize>i << 1));
+      // Most text is printable ASCII that needs no escape: copy runs of it in a tight loop.
+      let c = <u32>load<u16>(src + (<usize>i << 1));
+      while (c - 0x20 < 0x60 && c != 0x22 && c != 0x5c) {
+        store<u8>(p++, <u8>c);
+        if (++i == n) break;
+        c = <u32>load<u16>(src + (<usize>i << 1));
+      }
+      if (i == n) break;
       if (c < 0x80) {
         if (c >= 0x20 && c != 0x22 && c != 0x5c) {
           store<u8>(p++, <u8>c);
