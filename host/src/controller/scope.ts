@@ -62,11 +62,6 @@ export class KindCaches {
     return this.#reader(namespace)?.byOwner(uid) ?? [];
   }
 
-  /** Whether objects in `namespace` are within this scope at all. */
-  covers(namespace: string | undefined): boolean {
-    return this.#reader(namespace) !== undefined;
-  }
-
   #reader(namespace: string | undefined): StoreReader | undefined {
     if (this.#byNamespace === undefined) return this.handles[0]?.reader;
     return namespace === undefined ? undefined : this.#byNamespace.get(namespace);
