@@ -54,20 +54,25 @@ export class ReadResult {
 const request = new JsonWriter();
 const EMPTY_DOC = new JsonDoc(0, 0);
 
+/** Starts a get/list request object: the kind, and the namespace unless it is empty (all or cluster-scoped). */
+function beginRequest(apiVersion: string, kind: string, namespace: string): void {
+  request.reset();
+  request.beginObject();
+  request.key("apiVersion");
+  request.string(apiVersion);
+  request.key("kind");
+  request.string(kind);
+  if (namespace.length > 0) {
+    request.key("namespace");
+    request.string(namespace);
+  }
+}
+
 /** Read-only access to objects the host watches, limited to what the module declared. */
 export class Cache {
   /** One object; an empty `namespace` addresses a cluster-scoped object. */
   get(apiVersion: string, kind: string, namespace: string, name: string): ReadResult {
-    request.reset();
-    request.beginObject();
-    request.key("apiVersion");
-    request.string(apiVersion);
-    request.key("kind");
-    request.string(kind);
-    if (namespace.length > 0) {
-      request.key("namespace");
-      request.string(namespace);
-    }
+    beginRequest(apiVersion, kind, namespace);
     request.key("name");
     request.string(name);
     request.endObject();
@@ -76,16 +81,7 @@ export class Cache {
 
   /** All matching objects as a JSON array; empty `namespace` lists across namespaces. */
   list(apiVersion: string, kind: string, namespace: string = "", labelSelector: string = ""): ReadResult {
-    request.reset();
-    request.beginObject();
-    request.key("apiVersion");
-    request.string(apiVersion);
-    request.key("kind");
-    request.string(kind);
-    if (namespace.length > 0) {
-      request.key("namespace");
-      request.string(namespace);
-    }
+    beginRequest(apiVersion, kind, namespace);
     if (labelSelector.length > 0) {
       request.key("labelSelector");
       request.string(labelSelector);

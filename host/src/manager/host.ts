@@ -8,7 +8,7 @@ import { UID_INDEX, uidIndexer } from '../controller/index.ts';
 import { isWrError } from '../errors.ts';
 import { kubeExecutorClient } from '../executor/index.ts';
 import { KubeClient } from '../kube/index.ts';
-import { LeaderElector } from '../leader/index.ts';
+import { LeaderElector, type LeaseOptions } from '../leader/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { ModuleResolver, ModuleStore } from '../modules/index.ts';
 import { ModuleLoader } from '../runtime/index.ts';
@@ -32,13 +32,7 @@ export interface HostOptions {
   readonly instance?: string;
   readonly logger?: pino.Logger;
   /** Run only while holding this Lease; replicas without it wait as standbys. */
-  readonly leaderElection?: {
-    readonly namespace: string;
-    readonly name: string;
-    readonly identity: string;
-    readonly leaseDurationMs?: number;
-    readonly renewDeadlineMs?: number;
-    readonly retryPeriodMs?: number;
+  readonly leaderElection?: Omit<LeaseOptions, 'logger' | 'now'> & {
     /** Called when the lease is lost: the host has already stopped reconciling. Default: nothing more. */
     readonly onLost?: () => void;
   };
