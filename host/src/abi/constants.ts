@@ -134,4 +134,17 @@ export const OUTPUT_LIMITS = {
   errorMessageChars: 4096,
   /** Seven days: a longer requeue is a bug or better served by a resync. */
   requeueAfterMsMax: 7 * 24 * 60 * 60 * 1000,
+  // Shape of the whole output (abi/shape.ts). The host walks outputs recursively downstream (comparisons,
+  // digests, JSON.stringify of API requests), so nesting is bounded far below what would overflow its stack.
+  /**
+   * Nested objects and arrays, the output itself being level 1: a child sits at level 3, so its own
+   * nesting may go 62 levels deep (a Deployment's deepest field is about 10 levels below its root).
+   */
+  depth: 64,
+  /** JSON values in the output, containers and scalars alike (a compact Deployment holds ~80 per KiB). */
+  values: 250_000,
+  /** UTF-16 code units of one string or object key: 256 Ki, what the API server allows all annotations together. */
+  stringChars: 256 * 1024,
+  /** Keys of one object. */
+  objectKeys: 10_000,
 } as const;

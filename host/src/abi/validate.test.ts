@@ -86,6 +86,73 @@ describe('validateReconcileOutput', () => {
     rejects({ events: [{ type: 'Normal', reason: 'R', message: 'm', note: 'x' }] }, '$.events[0].note');
   });
 
+  describe('shape bounds', () => {
+    /** `{ a: { a: ... { a: leaf } } }`, `levels` objects deep, built without recursion. */
+    const nested = (levels: number, leaf: unknown = 1): unknown => {
+      let value = leaf;
+      for (let i = 0; i < levels; i++) value = { a: value };
+      return value;
+    };
+    const exceeds = (json: unknown, limit: string, pathPrefix: string, limits: OutputLimits = OUTPUT_LIMITS) => {
+      assert.throws(
+        () => validateReconcileOutput(json, limits),
+        (err: unknown) => {
+          assert.ok(isWrError(err, 'WR_GUEST_OUTPUT_INVALID'), String(err));
+          assert.equal(err.details?.limit, limit);
+          assert.equal(err.details?.max, limits[limit as keyof OutputLimits]);
+          assert.ok(String(err.details?.path).startsWith(pathPrefix), String(err.details?.path));
+          return true;
+        },
+      );
+    };
+
+    it('rejects a 100,000-deep status and a 100,000-deep child spec, naming the path', () => {
+      exceeds({ status: nested(100_000) }, 'depth', '$.status.a.a');
+      exceeds({ children: [{ ...cm('a'), spec: nested(100_000) }] }, 'depth', '$.children[0].spec.a.a');
+      let deepArray: unknown = [];
+      for (let i = 0; i < 100_000; i++) deepArray = [deepArray];
+      exceeds({ status: { list: deepArray } }, 'depth', '$.status.list[0][0]');
+    });
+
+    it('counts depth from the output itself: 64 levels pass, 65 do not', () => {
+      // The output is level 1 and status level 2: status and the objects inside it span 63 levels.
+      assert.ok(validateReconcileOutput({ status: nested(63) }).status);
+      exceeds({ status: nested(64) }, 'depth', '$.status');
+      const path = `$.status${'.a'.repeat(63)}`;
+      assert.throws(
+        () => validateReconcileOutput({ status: nested(64) }),
+        (err: unknown) => isWrError(err) && err.details?.path === path,
+      );
+    });
+
+    it('bounds the number of values, the length of strings and keys, and keys per object', () => {
+      const limits = { ...OUTPUT_LIMITS, values: 10, stringChars: 8, objectKeys: 3 };
+      exceeds({ status: { list: [1, 2, 3, 4, 5, 6, 7, 8, 9] } }, 'values', '$.status.list', limits);
+      assert.ok(validateReconcileOutput({ status: { list: [1, 2, 3, 4, 5, 6, 7] } }, limits));
+      exceeds({ status: { s: 'x'.repeat(9) } }, 'stringChars', '$.status.s', limits);
+      exceeds({ status: { ['k'.repeat(9)]: 1 } }, 'stringChars', '$.status.kkkkkkkkk', limits);
+      exceeds({ status: { a: 1, b: 2, c: 3, d: 4 } }, 'objectKeys', '$.status', limits);
+      assert.ok(validateReconcileOutput({ status: { a: 1, b: 2, c: 'x'.repeat(8) } }, limits));
+    });
+
+    it('applies the default bounds: a 256 KiB string passes, one more character does not', () => {
+      const max = OUTPUT_LIMITS.stringChars;
+      assert.ok(validateReconcileOutput({ status: { s: 'x'.repeat(max) } }));
+      exceeds({ status: { s: 'x'.repeat(max + 1) } }, 'stringChars', '$.status.s');
+      const wide = Object.fromEntries(Array.from({ length: OUTPUT_LIMITS.objectKeys + 1 }, (_, i) => [`k${i}`, i]));
+      exceeds({ status: wide }, 'objectKeys', '$.status');
+      exceeds({ status: { list: new Array(OUTPUT_LIMITS.values).fill(0) } }, 'values', '$.status.list');
+    });
+
+    it('clips a long key in the reported path', () => {
+      const key = 'k'.repeat(100_000);
+      assert.throws(
+        () => validateReconcileOutput({ [key]: 1 }),
+        (err: unknown) => isWrError(err) && String(err.details?.path).length < 100 && err.message.length < 200,
+      );
+    });
+  });
+
   it('checks status, finalizer, requeueAfterMs and error', () => {
     rejects({ status: [] }, '$.status');
     rejects({ finalizer: 'keep' }, '$.finalizer');

@@ -6,6 +6,7 @@
 
 import { WrError } from '../errors.ts';
 import { OUTPUT_LIMITS } from './constants.ts';
+import { findShapeViolation, pathSegment } from './shape.ts';
 import type { GuestEvent, KubeObject, OwnerReference, ReconcileOutput } from './types.ts';
 
 export type OutputLimits = { readonly [K in keyof typeof OUTPUT_LIMITS]: number };
@@ -16,8 +17,10 @@ const ERROR_KEYS = new Set(['message', 'retryable']);
 
 type Json = Record<string, unknown>;
 
-function fail(path: string, problem: string): never {
-  throw new WrError('WR_GUEST_OUTPUT_INVALID', `guest output ${path}: ${problem}`, { details: { path, problem } });
+function fail(path: string, problem: string, bound?: { limit: string; max: number }): never {
+  throw new WrError('WR_GUEST_OUTPUT_INVALID', `guest output ${path}: ${problem}`, {
+    details: { path, problem, ...bound },
+  });
 }
 
 function isObject(value: unknown): value is Json {
@@ -31,7 +34,7 @@ function object(value: unknown, path: string): Json {
 
 function onlyKeys(value: Json, allowed: ReadonlySet<string>, path: string): void {
   for (const key of Object.keys(value)) {
-    if (!allowed.has(key)) fail(`${path}.${key}`, 'is not a field of ABI v1');
+    if (!allowed.has(key)) fail(`${path}${pathSegment(key)}`, 'is not a field of ABI v1');
   }
 }
 
@@ -52,7 +55,7 @@ function optional<T>(value: Json, key: string, path: string, check: (v: unknown,
 }
 
 function stringMap(value: unknown, path: string): void {
-  for (const [k, v] of Object.entries(object(value, path))) string(v, `${path}.${k}`);
+  for (const [k, v] of Object.entries(object(value, path))) string(v, `${path}${pathSegment(k)}`);
 }
 
 function stringArray(value: unknown, path: string): void {
@@ -129,9 +132,14 @@ function events(value: unknown, limits: OutputLimits): GuestEvent[] {
 
 /**
  * Returns `json` typed as ReconcileOutput, or throws WR_GUEST_OUTPUT_INVALID whose `details.path` is the
- * JSON path (`$.children[2].metadata.name`) of the first value that breaks the schema.
+ * JSON path (`$.children[2].metadata.name`) of the first value that breaks the schema. A value over one of
+ * the shape bounds (depth, values, stringChars, objectKeys) also names the bound in `details.limit` and its
+ * value in `details.max`.
  */
 export function validateReconcileOutput(json: unknown, limits: OutputLimits = OUTPUT_LIMITS): ReconcileOutput {
+  // Shape first: the schema checks below and everything downstream may then walk the output freely.
+  const shape = findShapeViolation(json, limits);
+  if (shape !== undefined) fail(shape.path, shape.problem, { limit: shape.limit, max: shape.max });
   const out = object(json, '$');
   onlyKeys(out, OUTPUT_KEYS, '$');
   const result: ReconcileOutput = {};

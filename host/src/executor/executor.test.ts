@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KubeObject, ReconcileOutput } from '../abi/types.ts';
-import { isRetryable, isWrError } from '../errors.ts';
+import { isRetryable, isWrError, type WrError } from '../errors.ts';
 import { objectView } from '../reconcile/testing/object-view.ts';
 import type { ObjectView, ReconcileRequest } from '../reconcile/types.ts';
 import { Executor, type ExecutorOptions } from './executor.ts';
@@ -636,5 +636,65 @@ describe('Executor: events', () => {
     await assert.rejects(executor.execute(request(primary), { events: bad }), (err) =>
       isWrError(err, 'WR_GUEST_OUTPUT_INVALID'),
     );
+  });
+});
+
+describe('Executor: outputs no write could carry out', () => {
+  /** `levels` objects nested under one another, built without recursion. */
+  function nested(levels: number): Record<string, unknown> {
+    let value: Record<string, unknown> = { leaf: true };
+    for (let i = 0; i < levels; i++) value = { a: value };
+    return value;
+  }
+
+  /** Executes `output` as a native reconciler would hand it over (no runtime validation in between). */
+  async function rejectedWhole(output: ReconcileOutput, expect: (err: WrError) => void = () => {}): Promise<void> {
+    const { client, executor, primary } = setup();
+    await assert.rejects(executor.execute(request(primary), output), (err) => {
+      assert.ok(isWrError(err, 'WR_GUEST_OUTPUT_INVALID'), String(err));
+      assert.equal(err.retryable, true);
+      expect(err);
+      return true;
+    });
+    assert.deepEqual(
+      client.writes().map((c) => c.method),
+      ['createEvent'],
+      'nothing but the InvalidOutput event is written',
+    );
+  }
+
+  it('rejects a 100,000-deep status or child spec with a typed error, not a RangeError', async () => {
+    const depth = (path: string) => (err: WrError) => {
+      assert.equal(err.details?.limit, 'depth');
+      assert.ok(String(err.details?.path).startsWith(path));
+    };
+    await rejectedWhole({ status: nested(100_000) }, depth('$.status.a.a'));
+    await rejectedWhole(
+      { children: [configMap('a'), { ...configMap('b'), spec: nested(100_000) }] },
+      depth('$.children[1].spec.a'),
+    );
+  });
+
+  it('rejects over-long strings and over-wide objects before comparing anything', async () => {
+    await rejectedWhole({ status: { s: 'x'.repeat(256 * 1024 + 1) } }, (err) =>
+      assert.equal(err.details?.limit, 'stringChars'),
+    );
+    const wide = Object.fromEntries(Array.from({ length: 10_001 }, (_, i) => [`k${i}`, '']));
+    await rejectedWhole({ children: [{ ...configMap('a'), data: wide }] }, (err) =>
+      assert.equal(err.details?.limit, 'objectKeys'),
+    );
+  });
+
+  it('rejects names, namespaces and apiVersions no request path can carry, before the first apply', async () => {
+    const named = (name: string) => ({ ...configMap('ok'), metadata: { name } });
+    for (const name of ['..', '.', 'a/b', '50%', 'a b', 'x'.repeat(254)]) {
+      await rejectedWhole({ children: [configMap('first'), named(name)] });
+    }
+    await rejectedWhole({
+      children: [configMap('first'), { ...configMap('x'), metadata: { name: 'x', namespace: '../kube-system' } }],
+    });
+    for (const apiVersion of ['/v1', 'v1/', 'apps/v1/extra', '']) {
+      await rejectedWhole({ children: [configMap('first'), { ...configMap('x'), apiVersion }] });
+    }
   });
 });

@@ -3,8 +3,11 @@
 // Nothing here talks to the API server, so a plan either comes back complete or throws before the executor
 // performs any write: a denied or malformed action never leaves half an output applied.
 
+import { OUTPUT_LIMITS } from '../abi/constants.ts';
+import { findShapeViolation } from '../abi/shape.ts';
 import type { GuestEvent, KubeObject, OwnerReference, ReconcileOutput } from '../abi/types.ts';
 import { WrError } from '../errors.ts';
+import { isPathSegment } from '../kube/paths.ts';
 import type { ObjectView } from '../reconcile/types.ts';
 import { isObject } from './internal/compare.ts';
 import type { ObservedChild } from './internal/observed.ts';
@@ -71,6 +74,7 @@ export interface DeniedAction {
 
 /** Bounds what a rejection carries into logs, events and CR status. */
 const MAX_REPORTED = 10;
+/** Clips guest-chosen strings in reports; a name that is a valid path segment is never longer. */
 const MAX_NAME_LENGTH = 253;
 const MAX_REASON_CHARS = 128;
 
@@ -95,6 +99,13 @@ export function planOutput(ctx: PlanContext, output: ReconcileOutput): Plan {
     violations.push(message);
   };
   if (!isObject(output)) throw outputInvalid(['the output is not an object']);
+  // Comparisons, digests and request bodies downstream recurse into the output, so its shape is bounded
+  // before any of them runs. The runtime checked a Wasm guest's output already; a native reconciler's
+  // reaches this point unchecked.
+  const shape = findShapeViolation(output, OUTPUT_LIMITS);
+  if (shape !== undefined) {
+    throw outputInvalid([`${shape.path} ${shape.problem}`], { path: shape.path, limit: shape.limit, max: shape.max });
+  }
 
   const failed = output.error !== undefined;
   const primary = ctx.primary;
@@ -160,10 +171,16 @@ export function planOutput(ctx: PlanContext, output: ReconcileOutput): Plan {
   return { apply, prune, status, events, eventsDropped: dropped, finalizer };
 }
 
-function outputInvalid(violations: readonly string[]): WrError {
+function outputInvalid(violations: readonly string[], details?: Record<string, unknown>): WrError {
   return new WrError('WR_GUEST_OUTPUT_INVALID', `invalid reconcile output: ${violations[0]}`, {
-    details: { violations: violations.slice(0, MAX_REPORTED), violationCount: violations.length },
+    details: { violations: violations.slice(0, MAX_REPORTED), violationCount: violations.length, ...details },
   });
+}
+
+/** "v1" or "apps/v1": anything else the API client cannot map to a URL, so its write would fail mid-output. */
+function isApiVersion(apiVersion: string): boolean {
+  const parts = apiVersion.split('/');
+  return parts.length <= 2 && parts.every(isPathSegment);
 }
 
 function targetOf(object: KubeObject): Omit<DeniedAction, 'verb' | 'reason'> {
@@ -224,14 +241,19 @@ function resolveChild(
 ): string | DeniedAction | { key: string; object: KubeObject; namespace: string | undefined } {
   if (!isObject(child)) return `${at} is not an object`;
   const { apiVersion, kind, metadata } = child;
-  if (typeof apiVersion !== 'string' || apiVersion === '') return `${at}.apiVersion must be a non-empty string`;
+  if (typeof apiVersion !== 'string' || !isApiVersion(apiVersion))
+    return `${at}.apiVersion must be "version" or "group/version"`;
   if (typeof kind !== 'string' || kind === '') return `${at}.kind must be a non-empty string`;
   if (!isObject(metadata)) return `${at}.metadata must be an object`;
   const { name, namespace } = metadata;
-  if (typeof name !== 'string' || name === '' || name.length > MAX_NAME_LENGTH) {
-    return `${at}.metadata.name must be a string of 1-${MAX_NAME_LENGTH} characters`;
+  // A name or namespace that is no URL path segment would fail at its own write, after the earlier children
+  // were applied: rejected here, the whole output is refused before any write.
+  if (typeof name !== 'string' || !isPathSegment(name)) {
+    return `${at}.metadata.name must be 1-${MAX_NAME_LENGTH} characters, not "." or "..", without "/", "%" or spaces`;
   }
-  if (namespace !== undefined && typeof namespace !== 'string') return `${at}.metadata.namespace must be a string`;
+  if (namespace !== undefined && (typeof namespace !== 'string' || (namespace !== '' && !isPathSegment(namespace)))) {
+    return `${at}.metadata.namespace must be a namespace name`;
+  }
   const owned = ownsByGroupKind.get(groupKind(apiVersion, kind));
   if (owned === undefined) {
     // Children of undeclared kinds are not watched, so they could be neither compared nor ever pruned.

@@ -16,9 +16,14 @@ export interface ApiResource extends GroupVersionKind {
   readonly namespaced: boolean;
 }
 
+/** False for path segments the API server would reject or reinterpret (empty, `.`, `..`, `/`, `%`, spaces). */
+export function isPathSegment(value: string): boolean {
+  return value.length > 0 && value.length <= 253 && value !== '.' && value !== '..' && !/[/%\s]/.test(value);
+}
+
 /** Path segments the API server would reject or reinterpret; caught here with a typed error instead. */
 function checkSegment(what: string, value: string): string {
-  if (value.length === 0 || value.length > 253 || value === '.' || value === '..' || /[/%\s]/.test(value)) {
+  if (!isPathSegment(value)) {
     throw new WrError('WR_KUBE_INVALID', `${what} ${JSON.stringify(value.slice(0, 64))} is not a valid path segment`);
   }
   return encodeURIComponent(value);

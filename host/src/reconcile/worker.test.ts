@@ -240,25 +240,26 @@ describe('ReconcileWorker', () => {
     unavailable.client.failNext('apply', 'WR_KUBE_UNAVAILABLE');
     assert.ok(isWrError((await unavailable.worker.process('team-a/demo', TRIGGER)).error, 'WR_KUBE_UNAVAILABLE'));
 
-    const buggy = setup(reconciler);
-    const brokenExecutor: WorkerOptions['executor'] = {
-      names: { fieldManager: 'f', finalizer: FINALIZER, reportingController: 'r' },
-      owns: [],
-      execute: async () => {
-        throw new RangeError('bug');
-      },
-    };
-    const worker = new ReconcileWorker({
-      reconciler,
-      executor: brokenExecutor,
-      identity: { name: 'apps' },
-      primaries: buggy.cache.primaries,
-      children: buggy.cache.children,
-    });
-    buggy.cache.objects.push(app());
-    const bug = await worker.process('team-a/demo', TRIGGER);
+    const bug = await withExecutorThrowing(reconciler, new TypeError('bug'));
     assert.ok(isWrError(bug.error, 'WR_HOST_INTERNAL'));
     assert.equal(bug.error.details?.stage, 'executor');
+  });
+
+  it('reports a RangeError from the executor as the output it could not carry out, not as a host bug', async () => {
+    const { reconciler } = scripted({});
+    const overflow = await withExecutorThrowing(reconciler, new RangeError('Maximum call stack size exceeded'));
+    assert.ok(isWrError(overflow.error, 'WR_GUEST_OUTPUT_INVALID'));
+    assert.equal(overflow.error.details?.stage, 'executor');
+  });
+
+  it('rejects a 100,000-deep output of a native reconciler as WR_GUEST_OUTPUT_INVALID', async () => {
+    let status: Record<string, unknown> = {};
+    for (let i = 0; i < 100_000; i++) status = { a: status };
+    const { client, cache, worker } = setup(scripted({ status }).reconciler);
+    cache.objects.push(client.seed(app()));
+    const result = await worker.process('team-a/demo', TRIGGER);
+    assert.ok(isWrError(result.error, 'WR_GUEST_OUTPUT_INVALID'), String(result.error));
+    assert.equal(result.error.details?.limit, 'depth');
   });
 
   it('answers a malformed key with a typed error instead of throwing', async () => {
@@ -270,6 +271,27 @@ describe('ReconcileWorker', () => {
     assert.deepEqual(splitKey('ns/name'), ['ns', 'name']);
   });
 });
+
+/** One reconcile of the demo App through a worker whose executor throws `error`. */
+async function withExecutorThrowing(reconciler: Reconciler, error: Error) {
+  const { cache } = setup(reconciler);
+  const executor: WorkerOptions['executor'] = {
+    names: { fieldManager: 'f', finalizer: FINALIZER, reportingController: 'r' },
+    owns: [],
+    execute: async () => {
+      throw error;
+    },
+  };
+  const worker = new ReconcileWorker({
+    reconciler,
+    executor,
+    identity: { name: 'apps' },
+    primaries: cache.primaries,
+    children: cache.children,
+  });
+  cache.objects.push(app());
+  return worker.process('team-a/demo', TRIGGER);
+}
 
 describe('ReconcileWorker: deletion', () => {
   const deleting = (finalizers: string[]) =>

@@ -117,5 +117,14 @@ function classify(err: unknown, stage: 'snapshot' | 'reconciler' | 'executor'): 
   // reconcile failure worth retrying; anything else thrown raw is a host bug.
   if (stage === 'reconciler')
     return new WrError('WR_GUEST_ERROR_RETRYABLE', `reconciler threw: ${reason}`, { cause: err });
+  // The executor's work grows only with the output (the planner bounds its shape): a RangeError there, a
+  // stack or string length overflow, means an output the host cannot carry out, and it would fail the same
+  // way on every retry. A host bug would have to be one that only this output triggers.
+  if (stage === 'executor' && err instanceof RangeError) {
+    return new WrError('WR_GUEST_OUTPUT_INVALID', `the output could not be carried out: ${reason}`, {
+      cause: err,
+      details: { stage },
+    });
+  }
   return new WrError('WR_HOST_INTERNAL', `${stage} failed: ${reason}`, { cause: err, details: { stage } });
 }
