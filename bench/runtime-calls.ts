@@ -6,7 +6,7 @@
 import { DEFAULT_LIMITS } from '../host/src/abi/constants.ts';
 import { validateReconcileOutput } from '../host/src/abi/validate.ts';
 import type { KubeObject, ReconcileOutput, ReconcileRequest } from '../host/src/reconcile/types.ts';
-import { GuestInstance, GuestReconciler, ModuleLoader, ModuleSlot, resolveLimits } from '../host/src/runtime/index.ts';
+import { GuestInstance, GuestReconciler, localReads, ModuleLoader, ModuleSlot, resolveLimits } from '../host/src/runtime/index.ts';
 import { mapReadPort, recordingLogger } from '../test/fixtures/guests/host.ts';
 import { fixture } from '../test/fixtures/guests/wat.ts';
 import { type BenchResult, main, median, round } from './lib.ts';
@@ -94,7 +94,7 @@ async function budgetTimes(): Promise<{ first: number[]; optimised: number[] }> 
       limits: resolveLimits(),
       logger: recordingLogger().logger,
       logBindings: {},
-      readPort: mapReadPort([]),
+      reads: localReads(mapReadPort([]), resolveLimits().resultBytes),
     };
     for (let call = 0; call < 4; call++) {
       const instance = await GuestInstance.create(compiled, options);

@@ -1,11 +1,20 @@
-// Every error the host raises: one table of stable codes, each marked retryable or terminal.
+// Every error the host raises: one table of stable codes, each marked retryable or terminal, and some
+// retryable ones deterministic.
 //
-// Callers branch on `code` (never on message text). The work queue reads `retryable` to decide
-// between backoff-and-retry and giving up until the object changes (controller-runtime's TerminalError).
+// Callers branch on `code` (never on message text). The work queue reads `retryable` and `deterministic`
+// to decide between backoff-and-retry, one retry, and giving up until the object changes
+// (controller-runtime's TerminalError).
 
 export interface ErrorSpec {
-  /** Retrying the same input later may succeed (network, conflict, transient guest budget...). */
+  /** Retrying later may help: the failure is transient (network, conflict), or deterministic (below). */
   readonly retryable: boolean;
+  /**
+   * The same input fails the same way again: the guest trapped, ran out of a budget, or produced an output
+   * the host refuses. Retried once (the failed instance is discarded, so the retry runs on a fresh one, which
+   * rules out state left behind by earlier calls), then treated as terminal until the object changes.
+   * Only set on retryable codes.
+   */
+  readonly deterministic?: boolean;
   /** One sentence for docs and `wasm-reconciler` diagnostics: what it means for the user. */
   readonly summary: string;
 }
@@ -34,20 +43,56 @@ export const ERROR_CODES = {
   },
   WR_MODULE_RESERVED_EXPORT: {
     retryable: false,
-    summary: 'The module exports a name the host reserves for its own instrumentation (__wr_fuel).',
+    summary: 'The module exports a name the host reserves for its own instrumentation (__wr_fuel, __wr_start).',
+  },
+  WR_MODULE_LIMIT: {
+    retryable: false,
+    summary:
+      'The module declares more of a resource than its limits allow (table elements, globals, functions, locals, code, segments, tags, nesting).',
   },
 
   // Guest calls: what happens inside one init/reconcile/finalize call.
-  WR_GUEST_TRAP: { retryable: true, summary: 'The guest trapped (unreachable, out-of-bounds access, ...).' },
-  WR_GUEST_BUDGET_EXCEEDED: { retryable: true, summary: 'The guest used up its fuel budget for one call.' },
-  WR_GUEST_STACK_OVERFLOW: { retryable: true, summary: 'The guest overflowed the call stack.' },
-  WR_GUEST_MEMORY_EXCEEDED: { retryable: true, summary: 'The guest tried to grow memory past its cap.' },
+  WR_GUEST_TRAP: {
+    retryable: true,
+    deterministic: true,
+    summary: 'The guest trapped (unreachable, out-of-bounds access, ...).',
+  },
+  WR_GUEST_BUDGET_EXCEEDED: {
+    retryable: true,
+    deterministic: true,
+    summary: 'The guest used up its fuel budget for one call.',
+  },
+  WR_GUEST_STACK_OVERFLOW: { retryable: true, deterministic: true, summary: 'The guest overflowed the call stack.' },
+  WR_GUEST_MEMORY_EXCEEDED: {
+    retryable: true,
+    deterministic: true,
+    summary: 'The guest tried to grow memory past its cap.',
+  },
   WR_GUEST_OUTPUT_INVALID: {
     retryable: true,
+    deterministic: true,
     summary: 'The guest returned output that is not JSON or does not match the ABI schema.',
   },
-  WR_GUEST_OUTPUT_TOO_LARGE: { retryable: true, summary: 'The guest returned more output than the limit allows.' },
-  WR_GUEST_INPUT_TOO_LARGE: { retryable: true, summary: 'The reconcile input is larger than the input limit.' },
+  WR_GUEST_OUTPUT_TOO_LARGE: {
+    retryable: true,
+    deterministic: true,
+    summary: 'The guest returned more output than the limit allows.',
+  },
+  WR_GUEST_INPUT_TOO_LARGE: {
+    retryable: true,
+    deterministic: true,
+    summary: 'The reconcile input is larger than the input limit.',
+  },
+  WR_GUEST_DEADLINE_EXCEEDED: {
+    retryable: true,
+    deterministic: true,
+    summary: 'The call overran its wall-clock deadline; its worker thread was terminated and replaced.',
+  },
+  // Not deterministic: a worker's heap limit counts what other calls on that thread left behind.
+  WR_GUEST_WORKER_EXITED: {
+    retryable: true,
+    summary: 'The worker thread running the call died (heap limit or crash); the call failed, the host did not.',
+  },
   WR_GUEST_INIT_FAILED: { retryable: false, summary: 'The guest rejected its configuration in init.' },
   WR_GUEST_ERROR_RETRYABLE: { retryable: true, summary: 'The guest reported a retryable error.' },
   WR_GUEST_ERROR_TERMINAL: { retryable: false, summary: 'The guest reported a terminal error.' },
@@ -119,6 +164,8 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export class WrError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
+  /** See ErrorSpec.deterministic. */
+  readonly deterministic: boolean;
   /** Structured context for logs and CR status; never includes guest-controlled bytes unbounded. */
   readonly details: Readonly<Record<string, unknown>> | undefined;
 
@@ -127,6 +174,7 @@ export class WrError extends Error {
     this.name = 'WrError';
     this.code = code;
     this.retryable = ERROR_CODES[code].retryable;
+    this.deterministic = (ERROR_CODES[code] as ErrorSpec).deterministic === true;
     this.details = options?.details;
   }
 }
@@ -138,4 +186,9 @@ export function isWrError(err: unknown, code?: ErrorCode): err is WrError {
 /** Retryable unless the error says otherwise: unknown failures are assumed transient. */
 export function isRetryable(err: unknown): boolean {
   return err instanceof WrError ? err.retryable : true;
+}
+
+/** Deterministic only when the code says so: unknown failures are assumed transient. */
+export function isDeterministic(err: unknown): boolean {
+  return err instanceof WrError && err.deterministic;
 }

@@ -16,7 +16,7 @@ import {
   OUTPUT_LIMITS,
 } from '../../host/src/abi/constants.ts';
 import { ERROR_CODES } from '../../host/src/errors.ts';
-import { resolveLimits } from '../../host/src/runtime/index.ts';
+import { localReads, resolveLimits } from '../../host/src/runtime/index.ts';
 import { HOST_IMPORT_SIGNATURES, HostBridge } from '../../host/src/runtime/internal/host-bridge.ts';
 import { GUEST_FUNCTION_EXPORTS } from '../../host/src/runtime/loader.ts';
 import { mapReadPort, recordingLogger } from '../fixtures/guests/host.ts';
@@ -79,7 +79,7 @@ describe('ABI v1 contract', () => {
       limits: resolveLimits(),
       logger: recordingLogger().logger,
       logBindings: {},
-      readPort: mapReadPort([]),
+      reads: localReads(mapReadPort([]), resolveLimits().resultBytes),
       clock: Date.now,
     });
     const registered = bridge.imports();

@@ -50,7 +50,7 @@ describe('ScopedReadPort', () => {
     const json = port.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'a', name: 'one' });
     assert.equal(JSON.parse(json!).metadata.name, 'one');
     assert.equal(port.get({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'a', name: 'missing' }), undefined);
-    assert.equal(port.list({ apiVersion: 'v1', kind: 'ConfigMap' }).length, 3);
+    assert.equal(port.list({ apiVersion: 'v1', kind: 'ConfigMap' }).items.length, 3);
     const web = port.list({
       apiVersion: 'v1',
       kind: 'ConfigMap',
@@ -58,9 +58,11 @@ describe('ScopedReadPort', () => {
       labelSelector: parseLabelSelector('tier=web'),
     });
     assert.deepEqual(
-      web.map((j) => JSON.parse(j).metadata.name),
+      web.items.map((j) => JSON.parse(j).metadata.name),
       ['one'],
     );
+    // Priced by what a list may walk: namespace a holds two objects, only one matches.
+    assert.equal(web.scanned, 2);
   });
 
   it('refuses a verb, kind or namespace outside the grants, and counts it', () => {
@@ -83,7 +85,7 @@ describe('ScopedReadPort', () => {
       [{ apiVersion: 'v1', kind: 'ConfigMap', verbs: ['list'], namespaces: ['b'] }],
     );
     assert.deepEqual(
-      port.list({ apiVersion: 'v1', kind: 'ConfigMap' }).map((j) => JSON.parse(j).metadata.name),
+      port.list({ apiVersion: 'v1', kind: 'ConfigMap' }).items.map((j) => JSON.parse(j).metadata.name),
       ['three'],
     );
   });

@@ -36,17 +36,21 @@ export class ScopedReadPort implements ReadPort {
     return caches.get(caches.kind.namespaced ? ref.namespace : undefined, ref.name)?.json;
   }
 
-  list(query: ListQuery): readonly string[] {
+  list(query: ListQuery): { items: readonly string[]; scanned: number } {
     const caches = this.#check('list', query.apiVersion, query.kind, query.namespace);
     const namespace = caches.kind.namespaced ? query.namespace : undefined;
     const grant = this.#grant('list', query.apiVersion, query.kind, undefined);
     const objects = caches.list(namespace, query.labelSelector);
+    // Priced by what the lookup may walk (every object of the namespace or kind), not by what matched:
+    // a selector that matches nothing still scans.
+    const scanned = Math.max(caches.count(namespace), 1);
     // A namespace-restricted grant without a namespace in the query lists only the granted namespaces.
     if (namespace === undefined && grant !== undefined && grant.namespaces.length > 0 && caches.kind.namespaced) {
       const allowed = new Set(grant.namespaces);
-      return objects.filter((o) => o.namespace !== undefined && allowed.has(o.namespace)).map((o) => o.json);
+      const items = objects.filter((o) => o.namespace !== undefined && allowed.has(o.namespace)).map((o) => o.json);
+      return { items, scanned };
     }
-    return objects.map((o) => o.json);
+    return { items: objects.map((o) => o.json), scanned };
   }
 
   #grant(verb: 'get' | 'list', apiVersion: string, kind: string, namespace: string | undefined) {

@@ -53,6 +53,12 @@ export class KindCaches {
     return this.handles.flatMap((h) => h.reader.list(query));
   }
 
+  /** Objects a list of `namespace` (undefined: every namespace in scope) may have to walk. */
+  count(namespace: string | undefined): number {
+    if (namespace !== undefined) return this.#reader(namespace)?.size ?? 0;
+    return this.handles.reduce((n, h) => n + h.reader.size, 0);
+  }
+
   /**
    * Objects whose controller owner has `uid`. Without a namespace every handle is asked: the reconcile
    * snapshot knows only the owner's UID, and UIDs are unique across namespaces, so this is exact.

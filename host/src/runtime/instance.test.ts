@@ -7,6 +7,7 @@ import { fixture, watToWasm } from '../../../test/fixtures/guests/wat.ts';
 import { HOST_STATUS } from '../abi/constants.ts';
 import { type ErrorCode, isWrError } from '../errors.ts';
 import { GuestInstance, type InstanceOptions } from './instance.ts';
+import { localReads } from './internal/reads.ts';
 import { type LimitOverrides, resolveLimits } from './limits.ts';
 import { type CompiledModule, ModuleLoader } from './loader.ts';
 import type { CallEvent } from './ports.ts';
@@ -31,7 +32,7 @@ function options(overrides: LimitOverrides = {}, extra: Partial<InstanceOptions>
     limits: resolveLimits(overrides),
     logger: recordingLogger().logger,
     logBindings: { reconciler: 't' },
-    readPort: mapReadPort(OBJECTS, ['Secret']),
+    reads: localReads(mapReadPort(OBJECTS, ['Secret']), resolveLimits(overrides).resultBytes),
     ...extra,
   };
 }

@@ -1,18 +1,20 @@
-// One live guest instance: instantiation, wr_init, and metered, contained reconcile/finalize calls.
+// One live guest instance: instantiation, the start function, wr_init, and metered, contained calls.
 //
-// A call is synchronous Wasm on the event loop; the fuel budget, not a timer, is what bounds it. Any
-// failure poisons the instance (it may have been unwound mid-update, so its memory is not trusted) and the
-// pool replaces it with a fresh one built from the same compiled module and config.
+// A call is synchronous Wasm on the thread that hosts the instance (a guest worker in the host, the
+// caller's thread in tests and tools); the fuel budget bounds it, and the worker pool's deadline backs
+// the budget up. Any failure poisons the instance (it may have been unwound mid-update, so its memory is
+// not trusted) and the pool replaces it with a fresh one built from the same compiled module and config.
 
 import { Buffer } from 'node:buffer';
-import { EXPORTS, FUEL_GLOBAL_EXPORT, GUEST_STATUS } from '../abi/constants.ts';
+import { EXPORTS, FUEL_GLOBAL_EXPORT, GUEST_STATUS, START_EXPORT } from '../abi/constants.ts';
 import type { ReconcileOutput } from '../abi/types.ts';
 import { validateReconcileOutput } from '../abi/validate.ts';
 import { type ErrorCode, isWrError, WrError } from '../errors.ts';
-import { HostAbort, HostBridge } from './internal/host-bridge.ts';
+import { type CallMode, HostAbort, HostBridge } from './internal/host-bridge.ts';
+import type { GuestReads } from './internal/reads.ts';
 import type { RuntimeLimits } from './limits.ts';
 import type { CompiledModule } from './loader.ts';
-import type { CallObserver, GuestLogger, ReadPort } from './ports.ts';
+import type { CallObserver, GuestLogger } from './ports.ts';
 
 export type GuestCallExport = typeof EXPORTS.reconcile | typeof EXPORTS.finalize;
 
@@ -23,7 +25,8 @@ export interface InstanceOptions {
   readonly logger: GuestLogger;
   /** Fields bound to every log line of this guest, e.g. reconciler name and digest. */
   readonly logBindings: Readonly<Record<string, unknown>>;
-  readonly readPort: ReadPort;
+  /** Answers the guest's get/list: in-process (localReads) or across threads (the worker's channel). */
+  readonly reads: GuestReads;
   readonly clock?: () => number;
   readonly observer?: CallObserver;
 }
@@ -58,6 +61,7 @@ export class GuestInstance {
   readonly #fuel: WebAssembly.Global;
   readonly #alloc: (len: number) => number;
   readonly #exports: Readonly<Record<string, BufferFn | undefined>>;
+  readonly #start: (() => void) | undefined;
   #poisoned = false;
 
   private constructor(
@@ -77,27 +81,36 @@ export class GuestInstance {
       [EXPORTS.reconcile]: exportedFunction(instance, EXPORTS.reconcile),
       [EXPORTS.finalize]: exportedFunction(instance, EXPORTS.finalize),
     };
+    // Only the instrumenter can add it (a guest's own export of the name is refused at load): it is the
+    // module's start function, moved out of instantiation so that it runs metered like any call.
+    this.#start = exportedFunction(instance, START_EXPORT);
     bridge.attach(this.#memory, this.#fuel);
   }
 
   /**
-   * Instantiates `compiled` and runs wr_init. Every failure, including a trap in the start function or
-   * an exhausted budget, is WR_GUEST_INIT_FAILED with the underlying code in `details.cause`: init is
-   * deterministic (config is its only input), so retrying the same module and config fails the same way.
+   * Instantiates `compiled`, runs its start function and wr_init. Every failure, including a trap in the
+   * start function or an exhausted budget, is WR_GUEST_INIT_FAILED with the underlying code in
+   * `details.cause`: init is deterministic (config is its only input), so retrying the same module and
+   * config fails the same way.
    */
-  static async create(compiled: CompiledModule, options: InstanceOptions): Promise<GuestInstance> {
+  static instantiate(compiled: CompiledModule, options: InstanceOptions): GuestInstance {
     const bridge = new HostBridge({
       limits: options.limits,
       logger: options.logger,
       logBindings: options.logBindings,
-      readPort: options.readPort,
+      reads: options.reads,
       clock: options.clock ?? Date.now,
     });
     let instance: WebAssembly.Instance;
     try {
-      instance = await WebAssembly.instantiate(compiled.module, bridge.imports());
+      // Synchronous: a guest worker never returns to its event loop, and the compile is already done.
+      instance = new WebAssembly.Instance(compiled.module, bridge.imports());
     } catch (err) {
-      const cause = err instanceof HostAbort ? err.error : GuestInstance.#classifyStart(err);
+      // Linking and segment initialisation: the start function is not part of instantiation any more.
+      const cause =
+        err instanceof WebAssembly.RuntimeError
+          ? new WrError('WR_GUEST_TRAP', `instantiation trapped: ${err.message}`, { cause: err })
+          : new WrError('WR_MODULE_COMPILE', `linking failed: ${(err as Error).message}`, { cause: err });
       throw GuestInstance.#initFailed(`instantiation failed: ${cause.message}`, cause, compiled);
     }
     const guest = new GuestInstance(compiled, options, bridge, instance);
@@ -105,20 +118,15 @@ export class GuestInstance {
     return guest;
   }
 
-  static #classifyStart(err: unknown): WrError {
-    if (err instanceof RangeError && STACK_OVERFLOW.test(err.message)) {
-      return new WrError('WR_GUEST_STACK_OVERFLOW', 'the start function overflowed the stack', { cause: err });
-    }
-    if (err instanceof WebAssembly.RuntimeError) {
-      return new WrError('WR_GUEST_TRAP', `the start function trapped: ${err.message}`, { cause: err });
-    }
-    return new WrError('WR_MODULE_COMPILE', `linking failed: ${(err as Error).message}`, { cause: err });
+  /** `instantiate` with its failure as a rejection. */
+  static async create(compiled: CompiledModule, options: InstanceOptions): Promise<GuestInstance> {
+    return GuestInstance.instantiate(compiled, options);
   }
 
   static #initFailed(message: string, cause: WrError, compiled: CompiledModule): WrError {
     return new WrError('WR_GUEST_INIT_FAILED', message, {
       cause,
-      details: { cause: cause.code, digest: compiled.digest, ...cause.details },
+      details: { ...cause.details, cause: cause.code, digest: compiled.digest },
     });
   }
 
@@ -129,8 +137,16 @@ export class GuestInstance {
   #init(): void {
     let status: number;
     let output: string | undefined;
+    if (this.#start !== undefined) {
+      try {
+        this.#run('__wr_start', 'start', this.#start);
+      } catch (err) {
+        const cause = err as WrError;
+        throw GuestInstance.#initFailed(`the start function failed: ${cause.message}`, cause, this.compiled);
+      }
+    }
     try {
-      ({ status, output } = this.#invoke(EXPORTS.init, this.#options.initInput, false));
+      ({ status, output } = this.#invoke(EXPORTS.init, this.#options.initInput, 'init'));
     } catch (err) {
       const cause = err as WrError;
       throw GuestInstance.#initFailed(`wr_init failed: ${cause.message}`, cause, this.compiled);
@@ -150,7 +166,7 @@ export class GuestInstance {
    */
   call(name: GuestCallExport, input: string): ReconcileOutput {
     if (this.#poisoned) throw new WrError('WR_GUEST_TRAP', 'the instance is poisoned by an earlier failure');
-    const { status, output } = this.#invoke(name, input, true);
+    const { status, output } = this.#invoke(name, input, 'call');
     try {
       return this.#interpret(status, output);
     } catch (err) {
@@ -200,7 +216,7 @@ export class GuestInstance {
   }
 
   /** Writes the input, runs one export under a fresh budget, and maps every way it can fail to a WrError. */
-  #invoke(name: string, input: string, readsAllowed: boolean): { status: number; output: string | undefined } {
+  #invoke(name: string, input: string, mode: CallMode): { status: number; output: string | undefined } {
     const limits = this.#options.limits;
     const bytes = Buffer.byteLength(input, 'utf8');
     if (bytes > limits.inputBytes) {
@@ -213,12 +229,8 @@ export class GuestInstance {
       );
     }
     const fn = this.#exports[name]!;
-    const started = performance.now();
-    this.#fuel.value = limits.fuel;
-    this.#bridge.begin(readsAllowed);
     let status = 0;
-    let failure: WrError | undefined;
-    try {
+    const output = this.#run(name, mode, () => {
       const ptr = this.#alloc(bytes) >>> 0;
       const buffer = this.#memory.buffer;
       if (ptr + bytes > buffer.byteLength) {
@@ -230,6 +242,19 @@ export class GuestInstance {
       }
       encoder.encodeInto(input, new Uint8Array(buffer, ptr, bytes));
       status = fn(ptr, bytes);
+    });
+    return { status, output };
+  }
+
+  /** Runs `body` under a fresh budget in `mode`; returns what set_output received, throws the failure. */
+  #run(name: string, mode: CallMode, body: () => void): string | undefined {
+    const limits = this.#options.limits;
+    const started = performance.now();
+    this.#fuel.value = limits.fuel;
+    this.#bridge.begin(mode);
+    let failure: WrError | undefined;
+    try {
+      body();
     } catch (err) {
       failure = this.#classify(err);
     }
@@ -238,23 +263,32 @@ export class GuestInstance {
     failure = outcome.abort ?? failure;
     const remaining = this.#fuel.value as number;
     const fuelUsed = limits.fuel - Math.max(remaining, 0);
-    this.#options.observer?.onCall({
-      digest: this.compiled.digest,
-      export: name as 'wr_init' | GuestCallExport,
-      outcome: failure?.code ?? 'ok',
-      fuelUsed,
-      durationMs: performance.now() - started,
-    });
+    if (mode !== 'start') {
+      this.#options.observer?.onCall({
+        digest: this.compiled.digest,
+        export: name as 'wr_init' | GuestCallExport,
+        outcome: failure?.code ?? 'ok',
+        fuelUsed,
+        durationMs: performance.now() - started,
+      });
+    }
     if (failure !== undefined) {
       this.#poisoned = true;
       throw failure;
     }
-    return { status, output: outcome.output };
+    return outcome.output;
   }
 
   #classify(err: unknown): WrError {
     if (err instanceof HostAbort) return err.error;
     if (isWrError(err)) return err;
+    if (err instanceof WebAssembly.Exception) {
+      // A Wasm `throw` no handler caught. Its payload is guest data: only the fact is reported.
+      return new WrError('WR_GUEST_TRAP', 'the guest threw a WebAssembly exception that nothing caught', {
+        cause: err,
+        details: { trap: 'uncaught exception' },
+      });
+    }
     const message = err instanceof Error ? err.message : String(err);
     if (err instanceof RangeError && STACK_OVERFLOW.test(message)) {
       return new WrError('WR_GUEST_STACK_OVERFLOW', 'the guest overflowed the call stack', { cause: err });

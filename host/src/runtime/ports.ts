@@ -28,7 +28,8 @@ export interface ListQuery {
  */
 export interface ReadPort {
   get(ref: ObjectRef): string | undefined;
-  list(query: ListQuery): readonly string[];
+  /** `scanned`: the cached objects the lookup had to consider, which is what the guest pays for. */
+  list(query: ListQuery): { readonly items: readonly string[]; readonly scanned: number };
 }
 
 /** The subset of pino's Logger the runtime writes guest logs to. */

@@ -9,11 +9,12 @@ import { EXPORTS } from '../abi/constants.ts';
 import { encodeInitInput } from '../abi/encode.ts';
 import type { ReconcileOutput } from '../abi/types.ts';
 import { WrError } from '../errors.ts';
-import { type GuestCallExport, GuestInstance } from './instance.ts';
+import type { GuestCallExport } from './instance.ts';
 import { InstancePool } from './internal/pool.ts';
 import { type LimitOverrides, type RuntimeLimits, resolveLimits } from './limits.ts';
 import type { CompiledModule, ModuleLoader } from './loader.ts';
 import type { CallEvent, CallObserver, GuestLogger, ReadPort } from './ports.ts';
+import { type GuestWorkerPool, type RemoteInstance, sharedWorkerPool } from './workers/worker-pool.ts';
 
 export interface SlotOptions {
   /** The reconciler this slot serves; passed to wr_init and bound to guest logs. */
@@ -25,8 +26,9 @@ export interface SlotOptions {
   readonly limits?: LimitOverrides;
   /** Instances per version: the most calls that can be waiting on instantiation at once. Default 2. */
   readonly maxInstances?: number;
-  readonly clock?: () => number;
   readonly observer?: CallObserver;
+  /** Where the guests run; default: the process-wide pool (sharedWorkerPool). */
+  readonly workers?: GuestWorkerPool;
 }
 
 export interface LoadResult {
@@ -53,7 +55,7 @@ class Version {
   readonly generation: number;
   /** Identifies what was loaded besides the bytes: config and limits. */
   readonly key: string;
-  readonly pool: InstancePool;
+  readonly pool: InstancePool<RemoteInstance>;
   readonly drained: Promise<void>;
   readonly #onDrained: () => void;
   calls = 0;
@@ -66,7 +68,7 @@ class Version {
     compiled: CompiledModule,
     generation: number,
     key: string,
-    create: (v: Version) => Promise<GuestInstance>,
+    create: (v: Version) => Promise<RemoteInstance>,
     max: number,
   ) {
     this.compiled = compiled;
@@ -108,6 +110,7 @@ export class ModuleSlot {
   readonly #options: SlotOptions;
   readonly #baseLimits: LimitOverrides;
   readonly #maxInstances: number;
+  readonly #workers: GuestWorkerPool;
   readonly #draining = new Set<Version>();
   #active: Version | undefined;
   #previousDigest: string | undefined;
@@ -121,6 +124,7 @@ export class ModuleSlot {
     // Fails fast on bad defaults instead of at the first load.
     resolveLimits(this.#baseLimits);
     this.#maxInstances = options.maxInstances ?? 2;
+    this.#workers = options.workers ?? sharedWorkerPool();
   }
 
   get activeDigest(): string | undefined {
@@ -192,10 +196,10 @@ export class ModuleSlot {
     return { digest: compiled.digest, generation: version.generation, swapped: true };
   }
 
-  #instantiate(version: Version, initInput: string, limits: RuntimeLimits): Promise<GuestInstance> {
+  #instantiate(version: Version, initInput: string, limits: RuntimeLimits): Promise<RemoteInstance> {
     const user = this.#options.observer;
     const { name, namespace } = this.#options.identity;
-    return GuestInstance.create(version.compiled, {
+    return this.#workers.instantiate(version.compiled, {
       initInput,
       limits,
       logger: this.#options.logger,
@@ -205,7 +209,6 @@ export class ModuleSlot {
         digest: version.compiled.digest,
       },
       readPort: this.#options.readPort,
-      ...(this.#options.clock === undefined ? {} : { clock: this.#options.clock }),
       observer: {
         onCall(event: CallEvent) {
           version.fuelUsed += event.fuelUsed;
@@ -240,13 +243,7 @@ export class ModuleSlot {
     if (name === EXPORTS.finalize && !version.compiled.hasFinalize) return NOTHING_TO_FINALIZE;
     version.inFlight++;
     try {
-      const instance = version.pool.tryAcquire();
-      if (instance === undefined) return await version.pool.run((i) => i.call(name, input));
-      try {
-        return instance.call(name, input);
-      } finally {
-        version.pool.release(instance);
-      }
+      return await version.pool.run((i) => i.call(name, input));
     } catch (err) {
       version.failures++;
       throw err;

@@ -5,26 +5,29 @@
 //   out-of-bounds load in the guest itself; an import never lets a JS exception of its own escape.
 // - Imports returning i32 report semantic problems as negative HOST_STATUS values; void imports cannot,
 //   so an invalid argument aborts the call.
-// - Every import charges fuel (HOST_CALL_FUEL) so that work done by the host on the guest's behalf is
-//   bounded by the same budget as the guest's own instructions.
+// - Every import charges fuel (HOST_CALL_FUEL) for the work it makes the host do, failures included, so
+//   the budget bounds wall time on every path; the charge comes before the work wherever it can be known.
+// - Outside a call (the start function runs as one, in mode 'start') every import traps.
 // An abort records its error before throwing: Wasm exception handling can catch a JS exception thrown by
 // an import, so the recorded error, not the exception, is what decides the call's outcome.
 
-import { Buffer } from 'node:buffer';
 import { HOST_CALL_FUEL, HOST_STATUS, IMPORT_NAMESPACE, IMPORTS, LOG_LEVEL } from '../../abi/constants.ts';
-import { parseLabelSelector } from '../../cache/label-selector.ts';
 import { type ErrorCode, isWrError, WrError } from '../../errors.ts';
 import type { RuntimeLimits } from '../limits.ts';
-import type { GuestLogger, ListQuery, ObjectRef, ReadPort } from '../ports.ts';
+import type { GuestLogger } from '../ports.ts';
+import { type GuestReads, parseReadRequest } from './reads.ts';
 
 export interface HostEnv {
   readonly limits: RuntimeLimits;
   readonly logger: GuestLogger;
   /** Fields bound to every guest log line (reconciler, digest). */
   readonly logBindings: Readonly<Record<string, unknown>>;
-  readonly readPort: ReadPort;
+  readonly reads: GuestReads;
   readonly clock: () => number;
 }
+
+/** What a call may do: the start function nothing, wr_init no reads (config is its only input). */
+export type CallMode = 'start' | 'init' | 'call';
 
 /** Thrown through the guest's frames to stop it; the instance turns it back into `error`. */
 export class HostAbort extends Error {
@@ -46,7 +49,6 @@ const LEVEL_NAMES: Readonly<Record<number, LevelName | undefined>> = {
 };
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const lenientUtf8 = new TextDecoder('utf-8');
-const encoder = new TextEncoder();
 
 /** The signature of each host import, as the loader checks it and docs/abi/v1.md lists it. */
 export const HOST_IMPORT_SIGNATURES: Readonly<
@@ -72,10 +74,9 @@ export class HostBridge {
   readonly #env: HostEnv;
   #memory: WebAssembly.Memory | undefined;
   #fuel: WebAssembly.Global | undefined;
-  #active = false;
-  #readsAllowed = false;
+  #mode: CallMode | undefined;
   #output: string | undefined;
-  #held: { text: string; bytes: number } | undefined;
+  #held: Uint8Array | undefined;
   #abort: WrError | undefined;
   #logLines = 0;
   #logDropped = 0;
@@ -90,10 +91,9 @@ export class HostBridge {
     this.#fuel = fuel;
   }
 
-  /** Starts a call. `readsAllowed` is false for wr_init, whose only input is its config. */
-  begin(readsAllowed: boolean): void {
-    this.#active = true;
-    this.#readsAllowed = readsAllowed;
+  /** Starts a call in `mode`. */
+  begin(mode: CallMode): void {
+    this.#mode = mode;
     this.#output = undefined;
     this.#held = undefined;
     this.#abort = undefined;
@@ -106,7 +106,7 @@ export class HostBridge {
     if (this.#logDropped > 0) {
       this.#env.logger.warn({ ...this.#env.logBindings, dropped: this.#logDropped }, 'guest log lines dropped');
     }
-    this.#active = false;
+    this.#mode = undefined;
     this.#output = undefined;
     this.#held = undefined;
     this.#abort = undefined;
@@ -147,21 +147,25 @@ export class HostBridge {
     throw this.#stop(new WrError(code, message, details === undefined ? undefined : { details }));
   }
 
-  #charge(bytes: number): void {
+  /** Charges `units` and aborts the call when the budget cannot pay; traps outside a call. */
+  #pay(units: number): void {
     const fuel = this.#fuel;
-    if (fuel === undefined || !this.#active) return;
-    const left = (fuel.value as number) - HOST_CALL_FUEL.base - Math.ceil(bytes / HOST_CALL_FUEL.bytesPerUnit);
+    if (fuel === undefined || this.#mode === undefined || this.#mode === 'start') {
+      this.#fail('WR_GUEST_TRAP', 'host imports are unavailable outside a call (in the start function)');
+    }
+    const left = (fuel.value as number) - units;
     // The global is an i32: clamp so a huge charge cannot wrap around to a large positive budget.
     fuel.value = Math.max(left, -1);
     if (left < 0) this.#fail('WR_GUEST_BUDGET_EXCEEDED', 'the guest used up its fuel budget in a host call');
   }
 
+  #charge(bytes: number): void {
+    this.#pay(HOST_CALL_FUEL.base + Math.ceil(bytes / HOST_CALL_FUEL.bytesPerUnit));
+  }
+
   /** Guest memory [ptr, ptr+len) as a view, or an abort when the range is outside linear memory. */
   #bytes(what: string, ptr: number, len: number): Uint8Array {
-    const memory = this.#memory;
-    if (memory === undefined || !this.#active) {
-      this.#fail('WR_GUEST_TRAP', `${what} called outside a host call (from the start function?)`);
-    }
+    const memory = this.#memory!;
     const start = ptr >>> 0;
     const length = len >>> 0;
     const buffer = memory.buffer;
@@ -176,6 +180,7 @@ export class HostBridge {
   }
 
   #log(level: number, ptr: number, len: number): void {
+    this.#charge(0);
     const name = LEVEL_NAMES[level];
     if (name === undefined) this.#fail('WR_GUEST_TRAP', `log: unknown level ${level}`, { level });
     const view = this.#bytes('log', ptr, len);
@@ -202,55 +207,43 @@ export class HostBridge {
   }
 
   #read(kind: 'get' | 'list', ptr: number, len: number): number {
+    this.#charge(0);
     const view = this.#bytes(kind, ptr, len);
     this.#charge(view.length);
     this.#held = undefined;
-    if (!this.#readsAllowed) return HOST_STATUS.DENIED;
+    if (this.#mode !== 'call') return HOST_STATUS.DENIED;
     let request: unknown;
     try {
       request = JSON.parse(utf8.decode(view));
     } catch {
       return HOST_STATUS.INVALID_ARGUMENT;
     }
-    const parsed = kind === 'get' ? parseObjectRef(request) : parseListQuery(request);
+    const parsed = parseReadRequest(kind, request);
     if (parsed === undefined) return HOST_STATUS.INVALID_ARGUMENT;
-    let text: string;
-    let bytes: number;
-    try {
-      if (kind === 'get') {
-        const found = this.#env.readPort.get(parsed as ObjectRef);
-        if (found === undefined) return HOST_STATUS.NOT_FOUND;
-        text = found;
-        bytes = Buffer.byteLength(found, 'utf8');
-      } else {
-        const items = this.#env.readPort.list(parsed as ListQuery);
-        // Sum before joining so an oversized list never gets concatenated.
-        bytes = 2 + Math.max(items.length - 1, 0);
-        for (const item of items) bytes += Buffer.byteLength(item, 'utf8');
-        text = bytes > this.#env.limits.resultBytes ? '' : `[${items.join(',')}]`;
-      }
-    } catch (err) {
-      if (isWrError(err, 'WR_CAPABILITY_DENIED')) return HOST_STATUS.DENIED;
-      throw err;
-    }
-    if (bytes > this.#env.limits.resultBytes) return HOST_STATUS.TOO_LARGE;
-    this.#charge(bytes);
-    this.#held = { text, bytes };
-    return bytes;
+    // The round trip to the cache is paid before it is made; what it found, as soon as that is known.
+    this.#pay(HOST_CALL_FUEL.read);
+    const answer = this.#env.reads(kind, parsed);
+    this.#pay(answer.scanned * HOST_CALL_FUEL.perObject + Math.ceil(answer.bytes / HOST_CALL_FUEL.bytesPerUnit));
+    if (answer.status !== HOST_STATUS.OK || answer.data === undefined) return answer.status;
+    if (answer.bytes > this.#env.limits.resultBytes) return HOST_STATUS.TOO_LARGE;
+    this.#held = answer.data;
+    return answer.bytes;
   }
 
   #resultRead(ptr: number, len: number): number {
+    this.#charge(0);
     const view = this.#bytes('result_read', ptr, len);
     const held = this.#held;
     if (held === undefined) return HOST_STATUS.NO_RESULT;
-    if (view.length < held.bytes) return HOST_STATUS.INVALID_ARGUMENT;
-    this.#charge(held.bytes);
-    encoder.encodeInto(held.text, view);
+    if (view.length < held.length) return HOST_STATUS.INVALID_ARGUMENT;
+    this.#charge(held.length);
+    view.set(held);
     this.#held = undefined;
-    return held.bytes;
+    return held.length;
   }
 
   #setOutput(ptr: number, len: number): void {
+    this.#charge(0);
     const view = this.#bytes('set_output', ptr, len);
     const limit = this.#env.limits.outputBytes;
     if (view.length > limit) {
@@ -272,46 +265,4 @@ export class HostBridge {
     this.#charge(0);
     return this.#env.clock();
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function nonEmpty(value: unknown): value is string {
-  return typeof value === 'string' && value.length > 0;
-}
-
-function parseObjectRef(value: unknown): ObjectRef | undefined {
-  if (!isRecord(value) || !nonEmpty(value.apiVersion) || !nonEmpty(value.kind) || !nonEmpty(value.name)) return;
-  if (value.namespace !== undefined && !nonEmpty(value.namespace)) return;
-  return {
-    apiVersion: value.apiVersion,
-    kind: value.kind,
-    name: value.name,
-    ...(value.namespace === undefined ? {} : { namespace: value.namespace }),
-  };
-}
-
-/** Undefined for a malformed query, including a selector that does not follow the Kubernetes grammar. */
-function parseListQuery(value: unknown): ListQuery | undefined {
-  if (!isRecord(value) || !nonEmpty(value.apiVersion) || !nonEmpty(value.kind)) return;
-  if (value.namespace !== undefined && !nonEmpty(value.namespace)) return;
-  const selector = value.labelSelector;
-  if (selector !== undefined && typeof selector !== 'string') return;
-  let labelSelector: ListQuery['labelSelector'];
-  if (selector !== undefined && selector !== '') {
-    try {
-      labelSelector = parseLabelSelector(selector);
-    } catch (err) {
-      if (isWrError(err, 'WR_SELECTOR_INVALID')) return;
-      throw err;
-    }
-  }
-  return {
-    apiVersion: value.apiVersion,
-    kind: value.kind,
-    ...(value.namespace === undefined ? {} : { namespace: value.namespace }),
-    ...(labelSelector === undefined ? {} : { labelSelector }),
-  };
 }

@@ -1,23 +1,28 @@
 // A bounded pool of guest instances of one module version: one caller per instance, never re-entered.
 //
-// A guest call is synchronous, so an idle instance is handed out and returned within one turn of the
-// event loop; the pool grows only while a replacement for a poisoned instance is being instantiated
-// (async) and other calls arrive meanwhile. `max` bounds memory: max x the module's memory cap.
+// Instances are created on demand, up to `max` (concurrent calls of the version): `max` bounds memory,
+// max x the module's memory cap. Callers beyond it wait in FIFO order.
 
 import { WrError } from '../../errors.ts';
-import type { GuestInstance } from '../instance.ts';
 
-export class InstancePool {
-  readonly #create: () => Promise<GuestInstance>;
+/** What the pool needs of an instance. */
+export interface PooledInstance {
+  readonly poisoned: boolean;
+  /** Frees the instance; called once, when it is dropped. */
+  dispose(): void;
+}
+
+export class InstancePool<I extends PooledInstance> {
+  readonly #create: () => Promise<I>;
   readonly #max: number;
-  readonly #idle: GuestInstance[] = [];
+  readonly #idle: I[] = [];
   readonly #waiters: Array<() => void> = [];
   #total = 0;
   #closed = false;
   #created = 0;
   #discarded = 0;
 
-  constructor(create: () => Promise<GuestInstance>, max: number) {
+  constructor(create: () => Promise<I>, max: number) {
     if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`pool size must be a positive integer, got ${max}`);
     this.#create = create;
     this.#max = max;
@@ -37,34 +42,24 @@ export class InstancePool {
     this.#release(await this.#acquire());
   }
 
-  /** An idle instance without waiting, or undefined: the fast path of every call. */
-  tryAcquire(): GuestInstance | undefined {
-    return this.#closed ? undefined : this.#idle.pop();
-  }
-
   /** Runs `fn` on an exclusive instance; a poisoned instance is dropped instead of returned. */
-  async run<T>(fn: (instance: GuestInstance) => T): Promise<T> {
-    const instance = this.tryAcquire() ?? (await this.#acquire());
+  async run<T>(fn: (instance: I) => Promise<T>): Promise<T> {
+    const instance = this.#idle.pop() ?? (await this.#acquire());
     try {
-      return fn(instance);
+      return await fn(instance);
     } finally {
       this.#release(instance);
     }
   }
 
-  /** Releases an instance obtained from tryAcquire. */
-  release(instance: GuestInstance): void {
-    this.#release(instance);
-  }
-
   /** Drops idle instances; instances in use are dropped when released. Waiters are failed. */
   close(): void {
     this.#closed = true;
-    this.#dropAll(this.#idle.splice(0).length);
+    for (const instance of this.#idle.splice(0)) this.#drop(instance);
     for (const wake of this.#waiters.splice(0)) wake();
   }
 
-  async #acquire(): Promise<GuestInstance> {
+  async #acquire(): Promise<I> {
     for (;;) {
       if (this.#closed) throw new WrError('WR_SLOT_CLOSED', 'the module version was retired');
       const idle = this.#idle.pop();
@@ -85,15 +80,15 @@ export class InstancePool {
     }
   }
 
-  #release(instance: GuestInstance): void {
-    if (instance.poisoned || this.#closed) this.#dropAll(1);
+  #release(instance: I): void {
+    if (instance.poisoned || this.#closed) this.#drop(instance);
     else this.#idle.push(instance);
     this.#waiters.shift()?.();
   }
 
-  /** Forgetting an instance is all it takes: V8 frees it and its linear memory once unreferenced. */
-  #dropAll(count: number): void {
-    this.#total -= count;
-    this.#discarded += count;
+  #drop(instance: I): void {
+    instance.dispose();
+    this.#total--;
+    this.#discarded++;
   }
 }

@@ -54,6 +54,12 @@ declare namespace WebAssembly {
   interface RuntimeError extends Error {}
   var RuntimeError: { prototype: RuntimeError; new (message?: string): RuntimeError };
 
+  /** A Wasm exception (`throw`) that escaped to JavaScript. */
+  interface Exception {
+    is(tag: object): boolean;
+  }
+  var Exception: { prototype: Exception; new (tag: object, payload: unknown[]): Exception };
+
   function compile(bytes: BufferSource): Promise<Module>;
   function instantiate(module: Module, imports?: Imports): Promise<Instance>;
   function validate(bytes: BufferSource): boolean;

@@ -1,0 +1,157 @@
+// The body of a guest worker thread: hosts guest instances and runs the operations the main thread sends.
+//
+// It never returns to its event loop: between operations it sleeps in Atomics.wait, and the compiled
+// modules the main thread posts are picked up synchronously with receiveMessageOnPort. Everything a
+// guest can do here is bounded by fuel and the instance's limits; what escapes that (a runaway call, a
+// heap limit) ends this thread, which the main thread notices and replaces, never the host.
+
+import { type MessagePort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { isWrError, WrError } from '../../errors.ts';
+import { GuestInstance } from '../instance.ts';
+import type { ReadKind, ReadRequest } from '../internal/reads.ts';
+import type { RuntimeLimits } from '../limits.ts';
+import type { CompiledModule } from '../loader.ts';
+import type { CallEvent, GuestLogger } from '../ports.ts';
+import {
+  CALL_EXPORT,
+  CTL,
+  Channel,
+  type ChannelBuffers,
+  OP,
+  READ_KIND,
+  STATE,
+  type WireInstantiate,
+  type WireLog,
+  type WireModule,
+  type WireReply,
+} from './channel.ts';
+
+const { buffers, port } = workerData as { buffers: ChannelBuffers; port: MessagePort };
+const channel = new Channel(buffers);
+const ctl = channel.ctl;
+
+interface ModuleEntry {
+  readonly compiled: CompiledModule;
+  refs: number;
+}
+const modules = new Map<number, ModuleEntry>();
+const instances = new Map<number, { readonly guest: GuestInstance; readonly moduleId: number }>();
+
+/** Log lines and the call event of the operation in progress, returned with its reply. */
+let logs: WireLog[] = [];
+let lastEvent: CallEvent | undefined;
+
+function bufferingLogger(levels: ReadonlySet<string>): GuestLogger {
+  const at = (level: WireLog[0]) => (fields: object, message: string) => {
+    logs.push(Object.keys(fields).length === 0 ? [level, message] : [level, message, fields]);
+  };
+  return {
+    trace: at('trace'),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    isLevelEnabled: (level) => levels.has(level),
+  };
+}
+
+/** A cache read: handed to the main thread, which answers while this thread waits. */
+function remoteRead(kind: ReadKind, request: ReadRequest) {
+  const [len] = channel.writeTexts(JSON.stringify(request));
+  ctl[CTL.a0] = READ_KIND.indexOf(kind);
+  ctl[CTL.len] = len!;
+  channel.signal(STATE.read);
+  for (let s = channel.state; s === STATE.read; s = channel.state) Atomics.wait(ctl, CTL.state, s);
+  const status = ctl[CTL.a0]!;
+  const bytes = ctl[CTL.a2]!;
+  return {
+    status,
+    scanned: ctl[CTL.a1]!,
+    bytes,
+    data: status === 0 ? channel.copyBytes(0, ctl[CTL.len]!) : undefined,
+  };
+}
+
+function moduleFor(moduleId: number): ModuleEntry {
+  for (let entry = modules.get(moduleId); entry === undefined; entry = modules.get(moduleId)) {
+    // The main thread posts a module before the first instantiate that names it, so it is queued here.
+    const message = receiveMessageOnPort(port)?.message as WireModule | undefined;
+    if (message === undefined) throw new WrError('WR_HOST_INTERNAL', `module ${moduleId} was never posted`);
+    modules.set(message.moduleId, { compiled: message.compiled as CompiledModule, refs: 0 });
+  }
+  return modules.get(moduleId)!;
+}
+
+function instantiate(instanceId: number, request: WireInstantiate): void {
+  const entry = moduleFor(request.moduleId);
+  const guest = GuestInstance.instantiate(entry.compiled, {
+    initInput: request.initInput,
+    limits: request.limits as RuntimeLimits,
+    logger: bufferingLogger(new Set(request.levels)),
+    // The main thread adds the reconciler's bindings when it writes the lines.
+    logBindings: {},
+    reads: remoteRead,
+    observer: {
+      onCall(event) {
+        lastEvent = event;
+      },
+    },
+  });
+  entry.refs++;
+  instances.set(instanceId, { guest, moduleId: request.moduleId });
+}
+
+function drop(instanceId: number): void {
+  const held = instances.get(instanceId);
+  if (held === undefined) return;
+  instances.delete(instanceId);
+  const entry = modules.get(held.moduleId)!;
+  // The last instance of a module lets go of it, so the worker keeps no code nobody uses.
+  if (--entry.refs === 0) modules.delete(held.moduleId);
+}
+
+function wireError(err: unknown): WrError {
+  if (isWrError(err)) return err;
+  return new WrError('WR_HOST_INTERNAL', `guest worker failed: ${(err as Error)?.message ?? String(err)}`);
+}
+
+/** Runs the operation in the control block; returns the output text of a call, if any. */
+function perform(): string | undefined {
+  const op = ctl[CTL.op];
+  const instanceId = ctl[CTL.a0]!;
+  if (op === OP.instantiate) {
+    instantiate(instanceId, JSON.parse(channel.readText(0, ctl[CTL.len]!)) as WireInstantiate);
+    return undefined;
+  }
+  if (op === OP.drop) {
+    drop(instanceId);
+    return undefined;
+  }
+  const held = instances.get(instanceId);
+  if (held === undefined) throw new WrError('WR_GUEST_TRAP', 'the instance is gone (its worker was replaced)');
+  const name = CALL_EXPORT[ctl[CTL.a1]!]!;
+  const input = channel.readText(0, ctl[CTL.len]!);
+  // Validated here, off the main thread, and handed over as text: the main thread only parses it.
+  return JSON.stringify(held.guest.call(name, input));
+}
+
+for (;;) {
+  for (let s = channel.state; s !== STATE.request; s = channel.state) Atomics.wait(ctl, CTL.state, s);
+  logs = [];
+  lastEvent = undefined;
+  let reply: WireReply;
+  let output = '';
+  try {
+    output = perform() ?? '';
+    reply = {};
+  } catch (err) {
+    const e = wireError(err);
+    reply = { error: { code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) } };
+  }
+  const event = lastEvent as CallEvent | undefined;
+  if (event !== undefined) reply = { ...reply, fuelUsed: event.fuelUsed, durationMs: event.durationMs };
+  if (logs.length > 0) reply = { ...reply, logs };
+  const [metaLen] = channel.writeTexts(JSON.stringify(reply), output);
+  ctl[CTL.a0] = metaLen!;
+  channel.signal(STATE.done);
+}

@@ -1,0 +1,419 @@
+// The small pool of worker threads every guest call runs on, shared by all modules of one host.
+//
+// Why: a guest on the main thread, however well metered, holds the thread that renews the Lease, serves
+// probes and /metrics and reads the watches. Here the main thread only hands requests over, answers the
+// guests' cache reads from its cache, and keeps a wall-clock deadline per operation. A call that overruns
+// it gets its worker terminated (the one thing that stops code V8 is running) and fails with
+// WR_GUEST_DEADLINE_EXCEEDED; a worker that dies any other way (its heap limit, a crash) fails what it was
+// running with WR_GUEST_WORKER_EXITED. Either way the instances it hosted are gone, the pool starts a new
+// worker on demand, and the host goes on.
+//
+// Workers start lazily (an idle host with one module has one), and each instance stays on the worker it
+// was created on, which must be the least loaded, so the instances of one version spread over the pool.
+
+import { Buffer } from 'node:buffer';
+import { availableParallelism } from 'node:os';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { EXPORTS } from '../../abi/constants.ts';
+import type { ReconcileOutput } from '../../abi/types.ts';
+import { type ErrorCode, ERROR_CODES, WrError } from '../../errors.ts';
+import type { GuestCallExport } from '../instance.ts';
+import { answerRead, type ReadKind, type ReadRequest } from '../internal/reads.ts';
+import type { RuntimeLimits } from '../limits.ts';
+import type { CompiledModule } from '../loader.ts';
+import type { CallObserver, GuestLogger, ReadPort } from '../ports.ts';
+import {
+  CALL_EXPORT,
+  CTL,
+  Channel,
+  createChannelBuffers,
+  MessageTooLarge,
+  OP,
+  READ_KIND,
+  STATE,
+  type WireInstantiate,
+  type WireModule,
+  type WireReply,
+} from './channel.ts';
+
+export interface GuestWorkerPoolOptions {
+  /** Most worker threads; each costs about 20 MB. Default: 2, or 1 on a single core. */
+  readonly size?: number;
+  /** V8 heap cap of each worker, in MiB: a backstop, since guest memory is outside the JS heap. */
+  readonly heapMb?: number;
+  /** How long the main thread polls for a reply before it yields (microseconds). Default 100. */
+  readonly spinMicros?: number;
+}
+
+export interface PoolStats {
+  readonly workers: number;
+  readonly instances: number;
+  /** Workers terminated for a deadline or lost to a crash, since the pool started. */
+  readonly replaced: number;
+}
+
+/** What an instance needs beyond its compiled module: everything the main thread keeps for it. */
+export interface RemoteInstanceOptions {
+  readonly initInput: string;
+  readonly limits: RuntimeLimits;
+  readonly logger: GuestLogger;
+  readonly logBindings: Readonly<Record<string, unknown>>;
+  readonly readPort: ReadPort;
+  readonly observer?: CallObserver;
+}
+
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+const WORKER_URL = new URL('./guest-worker.ts', import.meta.url);
+/** Instantiation also runs the start function and wr_init: each may take a full call's deadline. */
+const INSTANTIATE_DEADLINES = 3;
+
+interface Operation {
+  readonly op: number;
+  readonly instance: RemoteInstance;
+  readonly export?: number;
+  readonly payload: string;
+  readonly deadlineMs: number;
+  readonly resolve: (reply: { reply: WireReply; output: string }) => void;
+  readonly reject: (err: WrError) => void;
+}
+
+function fromWire(error: NonNullable<WireReply['error']>): WrError {
+  const code = (Object.hasOwn(ERROR_CODES, error.code) ? error.code : 'WR_HOST_INTERNAL') as ErrorCode;
+  return new WrError(code, error.message, error.details === undefined ? undefined : { details: error.details });
+}
+
+class GuestWorker {
+  readonly channel: Channel;
+  readonly instances = new Set<RemoteInstance>();
+  readonly #worker: Worker;
+  readonly #port: MessagePort;
+  readonly #posted = new Map<number, number>();
+  readonly #queue: Operation[] = [];
+  readonly #pool: GuestWorkerPool;
+  #current: Operation | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  dead = false;
+
+  constructor(pool: GuestWorkerPool, heapMb: number) {
+    this.#pool = pool;
+    const buffers = createChannelBuffers();
+    this.channel = new Channel(buffers);
+    const { port1, port2 } = new MessageChannel();
+    this.#port = port1;
+    this.#worker = new Worker(WORKER_URL, {
+      workerData: { buffers, port: port2 },
+      transferList: [port2],
+      resourceLimits: { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: Math.max(4, heapMb >> 3) },
+      stdout: false,
+      stderr: false,
+    });
+    // An idle worker must not keep a finished host process (or a test) alive.
+    this.#worker.unref();
+    this.#worker.on('error', (err) => this.#die('WR_GUEST_WORKER_EXITED', `the guest worker failed: ${err.message}`));
+    this.#worker.on('exit', (code) => this.#die('WR_GUEST_WORKER_EXITED', `the guest worker exited (code ${code})`));
+  }
+
+  /** Posts `compiled` to the worker unless it already holds it; counts the instances that use it. */
+  hold(moduleId: number, compiled: CompiledModule): void {
+    const refs = this.#posted.get(moduleId) ?? 0;
+    if (refs === 0) this.#port.postMessage({ moduleId, compiled } satisfies WireModule);
+    this.#posted.set(moduleId, refs + 1);
+  }
+
+  release(moduleId: number): void {
+    const refs = (this.#posted.get(moduleId) ?? 1) - 1;
+    if (refs <= 0) this.#posted.delete(moduleId);
+    else this.#posted.set(moduleId, refs);
+  }
+
+  run(op: Omit<Operation, 'resolve' | 'reject'>): Promise<{ reply: WireReply; output: string }> {
+    if (this.dead) return Promise.reject(new WrError('WR_GUEST_WORKER_EXITED', 'the guest worker is gone'));
+    const { promise, resolve, reject } = Promise.withResolvers<{ reply: WireReply; output: string }>();
+    this.#queue.push({ ...op, resolve, reject });
+    if (this.#current === undefined) void this.#next();
+    return promise;
+  }
+
+  async #next(): Promise<void> {
+    const op = this.#queue.shift();
+    if (op === undefined || this.dead) return;
+    this.#current = op;
+    const ch = this.channel;
+    try {
+      const [len] = ch.writeTexts(op.payload);
+      ch.ctl[CTL.op] = op.op;
+      ch.ctl[CTL.a0] = op.instance.id;
+      ch.ctl[CTL.a1] = op.export ?? 0;
+      ch.ctl[CTL.len] = len!;
+    } catch (err) {
+      this.#current = undefined;
+      op.reject(
+        err instanceof MessageTooLarge
+          ? new WrError('WR_GUEST_INPUT_TOO_LARGE', err.message, { details: { bytes: err.bytes } })
+          : new WrError('WR_HOST_INTERNAL', `could not hand the call to its worker: ${(err as Error).message}`),
+      );
+      void this.#next();
+      return;
+    }
+    this.#timer = setTimeout(
+      () =>
+        this.#die('WR_GUEST_DEADLINE_EXCEEDED', `the call overran its deadline of ${op.deadlineMs} ms`, {
+          deadlineMs: op.deadlineMs,
+        }),
+      op.deadlineMs,
+    );
+    ch.signal(STATE.request);
+    await this.#awaitDone(op);
+    if (this.dead) return;
+    clearTimeout(this.#timer);
+    const meta = ch.ctl[CTL.a0]!;
+    const total = ch.ctl[CTL.len]!;
+    const reply = JSON.parse(ch.readText(0, meta)) as WireReply;
+    const output = ch.readText(meta, total - meta);
+    Atomics.store(ch.ctl, CTL.state, STATE.idle);
+    this.#current = undefined;
+    op.resolve({ reply, output });
+    void this.#next();
+  }
+
+  /** Waits for DONE, answering the worker's cache reads meanwhile; spins briefly first (short calls). */
+  async #awaitDone(op: Operation): Promise<void> {
+    const ch = this.channel;
+    const spinUntil = performance.now() + this.#pool.spinMicros / 1000;
+    for (;;) {
+      if (this.dead) return;
+      const state = ch.state;
+      if (state === STATE.done) return;
+      if (state === STATE.read) {
+        this.#answer(op);
+        continue;
+      }
+      if (performance.now() < spinUntil) continue;
+      const wait = Atomics.waitAsync(ch.ctl, CTL.state, state);
+      if (wait.async) await wait.value;
+    }
+  }
+
+  #answer(op: Operation): void {
+    const ch = this.channel;
+    const kind: ReadKind = READ_KIND[ch.ctl[CTL.a0]!]!;
+    const request = JSON.parse(ch.readText(0, ch.ctl[CTL.len]!)) as ReadRequest;
+    const { readPort, limits } = op.instance.options;
+    const answer = answerRead(readPort, kind, request, limits.resultBytes);
+    ch.ctl[CTL.a0] = answer.status;
+    ch.ctl[CTL.a1] = answer.scanned;
+    ch.ctl[CTL.a2] = answer.bytes;
+    if (answer.status === 0) ch.writeTexts(answer.text);
+    else ch.ctl[CTL.len] = 0;
+    ch.signal(STATE.reply);
+  }
+
+  /** Ends this worker: the operation in flight fails with `code`, everything queued or hosted here is lost. */
+  #die(code: ErrorCode, message: string, details?: Record<string, unknown>): void {
+    if (this.dead) return;
+    this.dead = true;
+    clearTimeout(this.#timer);
+    void this.#worker.terminate();
+    const current = this.#current;
+    this.#current = undefined;
+    current?.reject(new WrError(code, message, details === undefined ? undefined : { details }));
+    for (const op of this.#queue.splice(0)) {
+      op.reject(new WrError('WR_GUEST_WORKER_EXITED', 'the guest worker was replaced before the call started'));
+    }
+    for (const instance of this.instances) instance.lost();
+    this.instances.clear();
+    // Wakes #awaitDone if it is parked in Atomics.waitAsync, so it sees `dead`.
+    Atomics.notify(this.channel.ctl, CTL.state);
+    this.#pool.retire(this);
+  }
+
+  /** Stops the thread for good (pool shutdown). */
+  stop(): Promise<number> {
+    this.dead = true;
+    this.#pool.retire(this);
+    return this.#worker.terminate();
+  }
+}
+
+/** A guest instance that lives in a worker; the main thread's handle to it. */
+export class RemoteInstance {
+  readonly id: number;
+  readonly compiled: CompiledModule;
+  readonly options: RemoteInstanceOptions;
+  readonly #worker: GuestWorker;
+  readonly #moduleId: number;
+  #poisoned = false;
+  #dropped = false;
+
+  constructor(id: number, worker: GuestWorker, moduleId: number, compiled: CompiledModule, options: RemoteInstanceOptions) {
+    this.id = id;
+    this.#worker = worker;
+    this.#moduleId = moduleId;
+    this.compiled = compiled;
+    this.options = options;
+  }
+
+  get poisoned(): boolean {
+    return this.#poisoned;
+  }
+
+  async start(): Promise<void> {
+    const levels = LEVELS.filter((l) => this.options.logger.isLevelEnabled(l));
+    const request: WireInstantiate = {
+      moduleId: this.#moduleId,
+      initInput: this.options.initInput,
+      limits: this.options.limits,
+      levels,
+    };
+    await this.#run(EXPORTS.init, OP.instantiate, undefined, JSON.stringify(request), INSTANTIATE_DEADLINES);
+  }
+
+  /** Runs wr_reconcile or wr_finalize; the same contract as GuestInstance.call, asynchronously. */
+  async call(name: GuestCallExport, input: string): Promise<ReconcileOutput> {
+    if (this.#poisoned) throw new WrError('WR_GUEST_TRAP', 'the instance is poisoned by an earlier failure');
+    const limit = this.options.limits.inputBytes;
+    const bytes = Buffer.byteLength(input, 'utf8');
+    // Refused before it crosses over, and the instance is kept: the guest never saw it.
+    if (bytes > limit) {
+      throw new WrError('WR_GUEST_INPUT_TOO_LARGE', `input of ${bytes} bytes exceeds the limit of ${limit}`, {
+        details: { bytes, limit },
+      });
+    }
+    const output = await this.#run(name, OP.call, CALL_EXPORT.indexOf(name), input, 1);
+    return JSON.parse(output) as ReconcileOutput;
+  }
+
+  async #run(name: string, op: number, exp: number | undefined, payload: string, deadlines: number): Promise<string> {
+    const started = performance.now();
+    try {
+      const { reply, output } = await this.#worker.run({
+        op,
+        instance: this,
+        ...(exp === undefined ? {} : { export: exp }),
+        payload,
+        deadlineMs: this.options.limits.deadlineMs * deadlines,
+      });
+      this.#log(reply);
+      this.#observe(name, reply, reply.error?.code ?? 'ok', started);
+      if (reply.error !== undefined) throw fromWire(reply.error);
+      return output;
+    } catch (err) {
+      this.#poisoned = true;
+      const error = err instanceof WrError ? err : new WrError('WR_HOST_INTERNAL', String(err));
+      if (error.code === 'WR_GUEST_DEADLINE_EXCEEDED' || error.code === 'WR_GUEST_WORKER_EXITED') {
+        this.#observe(name, {}, error.code, started);
+      }
+      throw error;
+    }
+  }
+
+  #log(reply: WireReply): void {
+    const { logger, logBindings } = this.options;
+    for (const [level, message, fields] of reply.logs ?? []) {
+      logger[level](fields === undefined ? logBindings : { ...logBindings, ...fields }, message);
+    }
+  }
+
+  #observe(name: string, reply: WireReply, outcome: string, started: number): void {
+    this.options.observer?.onCall({
+      digest: this.compiled.digest,
+      export: name as 'wr_init' | GuestCallExport,
+      outcome,
+      // A deadline or a lost worker ends the call with its budget unaccounted: count it as spent.
+      fuelUsed: reply.fuelUsed ?? this.options.limits.fuel,
+      durationMs: reply.durationMs ?? performance.now() - started,
+    });
+  }
+
+  /** Its worker died: every later call fails at once, and the pool replaces it. */
+  lost(): void {
+    this.#poisoned = true;
+    this.#dropped = true;
+  }
+
+  /** Frees the instance in its worker (queued behind any call in flight there). */
+  dispose(): void {
+    if (this.#dropped) return;
+    this.#dropped = true;
+    this.#worker.instances.delete(this);
+    this.#worker.release(this.#moduleId);
+    this.#worker.run({ op: OP.drop, instance: this, payload: '', deadlineMs: this.options.limits.deadlineMs }).catch(() => {});
+  }
+}
+
+export class GuestWorkerPool {
+  readonly size: number;
+  readonly heapMb: number;
+  readonly spinMicros: number;
+  readonly #workers = new Set<GuestWorker>();
+  readonly #moduleIds = new WeakMap<WebAssembly.Module, number>();
+  #nextModuleId = 1;
+  #nextInstanceId = 1;
+  #replaced = 0;
+  #closed = false;
+
+  constructor(options: GuestWorkerPoolOptions = {}) {
+    this.size = options.size ?? Math.min(2, availableParallelism());
+    this.heapMb = options.heapMb ?? 64;
+    this.spinMicros = options.spinMicros ?? 100;
+    if (!Number.isSafeInteger(this.size) || this.size < 1) {
+      throw new WrError('WR_CONFIG_INVALID', `guest worker pool size must be a positive integer, got ${this.size}`);
+    }
+  }
+
+  stats(): PoolStats {
+    let instances = 0;
+    for (const w of this.#workers) instances += w.instances.size;
+    return { workers: this.#workers.size, instances, replaced: this.#replaced };
+  }
+
+  /** Creates an instance on the least loaded worker and runs its start function and wr_init there. */
+  async instantiate(compiled: CompiledModule, options: RemoteInstanceOptions): Promise<RemoteInstance> {
+    if (this.#closed) throw new WrError('WR_SLOT_CLOSED', 'the guest worker pool is closed');
+    const worker = this.#pick();
+    let moduleId = this.#moduleIds.get(compiled.module);
+    if (moduleId === undefined) {
+      moduleId = this.#nextModuleId++;
+      this.#moduleIds.set(compiled.module, moduleId);
+    }
+    worker.hold(moduleId, compiled);
+    const instance = new RemoteInstance(this.#nextInstanceId++, worker, moduleId, compiled, options);
+    worker.instances.add(instance);
+    try {
+      await instance.start();
+    } catch (err) {
+      instance.dispose();
+      throw err;
+    }
+    return instance;
+  }
+
+  #pick(): GuestWorker {
+    let best: GuestWorker | undefined;
+    for (const w of this.#workers) {
+      if (best === undefined || w.instances.size < best.instances.size) best = w;
+    }
+    if (best !== undefined && (best.instances.size === 0 || this.#workers.size >= this.size)) return best;
+    const worker = new GuestWorker(this, this.heapMb);
+    this.#workers.add(worker);
+    return worker;
+  }
+
+  /** Called by a worker that died or was stopped. */
+  retire(worker: GuestWorker): void {
+    if (this.#workers.delete(worker) && !this.#closed) this.#replaced++;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.all([...this.#workers].map((w) => w.stop()));
+  }
+}
+
+let shared: GuestWorkerPool | undefined;
+
+/** The process-wide pool that slots use unless given their own. */
+export function sharedWorkerPool(): GuestWorkerPool {
+  shared ??= new GuestWorkerPool();
+  return shared;
+}
