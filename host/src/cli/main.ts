@@ -13,6 +13,13 @@ function port(value: string): number {
   return n;
 }
 
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 64)
+    throw new InvalidArgumentError('must be a whole number from 1 to 64');
+  return n;
+}
+
 function loadKubeConfig(path: string | undefined): KubeConfig {
   const kc = new KubeConfig();
   if (path !== undefined) kc.loadFromFile(path);
@@ -38,6 +45,11 @@ program
   )
   .option('--source-ca <file>', 'extra CA (PEM) trusted for module URLs and registries')
   .option('--insecure-registries', 'allow plain-http OCI registries (development only)', false)
+  .option(
+    '--guest-workers <n>',
+    'worker threads that run guest code (about 20 MB each; default 2, 1 on one core)',
+    positiveInt,
+  )
   .option('--leader-elect', 'run only while holding a Lease, so replicas never reconcile twice', false)
   .option('--leader-election-namespace <ns>', 'namespace of the Lease (default: $POD_NAMESPACE or default)')
   .option('--leader-election-id <name>', 'name of the Lease', 'wasm-reconciler')
@@ -51,6 +63,7 @@ program
       logLevel: opts.logLevel,
       ...(opts.sourceCa === undefined ? {} : { sourceCa: await readFile(opts.sourceCa, 'utf8') }),
       insecureRegistries: opts.insecureRegistries,
+      ...(opts.guestWorkers === undefined ? {} : { guestWorkers: opts.guestWorkers }),
       ...(process.env.POD_NAME === undefined ? {} : { instance: process.env.POD_NAME }),
       ...(opts.leaderElect
         ? {

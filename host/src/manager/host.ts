@@ -11,7 +11,7 @@ import { KubeClient } from '../kube/index.ts';
 import { LeaderElector, type LeaseOptions } from '../leader/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { ModuleResolver, ModuleStore } from '../modules/index.ts';
-import { ModuleLoader } from '../runtime/index.ts';
+import { GuestWorkerPool, ModuleLoader } from '../runtime/index.ts';
 import { WasmReconcilerManager } from './wasm-reconcilers.ts';
 
 export interface HostOptions {
@@ -31,6 +31,8 @@ export interface HostOptions {
   readonly insecureRegistries?: boolean;
   readonly instance?: string;
   readonly logger?: pino.Logger;
+  /** Worker threads that run guest code (each about 20 MB); default 2, or 1 on a single core. */
+  readonly guestWorkers?: number;
   /** Run only while holding this Lease; replicas without it wait as standbys. */
   readonly leaderElection?: Omit<LeaseOptions, 'logger' | 'now'> & {
     /** Called when the lease is lost: the host has already stopped reconciling. Default: nothing more. */
@@ -79,6 +81,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     },
     onCacheError: (err) => logger.warn({ code: err.code, err: err.message }, 'module cache unavailable'),
   });
+  const workers = new GuestWorkerPool(options.guestWorkers === undefined ? {} : { size: options.guestWorkers });
   const manager = new WasmReconcilerManager({
     registry,
     client,
@@ -86,13 +89,18 @@ export async function startHost(options: HostOptions): Promise<Host> {
     resolver,
     store,
     loader: new ModuleLoader(),
+    workers,
     logger,
     metrics,
     ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
     ...(options.instance === undefined ? {} : { instance: options.instance }),
   });
 
-  metrics.collectFrom({ caches: () => registry.stats(), queues: () => manager.queueStats() });
+  metrics.collectFrom({
+    caches: () => registry.stats(),
+    queues: () => manager.queueStats(),
+    workers: () => workers.stats(),
+  });
 
   const elector =
     options.leaderElection === undefined ? undefined : new LeaderElector(client, { ...options.leaderElection, logger });
@@ -137,6 +145,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     await elector?.stop();
     server?.close();
     await registry.close();
+    await workers.close();
     client.close();
     throw err;
   }
@@ -162,6 +171,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       // Released only after the last write, so the next leader never overlaps with this one.
       await elector?.stop();
       await registry.close();
+      await workers.close();
       client.close();
       await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
       logger.info('host stopped');

@@ -17,7 +17,13 @@ import type { Metrics } from '../metrics/index.ts';
 import type { ModuleResolver, ModuleStore, ReconcilerSpec, LabelSelector as SpecSelector } from '../modules/index.ts';
 import { parseReconcilerSpec, WR_API_VERSION, WR_KIND } from '../modules/index.ts';
 import { type QueueObserver, WorkQueue } from '../queue/index.ts';
-import { type GuestLogger, GuestReconciler, type ModuleLoader, ModuleSlot } from '../runtime/index.ts';
+import {
+  type GuestLogger,
+  GuestReconciler,
+  type GuestWorkerPool,
+  type ModuleLoader,
+  ModuleSlot,
+} from '../runtime/index.ts';
 import { type Condition, setCondition } from './conditions.ts';
 
 export interface WasmReconcilerManagerOptions {
@@ -27,6 +33,8 @@ export interface WasmReconcilerManagerOptions {
   readonly resolver: ModuleResolver;
   readonly store: ModuleStore;
   readonly loader: ModuleLoader;
+  /** Where every slot's guests run. */
+  readonly workers: GuestWorkerPool;
   readonly logger: Logger & GuestLogger;
   readonly metrics?: Metrics;
   /** Watch WasmReconcilers in this namespace only; all namespaces when absent. */
@@ -197,6 +205,7 @@ export class WasmReconcilerManager {
     const slot = new ModuleSlot({
       identity: { name: spec.name, namespace: spec.namespace },
       loader: this.#o.loader,
+      workers: this.#o.workers,
       logger: this.#o.logger,
       readPort,
       maxInstances: Math.max(1, spec.maxConcurrentReconciles),

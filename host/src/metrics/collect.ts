@@ -12,6 +12,8 @@ export interface MetricSources {
   caches(): readonly CacheEntryStats[];
   /** One entry per running reconciler, by controller label. */
   queues(): readonly { readonly controller: string; readonly stats: QueueStats | undefined }[];
+  /** The guest worker pool: threads alive, and threads lost to a deadline or a crash so far. */
+  workers(): { readonly workers: number; readonly replaced: number };
 }
 
 /** Where the hooks read from; set once the host has built its registry and manager. */
@@ -49,5 +51,21 @@ export function queueGaugeHook(slot: SourceSlot, field: 'depth' | 'inFlight') {
     for (const { controller, stats } of slot.current?.queues() ?? []) {
       if (stats !== undefined) this.labels(controller).set(stats[field]);
     }
+  };
+}
+
+export function workersGaugeHook(slot: SourceSlot) {
+  return function (this: Gauge<string>) {
+    this.set(slot.current?.workers().workers ?? 0);
+  };
+}
+
+/** Counts the growth of the pool's replaced total since the last scrape. */
+export function workersReplacedHook(slot: SourceSlot) {
+  let seen = 0;
+  return function (this: Counter<string>) {
+    const total = slot.current?.workers().replaced ?? 0;
+    if (total > seen) this.inc(total - seen);
+    seen = total;
   };
 }

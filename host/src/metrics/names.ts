@@ -15,6 +15,8 @@ export const METRIC = {
   guestCallTime: 'wasm_reconciler_guest_call_seconds',
   guestFuelUsed: 'wasm_reconciler_guest_fuel_used',
   guestFailuresTotal: 'wasm_reconciler_guest_failures_total',
+  guestWorkers: 'wasm_reconciler_guest_workers',
+  guestWorkersReplacedTotal: 'wasm_reconciler_guest_workers_replaced_total',
   moduleSwapsTotal: 'wasm_reconciler_module_swaps_total',
   moduleLoadFailuresTotal: 'wasm_reconciler_module_load_failures_total',
   moduleGeneration: 'wasm_reconciler_module_generation',

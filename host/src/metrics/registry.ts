@@ -1,7 +1,15 @@
 // The host's Prometheus metrics: one prom-client registry holding every instrument named in names.ts.
 
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import { cacheObjectsHook, type MetricSources, queueGaugeHook, type SourceSlot, watchCounterHook } from './collect.ts';
+import {
+  cacheObjectsHook,
+  type MetricSources,
+  queueGaugeHook,
+  type SourceSlot,
+  watchCounterHook,
+  workersGaugeHook,
+  workersReplacedHook,
+} from './collect.ts';
 import { LABEL, METRIC } from './names.ts';
 
 const c = LABEL.controller;
@@ -101,6 +109,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       name: METRIC.moduleLoadFailuresTotal,
       help: 'Module versions refused, by stable error code; the previous version kept serving.',
       labelNames: [c, LABEL.code],
+      registers,
+    }),
+    guestWorkers: new Gauge({
+      name: METRIC.guestWorkers,
+      collect: workersGaugeHook(sources),
+      help: 'Worker threads running guest code.',
+      registers,
+    }),
+    guestWorkersReplacedTotal: new Counter({
+      name: METRIC.guestWorkersReplacedTotal,
+      collect: workersReplacedHook(sources),
+      help: 'Guest worker threads terminated for a call deadline or lost to a crash (and replaced).',
       registers,
     }),
     moduleGeneration: new Gauge({

@@ -8,7 +8,7 @@
 import { EXPORTS } from '../abi/constants.ts';
 import { encodeInitInput } from '../abi/encode.ts';
 import type { ReconcileOutput } from '../abi/types.ts';
-import { WrError } from '../errors.ts';
+import { isWrError, WrError } from '../errors.ts';
 import type { GuestCallExport } from './instance.ts';
 import { InstancePool } from './internal/pool.ts';
 import { type LimitOverrides, type RuntimeLimits, resolveLimits } from './limits.ts';
@@ -243,13 +243,29 @@ export class ModuleSlot {
     if (name === EXPORTS.finalize && !version.compiled.hasFinalize) return NOTHING_TO_FINALIZE;
     version.inFlight++;
     try {
-      return await version.pool.run((i) => i.call(name, input));
+      return await this.#run(version, name, input);
     } catch (err) {
       version.failures++;
       throw err;
     } finally {
       version.inFlight--;
       version.disposeIfDrained();
+    }
+  }
+
+  /**
+   * A call that never started because a neighbour's call took its worker down is run again on a fresh
+   * instance: a guest that stalls its worker must not fail the calls queued behind it. Twice at most, so
+   * two dying neighbours in a row still end the call.
+   */
+  async #run(version: Version, name: GuestCallExport, input: string): Promise<ReconcileOutput> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await version.pool.run((i) => i.call(name, input));
+      } catch (err) {
+        const notStarted = isWrError(err, 'WR_GUEST_WORKER_EXITED') && err.details?.started === false;
+        if (!notStarted || attempt >= 2) throw err;
+      }
     }
   }
 

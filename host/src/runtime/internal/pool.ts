@@ -44,7 +44,7 @@ export class InstancePool<I extends PooledInstance> {
 
   /** Runs `fn` on an exclusive instance; a poisoned instance is dropped instead of returned. */
   async run<T>(fn: (instance: I) => Promise<T>): Promise<T> {
-    const instance = this.#idle.pop() ?? (await this.#acquire());
+    const instance = this.#idleInstance() ?? (await this.#acquire());
     try {
       return await fn(instance);
     } finally {
@@ -62,7 +62,7 @@ export class InstancePool<I extends PooledInstance> {
   async #acquire(): Promise<I> {
     for (;;) {
       if (this.#closed) throw new WrError('WR_SLOT_CLOSED', 'the module version was retired');
-      const idle = this.#idle.pop();
+      const idle = this.#idleInstance();
       if (idle !== undefined) return idle;
       if (this.#total < this.#max) {
         this.#total++;
@@ -78,6 +78,15 @@ export class InstancePool<I extends PooledInstance> {
       }
       await new Promise<void>((resolve) => this.#waiters.push(resolve));
     }
+  }
+
+  /** An idle instance that is still usable: one can be lost while idle (its worker thread died). */
+  #idleInstance(): I | undefined {
+    for (let instance = this.#idle.pop(); instance !== undefined; instance = this.#idle.pop()) {
+      if (!instance.poisoned) return instance;
+      this.#drop(instance);
+    }
+    return undefined;
   }
 
   #release(instance: I): void {

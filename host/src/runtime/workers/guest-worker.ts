@@ -14,9 +14,9 @@ import type { CompiledModule } from '../loader.ts';
 import type { CallEvent, GuestLogger } from '../ports.ts';
 import {
   CALL_EXPORT,
-  CTL,
   Channel,
   type ChannelBuffers,
+  CTL,
   OP,
   READ_KIND,
   STATE,

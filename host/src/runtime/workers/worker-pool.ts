@@ -16,7 +16,7 @@ import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { EXPORTS } from '../../abi/constants.ts';
 import type { ReconcileOutput } from '../../abi/types.ts';
-import { type ErrorCode, ERROR_CODES, WrError } from '../../errors.ts';
+import { ERROR_CODES, type ErrorCode, WrError } from '../../errors.ts';
 import type { GuestCallExport } from '../instance.ts';
 import { answerRead, type ReadKind, type ReadRequest } from '../internal/reads.ts';
 import type { RuntimeLimits } from '../limits.ts';
@@ -24,8 +24,8 @@ import type { CompiledModule } from '../loader.ts';
 import type { CallObserver, GuestLogger, ReadPort } from '../ports.ts';
 import {
   CALL_EXPORT,
-  CTL,
   Channel,
+  CTL,
   createChannelBuffers,
   MessageTooLarge,
   OP,
@@ -218,7 +218,11 @@ class GuestWorker {
     this.#current = undefined;
     current?.reject(new WrError(code, message, details === undefined ? undefined : { details }));
     for (const op of this.#queue.splice(0)) {
-      op.reject(new WrError('WR_GUEST_WORKER_EXITED', 'the guest worker was replaced before the call started'));
+      op.reject(
+        new WrError('WR_GUEST_WORKER_EXITED', 'the guest worker was replaced before the call started', {
+          details: { started: false },
+        }),
+      );
     }
     for (const instance of this.instances) instance.lost();
     this.instances.clear();
@@ -245,7 +249,13 @@ export class RemoteInstance {
   #poisoned = false;
   #dropped = false;
 
-  constructor(id: number, worker: GuestWorker, moduleId: number, compiled: CompiledModule, options: RemoteInstanceOptions) {
+  constructor(
+    id: number,
+    worker: GuestWorker,
+    moduleId: number,
+    compiled: CompiledModule,
+    options: RemoteInstanceOptions,
+  ) {
     this.id = id;
     this.#worker = worker;
     this.#moduleId = moduleId;
@@ -337,7 +347,9 @@ export class RemoteInstance {
     this.#dropped = true;
     this.#worker.instances.delete(this);
     this.#worker.release(this.#moduleId);
-    this.#worker.run({ op: OP.drop, instance: this, payload: '', deadlineMs: this.options.limits.deadlineMs }).catch(() => {});
+    this.#worker
+      .run({ op: OP.drop, instance: this, payload: '', deadlineMs: this.options.limits.deadlineMs })
+      .catch(() => {});
   }
 }
 
