@@ -46,6 +46,11 @@ export const EXPORTS = {
 
 /** Export added by the host's fuel instrumentation; a guest that declares it is rejected. */
 export const FUEL_GLOBAL_EXPORT = '__wr_fuel';
+/**
+ * Export under which the instrumentation exposes the module's start function (the start section is
+ * removed), so the host runs it as a metered call after instantiation; a guest that declares it is rejected.
+ */
+export const START_EXPORT = '__wr_start';
 
 /** Status returned by guest exports. */
 export const GUEST_STATUS = {
@@ -110,6 +115,42 @@ export const DEFAULT_LIMITS = {
   logBytes: 4096,
   /** Log lines written per call; further lines are counted and reported once when the call ends. */
   logLinesPerCall: 100,
+  // Module shape, checked at load before V8 sees the bytes (WR_MODULE_LIMIT): V8 allocates tables and
+  // compiles functions without asking, and some of its own limits (a 10^7-entry table) abort the process.
+  /** Function types in the type section. */
+  types: 10_000,
+  /** Imports of every kind. */
+  imports: 1_000,
+  /** Exports of every kind. */
+  exports: 10_000,
+  /** Functions, imported ones included. */
+  functions: 50_000,
+  /** Globals, imported ones included. */
+  globals: 10_000,
+  /** Tables, imported ones included. */
+  tables: 16,
+  /** Sum of the tables' minimum sizes, and the maximum every table is capped at (table.grow beyond fails). */
+  tableElements: 100_000,
+  /** Exception tags, imported ones included. */
+  tags: 1_000,
+  /** Parameters plus declared locals of one function. */
+  localsPerFunction: 10_000,
+  /** Size of one function body, in bytes. */
+  functionBodyBytes: 1024 * 1024,
+  /** Size of the code section, in bytes. */
+  codeBytes: 8 * 1024 * 1024,
+  /** Block nesting (block, loop, if, try) in one function. */
+  blockDepth: 1_000,
+  /** Labels of one br_table. */
+  brTableLabels: 10_000,
+  /** Data segments. */
+  dataSegments: 10_000,
+  /** Bytes of every data segment together. */
+  dataBytes: 8 * 1024 * 1024,
+  /** Element segments. */
+  elementSegments: 10_000,
+  /** Entries of every element segment together. */
+  elementEntries: 100_000,
 } as const;
 
 /**

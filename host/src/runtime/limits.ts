@@ -3,8 +3,10 @@
 import { DEFAULT_LIMITS, OUTPUT_LIMITS } from '../abi/constants.ts';
 import type { OutputLimits } from '../abi/validate.ts';
 import { WrError } from '../errors.ts';
+import type { ModuleLimits } from './wasm/index.ts';
 
-export interface RuntimeLimits {
+/** The module-shape fields (types, tables, code, segments, ...) are checked at load: see ModuleLimits. */
+export interface RuntimeLimits extends ModuleLimits {
   readonly moduleBytes: number;
   readonly memoryPages: number;
   readonly fuel: number;
@@ -13,13 +15,56 @@ export interface RuntimeLimits {
   readonly resultBytes: number;
   readonly logBytes: number;
   readonly logLinesPerCall: number;
+  /**
+   * Wall-clock bound of one call, the backstop to fuel: an overrun terminates the guest's worker thread
+   * (WR_GUEST_DEADLINE_EXCEEDED). Derived from `fuel` unless set.
+   */
+  readonly deadlineMs: number;
   readonly output: OutputLimits;
 }
 
-export const DEFAULT_RUNTIME_LIMITS: RuntimeLimits = { ...DEFAULT_LIMITS, output: OUTPUT_LIMITS };
+/**
+ * Ten times what the budget may take at the 2 ns per unit every path is priced within (docs/runtime.md),
+ * and never under a second: fuel ends a call long before, so the deadline fires only when metering has a
+ * hole or the machine is starved.
+ */
+export function deadlineForFuel(fuel: number): number {
+  return Math.max(1000, Math.ceil(fuel * 2e-5));
+}
 
-/** The fuel counter is an i32 global, and memory is 32-bit: 65536 pages of 64 KiB. */
-const CEILINGS: Partial<Record<keyof RuntimeLimits, number>> = { fuel: 0x7fff_ffff, memoryPages: 65536 };
+export const DEFAULT_RUNTIME_LIMITS: RuntimeLimits = {
+  ...DEFAULT_LIMITS,
+  deadlineMs: deadlineForFuel(DEFAULT_LIMITS.fuel),
+  output: OUTPUT_LIMITS,
+};
+
+/**
+ * The fuel counter is an i32 global, and memory is 32-bit: 65536 pages of 64 KiB. The module-shape
+ * ceilings stay at or below V8's own limits (the metering pass adds a local to some functions, so one
+ * local is kept free), and far enough below the sizes at which V8 fails with a fatal, uncatchable
+ * out-of-memory (a table of 10^7 entries) that even `tables` tables at the cap are safe.
+ */
+const CEILINGS: Partial<Record<keyof RuntimeLimits, number>> = {
+  fuel: 0x7fff_ffff,
+  memoryPages: 65536,
+  types: 1_000_000,
+  imports: 100_000,
+  exports: 100_000,
+  functions: 1_000_000,
+  globals: 1_000_000,
+  tables: 100,
+  tableElements: 1_000_000,
+  tags: 1_000_000,
+  localsPerFunction: 49_999,
+  functionBodyBytes: 7_654_321,
+  codeBytes: 1024 * 1024 * 1024,
+  blockDepth: 100_000,
+  brTableLabels: 65_520,
+  dataSegments: 100_000,
+  dataBytes: 1024 * 1024 * 1024,
+  elementSegments: 1_000_000,
+  elementEntries: 10_000_000,
+};
 
 /** A partial set of limits; `output` may itself be partial. */
 export type LimitOverrides = Partial<Omit<RuntimeLimits, 'output'>> & { readonly output?: Partial<OutputLimits> };
@@ -28,6 +73,9 @@ export type LimitOverrides = Partial<Omit<RuntimeLimits, 'output'>> & { readonly
 export function resolveLimits(...layers: LimitOverrides[]): RuntimeLimits {
   let limits: RuntimeLimits = DEFAULT_RUNTIME_LIMITS;
   for (const layer of layers) limits = { ...limits, ...layer, output: { ...limits.output, ...layer.output } };
+  if (!layers.some((layer) => layer.deadlineMs !== undefined)) {
+    limits = { ...limits, deadlineMs: deadlineForFuel(limits.fuel) };
+  }
   const numbers: Array<[string, unknown]> = [
     ...Object.entries(limits).filter(([key]) => key !== 'output'),
     ...Object.entries(limits.output).map(([key, value]): [string, unknown] => [`output.${key}`, value]),

@@ -140,10 +140,14 @@ describe('ModuleLoader', () => {
     );
   });
 
-  it('maps V8 validation failures to WR_MODULE_COMPILE', async () => {
+  it('refuses a module V8 does not validate as WR_MODULE_MALFORMED, with V8 message, before rewriting it', async () => {
     const wat = guest({ extra: '(func $bad (result i32) (i64.const 1))' });
     const bytes = await watToWasm('bad.wat', wat, { validate: false });
-    await assert.rejects(new ModuleLoader().load(bytes, limits), (err: unknown) => isWrError(err, 'WR_MODULE_COMPILE'));
+    await assert.rejects(new ModuleLoader().load(bytes, limits), (err: unknown) => {
+      assert.ok(isWrError(err, 'WR_MODULE_MALFORMED'), String(err));
+      assert.match(String(err.details?.v8), /i64|type/);
+      return true;
+    });
   });
 
   it('caches by digest and limits, and shares one compile between concurrent loads', async () => {

@@ -1,8 +1,10 @@
 // Turns untrusted module bytes into a compiled, metered, ABI-checked module, cached by content digest.
 //
-// Pipeline: size limit -> sha256 -> decode -> ABI marker -> imports -> exports -> instrument (fuel, memory
-// cap) -> WebAssembly.compile. The contract checks run on the decoded declarations before the costlier
-// rewrite and compile. The marker comes first: a module built for another ABI major would otherwise be
+// Pipeline: size limit -> sha256 -> decode declarations (module-shape limits) -> ABI marker -> imports ->
+// exports -> instrument (walk every body, V8 validation of the delivered bytes, then fuel, memory and
+// table caps, start export) -> WebAssembly.compile. The contract checks run on the decoded declarations
+// before the costlier walk, validation and compile; every limit is enforced before V8 allocates or
+// compiles anything. The marker comes first: a module built for another ABI major would otherwise be
 // reported as importing unknown host functions, which hides the real cause.
 
 import { createHash } from 'node:crypto';
@@ -11,26 +13,48 @@ import { WrError } from '../errors.ts';
 import { HOST_IMPORT_SIGNATURES } from './internal/host-bridge.ts';
 import { LruCache } from './internal/lru.ts';
 import type { RuntimeLimits } from './limits.ts';
-import { inspectModule, instrumentModule, type ModuleInfo } from './wasm/index.ts';
+import {
+  inspectModule,
+  instrumentModule,
+  MODULE_LIMIT_KEYS,
+  type ModuleInfo,
+  type ModuleLimits,
+  pickModuleLimits,
+} from './wasm/index.ts';
 
-/** A module ready to instantiate. Immutable and shared by every instance and version that uses it. */
+/**
+ * A module ready to instantiate. Immutable and shared by every instance and version that uses it; it
+ * holds no reference to the delivered bytes.
+ */
 export interface CompiledModule {
   /** `sha256:<hex>` of the bytes as delivered (before instrumentation). */
   readonly digest: string;
   readonly module: WebAssembly.Module;
   /** Size of the delivered bytes. */
   readonly bytes: number;
+  /** Size of the instrumented bytes V8 compiled (and keeps): custom sections stripped, metering added. */
+  readonly instrumentedBytes: number;
+  /**
+   * The module had a start function: it is exported as START_EXPORT instead and must be called, as a
+   * metered call, right after instantiation and before any other export.
+   */
+  readonly hasStart: boolean;
+  /**
+   * Fuel instantiation itself costs (active data and element segments): the fuel global starts at
+   * `fuel - initFuel`, which is the budget the start function runs with.
+   */
+  readonly initFuel: number;
   /** The memory cap in force: the lower of the module's declared maximum and the configured cap. */
   readonly memoryMaxPages: number;
   readonly hasFinalize: boolean;
 }
 
-export type LoadLimits = Pick<RuntimeLimits, 'moduleBytes' | 'memoryPages' | 'fuel'>;
+export type LoadLimits = Pick<RuntimeLimits, 'moduleBytes' | 'memoryPages' | 'fuel'> & ModuleLimits;
 
 export interface ModuleLoaderOptions {
   /** Compiled modules kept; a host runs one or two versions per reconciler. */
   readonly cacheEntries?: number;
-  /** Sum of the delivered sizes of cached modules, a proxy for the code V8 keeps alive. */
+  /** Sum of the instrumented sizes of cached modules: the wire bytes V8 keeps, a proxy for its code too. */
   readonly cacheBytes?: number;
 }
 
@@ -142,8 +166,9 @@ export class ModuleLoader {
   }
 
   /**
-   * Validates and compiles `bytes`, or returns the cached result for the same digest and limits (the fuel
-   * and memory cap are compiled into the module). Throws WrError with a WR_MODULE_* code.
+   * Validates and compiles `bytes`, or returns the cached result for the same digest and load limits (the
+   * fuel, the memory and table caps are compiled into the module, and the module-shape limits decide
+   * whether it loads at all). Throws WrError with a WR_MODULE_* code.
    */
   load(bytes: Uint8Array, limits: LoadLimits): Promise<CompiledModule> {
     if (bytes.length > limits.moduleBytes) {
@@ -154,7 +179,7 @@ export class ModuleLoader {
       );
     }
     const digest = digestOf(bytes);
-    const key = `${digest}/${limits.memoryPages}/${limits.fuel}`;
+    const key = `${digest}/${limits.memoryPages}/${limits.fuel}/${MODULE_LIMIT_KEYS.map((k) => limits[k]).join(',')}`;
     const cached = this.#cache.get(key);
     if (cached !== undefined) return Promise.resolve(cached);
     let pending = this.#inflight.get(key);
@@ -162,7 +187,7 @@ export class ModuleLoader {
       pending = this.#compile(bytes, digest, limits).then(
         (compiled) => {
           this.#inflight.delete(key);
-          this.#cache.set(key, compiled, compiled.bytes);
+          this.#cache.set(key, compiled, compiled.instrumentedBytes);
           return compiled;
         },
         (err: unknown) => {
@@ -176,11 +201,16 @@ export class ModuleLoader {
   }
 
   async #compile(bytes: Uint8Array, digest: string, limits: LoadLimits): Promise<CompiledModule> {
-    const info = inspectModule(bytes);
+    const moduleLimits = pickModuleLimits(limits);
+    const info = inspectModule(bytes, moduleLimits);
     checkAbiMarker(info);
     checkImports(info);
     const { hasFinalize } = checkExports(info);
-    const instrumented = instrumentModule(bytes, { memoryMaxPages: limits.memoryPages, initialFuel: limits.fuel });
+    const instrumented = instrumentModule(bytes, {
+      memoryMaxPages: limits.memoryPages,
+      initialFuel: limits.fuel,
+      limits: moduleLimits,
+    });
     let module: WebAssembly.Module;
     try {
       module = await WebAssembly.compile(instrumented.bytes as Uint8Array<ArrayBuffer>);
@@ -195,6 +225,9 @@ export class ModuleLoader {
       digest,
       module,
       bytes: bytes.length,
+      instrumentedBytes: instrumented.bytes.length,
+      hasStart: instrumented.hasStart,
+      initFuel: instrumented.initFuel,
       memoryMaxPages: declaredMax === undefined ? limits.memoryPages : Math.min(declaredMax, limits.memoryPages),
       hasFinalize,
     };

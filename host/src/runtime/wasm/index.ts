@@ -1,7 +1,8 @@
 // Binary-level WebAssembly tooling: inspect untrusted guest modules, cap their memory, meter their fuel.
 
 export { inspectModule } from './inspect.ts';
-export { instrumentModule } from './instrument.ts';
+export { instrumentModule, NAME_SECTION_MAX_BYTES } from './instrument.ts';
+export { DEFAULT_MODULE_LIMITS, MODULE_LIMIT_KEYS, pickModuleLimits } from './limits.ts';
 export type {
   ExternKind,
   FuncType,
@@ -9,5 +10,6 @@ export type {
   InstrumentResult,
   MemoryInfo,
   ModuleInfo,
+  ModuleLimits,
   ValType,
 } from './types.ts';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import asc from 'assemblyscript/asc';
-import { FUEL_GLOBAL_EXPORT } from '../../abi/constants.ts';
+import { FUEL_GLOBAL_EXPORT, START_EXPORT } from '../../abi/constants.ts';
 import { inspectModule, instrumentModule } from './index.ts';
 
 const SOURCE = `
@@ -38,6 +38,7 @@ export function allocate(bytes: i32): i32 {
 
 type Fn = (...args: number[]) => number;
 
+/** Instantiates, then runs the start function the instrumentation turned into an export, as the host does. */
 function instantiate(bytes: Uint8Array<ArrayBuffer>): Record<string, unknown> {
   const imports = {
     env: {
@@ -46,7 +47,9 @@ function instantiate(bytes: Uint8Array<ArrayBuffer>): Record<string, unknown> {
       },
     },
   };
-  return new WebAssembly.Instance(new WebAssembly.Module(bytes), imports).exports;
+  const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), imports).exports;
+  (exports[START_EXPORT] as (() => void) | undefined)?.();
+  return exports;
 }
 
 describe('AssemblyScript guest', () => {

@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import wabtInit from 'wabt';
-import { FUEL_GLOBAL_EXPORT } from '../../abi/constants.ts';
+import { FUEL_GLOBAL_EXPORT, START_EXPORT } from '../../abi/constants.ts';
 import { isWrError } from '../../errors.ts';
-import { inspectModule, instrumentModule } from './index.ts';
+import { DEFAULT_MODULE_LIMITS, inspectModule, instrumentModule } from './index.ts';
 
 const wabt = await wabtInit();
 const ALL_FEATURES = {
@@ -265,7 +265,7 @@ describe('fuel metering', () => {
     }
   });
 
-  it('decodes post-MVP instructions (SIMD, bulk memory, sat/sign-ext, ref types, tail calls, EH, atomics)', () => {
+  it('decodes post-MVP instructions (SIMD, bulk memory, sat/sign-ext, ref types, EH)', () => {
     const src = `(module
       (memory (export "memory") 1)
       (table $t 4 funcref)
@@ -292,23 +292,14 @@ describe('fuel metering', () => {
         (table.fill $t (i32.const 2) (ref.null func) (i32.const 1))
         (i32.add (table.size $t)
           (select (result i32) (i32.const 1) (i32.const 2) (ref.is_null (table.get $t (i32.const 1))))))
-      (func $tail (param i32) (result i32)
-        (return_call_indirect $t (param i32) (result i32) (local.get 0) (i32.const 1)))
-      (func (export "tail") (result i32)
-        (table.set $t (i32.const 1) (ref.func $id))
-        (return_call $tail (i32.const 42)))
       (func (export "eh") (result i32)
         (try (result i32)
           (do (try (result i32) (do (throw $e (i32.const 7))) (delegate 0)))
           (catch $e (i32.add (i32.const 1)))
-          (catch_all (i32.const -1))))
-      (func (export "atomic") (result i32)
-        (atomic.fence)
-        (drop (i32.atomic.rmw.add (i32.const 64) (i32.const 5)))
-        (i32.atomic.load (i32.const 64))))`;
+          (catch_all (i32.const -1)))))`;
     const plain = instantiate(wat(src));
     const { exports, fuel } = metered(src);
-    for (const name of ['simd', 'bulk', 'numeric', 'refs', 'tail', 'eh', 'atomic']) {
+    for (const name of ['simd', 'bulk', 'numeric', 'refs', 'eh']) {
       fuel.value = 10_000;
       assert.equal(call(exports, name), call(plain, name), name);
       assert.ok((fuel.value as number) < 10_000, `${name} spent fuel`);
@@ -351,13 +342,31 @@ describe('fuel metering', () => {
     assert.deepEqual(added, { name: FUEL_GLOBAL_EXPORT, kind: 'global', index: 2 });
   });
 
-  it('meters a start function with the initial fuel', () => {
-    const src = `(module (func $s (loop $l (br $l))) (start $s))`;
+  it('replaces the start section by an export of the original start function, metered on entry', () => {
+    const src = `(module (global $n (mut i32) (i32.const 0))
+      (func $s (global.set $n (i32.add (global.get $n) (i32.const 1))))
+      (func (export "count") (result i32) (call $s) (global.get $n))
+      (start $s))`;
     const out = instrumentModule(wat(src), { memoryMaxPages: 1, initialFuel: 1000 });
-    assert.throws(
-      () => instantiate(out.bytes),
-      (err: unknown) => err instanceof WebAssembly.RuntimeError,
-    );
+    assert.equal(out.hasStart, true);
+    assert.equal(inspectModule(out.bytes).exports.find((e) => e.name === START_EXPORT)?.index, 0);
+    assert.ok(!sections(out.bytes).some((s) => s.id === 8), 'no start section left');
+    const exports = instantiate(out.bytes);
+    // Instantiation ran nothing; the host calls the start export, which pays its own entry check.
+    assert.equal(exports[FUEL_GLOBAL_EXPORT].value, 1000);
+    call(exports, START_EXPORT);
+    assert.ok((exports[FUEL_GLOBAL_EXPORT].value as number) < 1000);
+    assert.equal(call(exports, 'count'), 2);
+    assert.equal(instrumentModule(wat('(module (func))'), { memoryMaxPages: 1 }).hasStart, false);
+  });
+
+  it('runs a looping start function out of fuel once the host calls it', () => {
+    const out = instrumentModule(wat(`(module (func $s (loop $l (br $l))) (start $s))`), {
+      memoryMaxPages: 1,
+      initialFuel: 1000,
+    });
+    const exports = instantiate(out.bytes);
+    assertTrapsOutOfFuel(() => call(exports, START_EXPORT), exports[FUEL_GLOBAL_EXPORT]);
   });
 
   it('rewrites only the code, global, export and (when capped) memory sections', () => {
@@ -514,12 +523,13 @@ describe('bulk operations', () => {
       `(module (memory 1) (func (param i32) ${locals} (memory.fill (i32.const 0) (i32.const 0) (i32.const 0))))`,
     );
     assert.equal(WebAssembly.validate(withBulk), true);
+    const limits = { ...DEFAULT_MODULE_LIMITS, localsPerFunction: 50_000 };
     assert.throws(
-      () => instrumentModule(withBulk, { memoryMaxPages: 1 }),
+      () => instrumentModule(withBulk, { memoryMaxPages: 1, limits }),
       (err: unknown) => isWrError(err, 'WR_MODULE_UNSUPPORTED'),
     );
     const without = wat(`(module (func (param i32) ${locals} (drop (local.get 0))))`);
-    assert.equal(WebAssembly.validate(instrumentModule(without, { memoryMaxPages: 1 }).bytes), true);
+    assert.equal(WebAssembly.validate(instrumentModule(without, { memoryMaxPages: 1, limits }).bytes), true);
   });
 
   it('refuses 64-bit tables, whose lengths are i64', () => {
@@ -577,12 +587,16 @@ describe('memory cap', () => {
 });
 
 describe('rejections', () => {
-  it('refuses a guest that already exports the fuel global name', () => {
-    const bytes = wat(`(module (global (export "${FUEL_GLOBAL_EXPORT}") (mut i32) (i32.const 0)))`);
-    assert.throws(
-      () => instrumentModule(bytes, { memoryMaxPages: 1 }),
-      (err: unknown) => isWrError(err, 'WR_MODULE_RESERVED_EXPORT'),
-    );
+  it('refuses a guest that already exports a reserved name', () => {
+    for (const bytes of [
+      wat(`(module (global (export "${FUEL_GLOBAL_EXPORT}") (mut i32) (i32.const 0)))`),
+      wat(`(module (func (export "${START_EXPORT}")))`),
+    ]) {
+      assert.throws(
+        () => instrumentModule(bytes, { memoryMaxPages: 1 }),
+        (err: unknown) => isWrError(err, 'WR_MODULE_RESERVED_EXPORT'),
+      );
+    }
   });
 
   it('reports an unknown opcode as malformed with its offset', () => {
@@ -647,13 +661,12 @@ describe('rejections', () => {
       (global $g (mut i32) (i32.const 0))
       (tag $e (param i32))
       (func $a (export "a") (param i32 i64) (result i32) (local f32 v128)
-        (block (result i32) (loop (br_if 1 (i32.const 1) (local.get 0)) (br 0)))
+        (block (result i32) (loop (br_if 1 (i32.const 1) (local.get 0)) (br 0)) (i32.const 0))
         (i32.wrap_i64 (local.get 1)) (i32.add) (global.set $g (i32.const 2)) (drop (memory.grow (i32.const 1)))
         (block (type $pair) (i32.const 1) (i32.const 2)) (drop) (drop)
         (try (do (throw $e (i32.const 1))) (catch $e (drop)))
         (memory.copy (i32.const 0) (i32.const 1) (i32.const 2))
         (drop (call $b))
-        (drop (i32.atomic.load offset=4 (i32.const 0)))
         (br_table 0 0 0 (i32.const 1)))
       (func $b (result i32) (i32x4.extract_lane 0 (v128.const i32x4 1 2 3 4)))
       (elem (i32.const 0) $a $b)
@@ -687,7 +700,8 @@ describe('rejections', () => {
         }
         continue;
       }
-      assert.equal(WebAssembly.validate(out), valid, `iteration ${iter}: validity changed`);
+      assert.equal(valid, true, `iteration ${iter}: an invalid module was instrumented`);
+      assert.equal(WebAssembly.validate(out), true, `iteration ${iter}: instrumentation broke a valid module`);
       counts.instrumented++;
     }
     assert.ok(counts.malformed > 0 && counts.instrumented > 0, JSON.stringify(counts));

@@ -1,24 +1,48 @@
-// Turns an untrusted guest module into one with a capped memory and deterministic fuel metering.
+// Turns an untrusted guest module into one with a capped memory and tables and deterministic fuel metering.
+//
+// Nothing is rewritten until the delivered bytes are known to be valid: our decoder first (feature list,
+// module-shape limits, and every global and function index held to the module's own counts), then V8's
+// validator. Both matter: the rewrite appends a global and functions right after the module's own, so a
+// module that names one index too many is invalid as delivered but would be valid afterwards, pointing
+// at the fuel counter.
 //
 // The rewrite is byte-level and local: the code section gets checks spliced in (see internal/metering.ts
 // for the cost model) and may gain unchecked twins of small leaf functions, which the function section
-// then declares after the existing ones; the memory maximum may be lowered; one global and its export are
-// appended. Every other section, custom ones included, is copied byte for byte. Keeping `name` is safe
-// and useful because no function, local or existing global index moves; DWARF and source maps, which address code bytes,
-// go stale in the code they describe (V8 ignores both at run time).
+// then declares after the existing ones; the memory and table maximums may be lowered; one global (the
+// fuel counter) and its export are appended; the start section is replaced by an export of its function,
+// so the host runs it as an ordinary metered call. Custom sections other than one bounded `name` section
+// are dropped: V8 keeps a module's wire bytes for as long as the module lives, custom sections included.
+// Keeping `name` is safe and useful because no function, local or existing global index moves. Every
+// other section is copied byte for byte.
 
-import { DEFAULT_LIMITS, FUEL_GLOBAL_EXPORT } from '../../abi/constants.ts';
+import { DEFAULT_LIMITS, FUEL_GLOBAL_EXPORT, START_EXPORT } from '../../abi/constants.ts';
 import { WrError } from '../../errors.ts';
-import { planMetering, writeMeteredCode } from './internal/metering.ts';
-import { type ParsedModule, parseModule, SECTION, type SectionSpan, sectionOrder } from './internal/parse.ts';
-import { lebEnd, readU32 } from './internal/reader.ts';
+import { initCost, planMetering, writeMeteredCode } from './internal/metering.ts';
+import {
+  type ParsedModule,
+  parseModule,
+  SECTION,
+  type SectionSpan,
+  sectionOrder,
+  type TableLimitsSpan,
+} from './internal/parse.ts';
+import { lebEnd, overLimit, readU32 } from './internal/reader.ts';
 import { s32Size, u32Size, Writer } from './internal/writer.ts';
+import { DEFAULT_MODULE_LIMITS } from './limits.ts';
 import type { InstrumentOptions, InstrumentResult } from './types.ts';
 
 /** The most pages a 32-bit memory can have (4 GiB). */
 const MAX_PAGES_32 = 65536;
 const MAX_FUEL = 0x7fffffff;
-const FUEL_NAME = new TextEncoder().encode(FUEL_GLOBAL_EXPORT);
+/** A larger `name` section is dropped: it only serves stack traces, and V8 keeps it as long as the module. */
+export const NAME_SECTION_MAX_BYTES = 1024 * 1024;
+const RESERVED_EXPORTS = [FUEL_GLOBAL_EXPORT, START_EXPORT];
+
+interface AddedExport {
+  name: Uint8Array;
+  kind: number;
+  index: number;
+}
 
 export function instrumentModule(bytes: Uint8Array, options: InstrumentOptions): InstrumentResult {
   const cap = options.memoryMaxPages;
@@ -29,49 +53,69 @@ export function instrumentModule(bytes: Uint8Array, options: InstrumentOptions):
   if (!Number.isInteger(initialFuel) || initialFuel < 0 || initialFuel > MAX_FUEL) {
     throw new RangeError(`initialFuel must be an integer in [0, ${MAX_FUEL}], got ${initialFuel}`);
   }
+  const limits = options.limits ?? DEFAULT_MODULE_LIMITS;
 
-  const m = parseModule(bytes);
+  const m = parseModule(bytes, limits);
   const memoryPatched = checkMemory(m, cap);
-  if (m.info.exports.some((e) => e.name === FUEL_GLOBAL_EXPORT)) {
-    throw new WrError('WR_MODULE_RESERVED_EXPORT', `the module already exports "${FUEL_GLOBAL_EXPORT}"`);
+  const reserved = m.info.exports.find((e) => RESERVED_EXPORTS.includes(e.name));
+  if (reserved !== undefined) {
+    throw new WrError('WR_MODULE_RESERVED_EXPORT', `the module exports "${reserved.name}", a name the host reserves`, {
+      details: { export: reserved.name },
+    });
   }
   const fuelGlobal = m.importedGlobals + m.definedGlobals;
-
   const codeSpan = m.sections.find((s) => s.id === SECTION.code);
-  const plan = codeSpan === undefined ? undefined : planMetering(bytes, codeSpan, m, fuelGlobal);
+  const plan = codeSpan === undefined ? undefined : planMetering(bytes, codeSpan, m, fuelGlobal, limits);
+  validateWithV8(bytes);
+  const initFuel = initCost(m.init);
+  if (initFuel > initialFuel) throw overLimit('fuel', initFuel, initialFuel);
+
+  const added: AddedExport[] = [{ name: FUEL_NAME, kind: 0x03, index: fuelGlobal }];
+  if (m.startFunction !== undefined) added.push({ name: START_NAME, kind: 0x00, index: m.startFunction });
+  const tableCap = limits.tableElements;
+  const capTables = m.tables.some((t) => t.max === undefined || t.max > tableCap);
+  const keep = (s: SectionSpan) => s.id !== SECTION.start && (s.id !== SECTION.custom || s === nameSection(m));
+
   const codeGrowth =
     codeSpan === undefined || plan === undefined ? 0 : plan.outputSize - (codeSpan.end - codeSpan.start);
   const twinTypes = plan?.twinTypes ?? new Int32Array(0);
-  // The code section's new size is exact, twins add at most 5 bytes each to the function section, and the
-  // memory, global and export edits add well under 128 bytes, so the buffer never grows and the result is
-  // a view of it rather than a copy.
-  const out = new Writer(bytes.length + codeGrowth + 5 * twinTypes.length + 128);
+  let kept = 8;
+  for (const s of m.sections) if (keep(s)) kept += s.end - s.start;
+  // The code section's new size is exact; twins add at most 5 bytes each to the function section, capped
+  // limits at most 11 bytes per table, and the global and export edits well under 160 bytes, so the
+  // buffer never grows and the result is a view of it rather than a copy.
+  const out = new Writer(kept + codeGrowth + 5 * twinTypes.length + 11 * m.tables.length + 160);
   out.append(bytes, 0, 8);
   let globalWritten = false;
   let exportWritten = false;
   for (const s of m.sections) {
+    if (!keep(s)) continue;
     if (s.id !== SECTION.custom) {
       const order = sectionOrder(s.id);
       if (!globalWritten && order > sectionOrder(SECTION.global)) {
-        writeGlobalSection(out, bytes, undefined, initialFuel);
+        writeGlobalSection(out, bytes, undefined, initialFuel - initFuel);
         globalWritten = true;
       }
       if (!exportWritten && order > sectionOrder(SECTION.export)) {
-        writeExportSection(out, bytes, undefined, fuelGlobal);
+        writeExportSection(out, bytes, undefined, added);
         exportWritten = true;
       }
     }
     switch (s.id) {
       case SECTION.global:
-        writeGlobalSection(out, bytes, s, initialFuel);
+        writeGlobalSection(out, bytes, s, initialFuel - initFuel);
         globalWritten = true;
         break;
       case SECTION.export:
-        writeExportSection(out, bytes, s, fuelGlobal);
+        writeExportSection(out, bytes, s, added);
         exportWritten = true;
         break;
       case SECTION.memory:
         if (memoryPatched) writeCappedMemory(out, m, cap);
+        else out.append(bytes, s.start, s.end);
+        break;
+      case SECTION.table:
+        if (capTables) writeCappedTables(out, bytes, s, m.tables, tableCap);
         else out.append(bytes, s.start, s.end);
         break;
       case SECTION.code:
@@ -85,9 +129,35 @@ export function instrumentModule(bytes: Uint8Array, options: InstrumentOptions):
         out.append(bytes, s.start, s.end);
     }
   }
-  if (!globalWritten) writeGlobalSection(out, bytes, undefined, initialFuel);
-  if (!exportWritten) writeExportSection(out, bytes, undefined, fuelGlobal);
-  return { bytes: out.finish(), info: m.info, memoryPatched };
+  if (!globalWritten) writeGlobalSection(out, bytes, undefined, initialFuel - initFuel);
+  if (!exportWritten) writeExportSection(out, bytes, undefined, added);
+  return { bytes: out.finish(), info: m.info, memoryPatched, hasStart: m.startFunction !== undefined, initFuel };
+}
+
+const FUEL_NAME = new TextEncoder().encode(FUEL_GLOBAL_EXPORT);
+const START_NAME = new TextEncoder().encode(START_EXPORT);
+
+/** The first custom section called `name`, when it is small enough to keep. */
+function nameSection(m: ParsedModule): SectionSpan | undefined {
+  const s = m.sections.find((c) => c.id === SECTION.custom && c.name === 'name');
+  return s !== undefined && s.end - s.contentStart <= NAME_SECTION_MAX_BYTES ? s : undefined;
+}
+
+/**
+ * V8's verdict on the delivered bytes, which our decoder only delimits: types of every instruction,
+ * branch targets, local indices, the rest of the spec. Validation compiles nothing and allocates no
+ * table or memory; only a refused module is compiled, to recover V8's message.
+ */
+function validateWithV8(bytes: Uint8Array): void {
+  const view = bytes as Uint8Array<ArrayBuffer>;
+  if (WebAssembly.validate(view)) return;
+  let message = 'invalid module';
+  try {
+    new WebAssembly.Module(view);
+  } catch (err) {
+    message = (err as Error).message;
+  }
+  throw new WrError('WR_MODULE_MALFORMED', `V8 rejects the module: ${message}`, { details: { v8: message } });
 }
 
 /** Enforces the memory policy and tells whether the maximum must be rewritten to the cap. */
@@ -119,6 +189,26 @@ function writeCappedMemory(out: Writer, m: ParsedModule, cap: number): void {
   out.u32(cap);
 }
 
+/**
+ * Every table's limits rewritten to (min, min(max, cap)), everything else byte for byte. parseModule held
+ * the sum of the minimums to the cap, so every minimum fits under it, and table.grow past it returns -1.
+ */
+function writeCappedTables(out: Writer, b: Uint8Array, s: SectionSpan, tables: TableLimitsSpan[], cap: number): void {
+  const capped = (t: TableLimitsSpan) => Math.min(t.max ?? cap, cap);
+  let size = s.end - s.contentStart;
+  for (const t of tables) size += 1 + u32Size(t.min) + u32Size(capped(t)) - (t.end - t.start);
+  writeSectionHeader(out, SECTION.table, size);
+  let from = s.contentStart;
+  for (const t of tables) {
+    out.append(b, from, t.start);
+    out.u8(0x01); // limits with a maximum
+    out.u32(t.min);
+    out.u32(capped(t));
+    from = t.end;
+  }
+  out.append(b, from, s.end);
+}
+
 /** Existing entries byte for byte, then the type index of each twin the metering pass added. */
 function writeFunctionSection(out: Writer, b: Uint8Array, s: SectionSpan, twinTypes: Int32Array): void {
   const count = readU32(b, s.contentStart, s.end);
@@ -147,17 +237,20 @@ function writeGlobalSection(out: Writer, b: Uint8Array, s: SectionSpan | undefin
   out.u8(0x0b);
 }
 
-/** Existing entries (if any) byte for byte, then the fuel global's export. */
-function writeExportSection(out: Writer, b: Uint8Array, s: SectionSpan | undefined, fuelGlobal: number): void {
-  const entrySize = u32Size(FUEL_NAME.length) + FUEL_NAME.length + 1 + u32Size(fuelGlobal);
+/** Existing entries (if any) byte for byte, then the host's exports (the fuel global, the start function). */
+function writeExportSection(out: Writer, b: Uint8Array, s: SectionSpan | undefined, added: AddedExport[]): void {
+  let addedSize = 0;
+  for (const e of added) addedSize += u32Size(e.name.length) + e.name.length + 1 + u32Size(e.index);
   const count = s === undefined ? 0 : readU32(b, s.contentStart, s.end);
   const restStart = lebEnd;
   const rest = s === undefined ? 0 : s.end - restStart;
-  writeSectionHeader(out, SECTION.export, u32Size(count + 1) + rest + entrySize);
-  out.u32(count + 1);
+  writeSectionHeader(out, SECTION.export, u32Size(count + added.length) + rest + addedSize);
+  out.u32(count + added.length);
   if (s !== undefined) out.append(b, restStart, s.end);
-  out.u32(FUEL_NAME.length);
-  out.append(FUEL_NAME, 0, FUEL_NAME.length);
-  out.u8(0x03); // global
-  out.u32(fuelGlobal);
+  for (const e of added) {
+    out.u32(e.name.length);
+    out.append(e.name, 0, e.name.length);
+    out.u8(e.kind);
+    out.u32(e.index);
+  }
 }

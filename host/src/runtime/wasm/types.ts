@@ -31,8 +31,40 @@ export interface ModuleInfo {
   functionTypeIndices: number[];
   /** Imported memories first, as in the memory index space. */
   memories: MemoryInfo[];
-  /** Custom section names in file order (repeats kept). */
+  /** Custom section names of the delivered module in file order (repeats kept). */
   customSections: string[];
+}
+
+/** Bounds on a module's shape, enforced while decoding, before anything is compiled (WR_MODULE_LIMIT). */
+export interface ModuleLimits {
+  readonly types: number;
+  readonly imports: number;
+  readonly exports: number;
+  /** Imported and defined. */
+  readonly functions: number;
+  /** Imported and defined. */
+  readonly globals: number;
+  /** Imported and defined. */
+  readonly tables: number;
+  /** Sum of table minimums; also the maximum every defined table is rewritten to at most. */
+  readonly tableElements: number;
+  /** Imported and defined. */
+  readonly tags: number;
+  /** Parameters plus declared locals, per function. */
+  readonly localsPerFunction: number;
+  readonly functionBodyBytes: number;
+  /** Content of the code section. */
+  readonly codeBytes: number;
+  /** Nesting of block, loop, if, try and try_table in one body. */
+  readonly blockDepth: number;
+  /** Labels of one br_table (the default one included). */
+  readonly brTableLabels: number;
+  readonly dataSegments: number;
+  /** Payload bytes of all data segments together. */
+  readonly dataBytes: number;
+  readonly elementSegments: number;
+  /** Entries of all element segments together. */
+  readonly elementEntries: number;
 }
 
 export interface InstrumentOptions {
@@ -43,6 +75,8 @@ export interface InstrumentOptions {
    * that runs before the host first sets `__wr_fuel`. Defaults to DEFAULT_LIMITS.fuel.
    */
   initialFuel?: number;
+  /** Defaults to the module-shape fields of DEFAULT_LIMITS. */
+  limits?: ModuleLimits;
 }
 
 export interface InstrumentResult {
@@ -52,4 +86,14 @@ export interface InstrumentResult {
   info: ModuleInfo;
   /** True when the memory maximum was absent or above the cap and was rewritten to the cap. */
   memoryPatched: boolean;
+  /**
+   * True when the module has a start function. Its start section is removed and the function exported as
+   * START_EXPORT, for the host to call like any export, after instantiation and before anything else.
+   */
+  hasStart: boolean;
+  /**
+   * Fuel charged at load for the work instantiation does outside metered code (active data and element
+   * segments), already subtracted from the fuel global's initial value.
+   */
+  initFuel: number;
 }

@@ -3,8 +3,8 @@
 //
 // Cost model (deterministic: a function of the module bytes and of the length operands the guest passes):
 // - Every instruction costs 1 (structural ones like block/else/end included, immediates free), except
-//   throw, rethrow, throw_ref, table.set and memory.atomic.notify, which V8 runs as a call into its
-//   runtime and which cost what that call takes (STATIC_COST, NOTIFY_COST).
+//   throw, rethrow, throw_ref and table.set, which V8 runs as a call into its runtime and which cost
+//   what that call takes (STATIC_COST).
 // - Each instruction is charged to its innermost enclosing `loop`, or to the function entry when no loop
 //   encloses it. A `loop` opcode itself belongs to the level outside it; its matching `end` to its body.
 // - The function entry pays the sum of its level's instructions once per call; a loop header pays its
@@ -29,7 +29,7 @@
 // 8 bytes a unit is at most ~1 ns; table writes take 17-37 ns per element (write barrier, function
 // references materialised); the base costs cover memory.fill with a zero length (~190 ns), memory.copy
 // and memory.init (~11 ns), table.init (~120 ns), memory.grow (1-2 us when it succeeds), throw with its
-// unwinding (~300 ns), table.set (~85 ns) and atomic.notify (~50 ns). bench/metering.ts reports the ns
+// unwinding (~300 ns) and table.set (~85 ns). bench/metering.ts reports the ns
 // per unit of the bulk cases on the machine it runs on.
 //
 // The check inserted at each level site is straight-line and stack-neutral (Wasm has no global.tee; V8's
@@ -52,9 +52,10 @@
 // Keeping fuel in a local would add a store before and a load after every call, and V8 already forwards
 // the store to the check's load; only passing fuel through parameters and results would remove the chain.
 
+import type { ModuleLimits } from '../types.ts';
 import { I32, INDEX, MEMARG, NONE, SHAPE, skipImmediates } from './instructions.ts';
-import type { ParsedModule, SectionSpan } from './parse.ts';
-import { lebEnd, malformed, readU32, unsupported } from './reader.ts';
+import type { InitWork, ParsedModule, SectionSpan } from './parse.ts';
+import { checkLimit, lebEnd, malformed, readU32, unsupported } from './reader.ts';
 import { decodeValType } from './valtypes.ts';
 import { s32Size, u32Size, type Writer } from './writer.ts';
 
@@ -66,10 +67,12 @@ const OP_END = 0x0b;
 const OP_DELEGATE = 0x18;
 const OP_TRY_TABLE = 0x1f;
 const OP_CALL = 0x10;
-const OP_RETURN_CALL = 0x12;
 const OP_MEMORY_GROW = 0x40;
 const OP_PREFIX_FC = 0xfc;
-const OP_PREFIX_FE = 0xfe;
+const OP_BR_TABLE = 0x0e;
+const OP_GLOBAL_GET = 0x23;
+const OP_GLOBAL_SET = 0x24;
+const OP_REF_FUNC = 0xd2;
 /** Marks a nesting level that is not a loop on the block stack. */
 const NOT_A_LOOP = -1;
 
@@ -101,9 +104,6 @@ STATIC_COST[OP_TABLE_SET] = 64;
 
 /** What memory.grow costs besides its pages, charged only when it runs (like every bulk base cost). */
 const GROW_COST = 1024;
-/** 0xFE 0x00 memory.atomic.notify: a runtime call even on unshared memory. */
-const FE_NOTIFY = 0x00;
-const NOTIFY_COST = 32;
 
 // How a bulk site turns its length into fuel (the `kinds` of a plan's sites; 0 is a level site).
 const LEVEL = 0;
@@ -136,6 +136,21 @@ bulkOp(14, 32, ELEMENTS); // table.copy
 bulkOp(15, 32, ELEMENTS); // table.grow
 bulkOp(17, 32, ELEMENTS); // table.fill
 
+// What instantiation costs, charged at load from the fuel global's initial value: the active segments it
+// copies, at the rates of memory.init and table.init (a base per segment, 1 unit per 8 bytes, 32 per element).
+const DATA_SEGMENT_COST = 16;
+const ELEMENT_SEGMENT_COST = 128;
+
+/** The fuel instantiation's segment initialisation costs (a double: it may exceed any budget). */
+export function initCost(init: InitWork): number {
+  return (
+    init.dataSegments * DATA_SEGMENT_COST +
+    Math.floor(init.dataBytes / 8) +
+    init.elementSegments * ELEMENT_SEGMENT_COST +
+    init.elements * 2 ** ELEMENT_SHIFT
+  );
+}
+
 function tooCostly(offset: number): Error {
   return unsupported(offset, `a block level that costs more than ${MAX_SITE_COST} fuel units`);
 }
@@ -160,7 +175,10 @@ WALK[OP_END] = W_OTHER;
 WALK[OP_DELEGATE] = W_OTHER;
 WALK[OP_MEMORY_GROW] = W_OTHER;
 WALK[OP_CALL] = W_CALL;
-WALK[OP_RETURN_CALL] = W_CALL;
+// Index checks: no instruction may name the fuel global or a twin, which sit right after the module's own.
+WALK[OP_GLOBAL_GET] = W_OTHER;
+WALK[OP_GLOBAL_SET] = W_OTHER;
+WALK[OP_REF_FUNC] = W_OTHER;
 // The opcodes that cost more than 1 take the slow path too, so the common one pays a plain increment.
 for (let op = 0; op < 256; op++) if (STATIC_COST[op] !== 1) WALK[op] = W_OTHER;
 
@@ -242,6 +260,24 @@ function bulkSiteSize(parts: Uint8Array[], local: number, base: number, tail: Ui
   return size;
 }
 
+/**
+ * What every body is held to: the module's own global and function counts (the fuel global and the twins
+ * come right after them, so an index at or past either is refused, whatever V8 would say) and the shape
+ * limits of one function.
+ */
+interface WalkBounds {
+  globals: number;
+  functions: number;
+  limits: ModuleLimits;
+}
+
+/** Reads the index immediate at `p`, refusing one at or past `bound`; returns the offset after it. */
+function checkIndex(b: Uint8Array, p: number, end: number, bound: number, what: string): number {
+  const index = readU32(b, p, end);
+  if (index >= bound) throw malformed(p, `instruction names ${what} ${index} of ${bound}`);
+  return lebEnd;
+}
+
 /** Per-body facts the walk gathers besides its sites. */
 interface BodyScan {
   /** Offset just after the local-group count. */
@@ -265,6 +301,7 @@ function scanBody(
   end: number,
   params: number,
   importedFunctions: number,
+  bounds: WalkBounds,
   sites: IntList,
   kinds: IntList,
   costs: IntList,
@@ -280,6 +317,7 @@ function scanBody(
   let locals = params;
   for (let i = 0; i < groups; i++) {
     locals += readU32(b, p, end);
+    checkLimit('localsPerFunction', locals, bounds.limits.localsPerFunction);
     p = lebEnd;
     if (p >= end) throw malformed(p, 'truncated local declaration');
     decodeValType(b[p]!, p);
@@ -292,6 +330,8 @@ function scanBody(
   kinds.push(LEVEL);
   costs.push(0);
   stack.length = 0;
+  let depth = 0;
+  const maxDepth = bounds.limits.blockDepth;
   for (;;) {
     if (p >= end) throw malformed(p, 'function body ends before its final end');
     const op = b[p++]!;
@@ -312,6 +352,7 @@ function scanBody(
         callee = readU32(b, p, end);
         p = lebEnd;
       }
+      if (callee >= bounds.functions) throw malformed(at, `call of function ${callee} of ${bounds.functions}`);
       if (callee >= importedFunctions) {
         scan.leaf = false;
         calls.push(at);
@@ -350,6 +391,7 @@ function scanBody(
         break;
       case OP_LOOP:
         p = skipImmediates(b, p, end, op);
+        if (++depth > maxDepth) checkLimit('blockDepth', depth, maxDepth);
         if (cost > MAX_SITE_COST) throw tooCostly(p);
         scan.leaf = false;
         stack.push(site);
@@ -365,6 +407,7 @@ function scanBody(
       case OP_TRY:
       case OP_TRY_TABLE:
         p = skipImmediates(b, p, end, op);
+        if (++depth > maxDepth) checkLimit('blockDepth', depth, maxDepth);
         stack.push(NOT_A_LOOP);
         break;
       case OP_END:
@@ -377,6 +420,7 @@ function scanBody(
           costs.data[site] = cost;
           return;
         }
+        depth--;
         const top = stack.data[--stack.length]!;
         if (top !== NOT_A_LOOP) {
           if (cost > MAX_SITE_COST) throw tooCostly(p);
@@ -397,8 +441,16 @@ function scanBody(
         p = skipImmediates(b, p, end, op);
         break;
       }
-      case OP_PREFIX_FE:
-        if (readU32(b, p, end) === FE_NOTIFY) cost += NOTIFY_COST - 1;
+      case OP_GLOBAL_GET:
+      case OP_GLOBAL_SET:
+        p = checkIndex(b, p, end, bounds.globals, 'global');
+        break;
+      case OP_REF_FUNC:
+        p = checkIndex(b, p, end, bounds.functions, 'function');
+        break;
+      case OP_BR_TABLE:
+        // count + 1 labels; refused before the walk loops over them.
+        checkLimit('brTableLabels', readU32(b, p, end) + 1, bounds.limits.brTableLabels);
         p = skipImmediates(b, p, end, op);
         break;
       default:
@@ -442,7 +494,13 @@ export interface MeteringPlan {
 }
 
 /** Walks every body of the code section `span`: the first of two passes (the second is writeMeteredCode). */
-export function planMetering(b: Uint8Array, span: SectionSpan, m: ParsedModule, fuelGlobal: number): MeteringPlan {
+export function planMetering(
+  b: Uint8Array,
+  span: SectionSpan,
+  m: ParsedModule,
+  fuelGlobal: number,
+  limits: ModuleLimits,
+): MeteringPlan {
   const end = span.end;
   const count = readU32(b, span.contentStart, end);
   let p = lebEnd;
@@ -462,6 +520,7 @@ export function planMetering(b: Uint8Array, span: SectionSpan, m: ParsedModule, 
   const scan: BodyScan = { groupsStart: 0, groups: 0, locals: 0, leaf: false };
   const { types, functionTypeIndices } = m.info;
   const imported = m.importedFunctions;
+  const bounds: WalkBounds = { globals: fuelGlobal, functions: functionTypeIndices.length, limits };
   for (let i = 0; i < count; i++) {
     const size = readU32(b, p, end);
     p = lebEnd;
@@ -472,7 +531,7 @@ export function planMetering(b: Uint8Array, span: SectionSpan, m: ParsedModule, 
     firstCall[i] = calls.length / 3;
     // parseModule checked that the code and function counts match and every type index is in range.
     const params = types[functionTypeIndices[imported + i]!]!.params.length;
-    scanBody(b, p, p + size, params, imported, sites, kinds, costs, calls, stack, scan);
+    scanBody(b, p, p + size, params, imported, bounds, sites, kinds, costs, calls, stack, scan);
     groupsStarts[i] = scan.groupsStart;
     groupCounts[i] = scan.groups;
     leaves[i] = scan.leaf && costs.data[firstSite[i]!]! <= MAX_LEAF_COST ? 1 : 0;
@@ -575,8 +634,8 @@ function prepayLeafCalls(
     while (firstCall[body + 1]! * 3 <= c) firstCall[++body] = redirected.length / 2;
     const callee = call[c + 1]!;
     const owner = call[c + 2]!;
-    // A callee past the last body only occurs in an invalid module, which V8 rejects anyway.
-    if (callee >= count || leaves[callee] === 0) continue;
+    // The walk refused callees past the last body, so `callee` is a code index.
+    if (leaves[callee] === 0) continue;
     const entry = costs[firstSite[callee]!]!;
     if (costs[owner]! + entry > MAX_SITE_COST) continue;
     if (twinIndex[callee] === -1) {
@@ -636,7 +695,7 @@ function writeBody(b: Uint8Array, plan: MeteringPlan, out: Writer, i: number, fi
     for (; c < callsEnd && calls[c]! < at; c += 2) {
       const callAt = calls[c]!;
       out.append(b, from, callAt);
-      out.u8(b[callAt]!); // call or return_call
+      out.u8(b[callAt]!); // call
       out.u32(calls[c + 1]!);
       from = callAt + 1 + lebLength(b, callAt + 1);
     }

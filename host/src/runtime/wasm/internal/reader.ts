@@ -17,6 +17,18 @@ export function unsupported(offset: number, what: string): WrError {
   });
 }
 
+/** `limit` names the ModuleLimits field; `value` is what the module declares (at least), `max` the bound. */
+export function overLimit(limit: string, value: number, max: number): WrError {
+  return new WrError('WR_MODULE_LIMIT', `the module exceeds the limit ${limit}: ${value} > ${max}`, {
+    details: { limit, value, max },
+  });
+}
+
+/** Throws WR_MODULE_LIMIT when `value` is above `max`. */
+export function checkLimit(limit: string, value: number, max: number): void {
+  if (value > max) throw overLimit(limit, value, max);
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export class Reader {
