@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { before, describe, it } from 'node:test';
 import { AS_BUILD_ERROR_CODES } from '../../guest-sdk/assemblyscript/tools/errors.ts';
-import { ERROR_CODES } from '../../host/src/errors.ts';
+import { ERROR_CODES, type ErrorSpec } from '../../host/src/errors.ts';
 import { CONTROL_PLANE_ERROR_CODES } from '../controlplane/errors.ts';
 
 const DOC = new URL('../../docs/errors.md', import.meta.url);
@@ -16,8 +16,14 @@ const SECTIONS = {
 } as const;
 
 /** A documented host code: a heading "### `WR_X` (terminal)" or a table row "| `WR_X` | terminal |". */
-const HOST_HEADING = /^#{2,6} `([A-Z0-9_]+)` \((retryable|terminal)\)\s*$/gm;
-const HOST_ROW = /^\| `([A-Z0-9_]+)` +\| (retryable|terminal) +\|/gm;
+const HOST_HEADING = /^#{2,6} `([A-Z0-9_]+)` \((retryable|deterministic|terminal)\)\s*$/gm;
+const HOST_ROW = /^\| `([A-Z0-9_]+)` +\| (retryable|deterministic|terminal) +\|/gm;
+
+/** The word docs/errors.md uses for a code: deterministic codes are retryable, but only once. */
+function retryWord(spec: ErrorSpec): string {
+  if (spec.deterministic === true) return 'deterministic';
+  return spec.retryable ? 'retryable' : 'terminal';
+}
 /** A row of the harness or SDK tables: the code in the first cell. */
 const TABLE_ROW = /^\| `([A-Z0-9_]+)` +\|/gm;
 
@@ -56,7 +62,7 @@ describe('docs/errors.md', () => {
     parts = sections(doc);
   });
 
-  it('documents every host code once, with the retryable/terminal word of ERROR_CODES', () => {
+  it('documents every host code once, with the retryable/deterministic/terminal word of ERROR_CODES', () => {
     const text = section(parts, SECTIONS.host);
     const entries = [...matches(text, HOST_HEADING), ...matches(text, HOST_ROW)];
     const documented = entries.map(([code]) => code as string);
@@ -70,8 +76,9 @@ describe('docs/errors.md', () => {
     const missing = [...known].filter((c) => !documented.includes(c));
     assert.deepEqual(missing, [], 'in ERROR_CODES but not documented');
     for (const [code, word] of entries) {
-      const spec = ERROR_CODES[code as keyof typeof ERROR_CODES];
-      assert.equal(word, spec.retryable ? 'retryable' : 'terminal', `${code} is documented as ${word}`);
+      const spec: ErrorSpec = ERROR_CODES[code as keyof typeof ERROR_CODES];
+      assert.equal(word, retryWord(spec), `${code} is documented as ${word}`);
+      if (spec.deterministic === true) assert.ok(spec.retryable, `${code} is deterministic, so retried once`);
     }
   });
 

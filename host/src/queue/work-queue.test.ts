@@ -190,6 +190,123 @@ test('process(): retryable errors retry with backoff, success forgets, terminal 
   await processing;
 });
 
+/** Steps virtual time 1 ms at a time for `ms` milliseconds, letting the queue's workers run in between. */
+async function elapse(t: TestContext, ms: number): Promise<void> {
+  for (let i = 0; i < ms; i++) {
+    await settle();
+    t.mock.timers.tick(1);
+  }
+}
+
+/** Starts `queue.process` with a handler that returns nothing. */
+function processWith(queue: WorkQueue, handler: (item: WorkItem) => Promise<void>): Promise<void> {
+  return queue.process(async (item) => {
+    await handler(item);
+    return undefined;
+  });
+}
+
+test('process(): a deterministic failure runs exactly twice, then not again until the next event', async (t) => {
+  const calls: Array<[string, number]> = [];
+  const retrying: boolean[] = [];
+  const observed = virtualQueue(t, { observer: { failed: (_item, _error, retry) => retrying.push(retry) } });
+  observed.add('ns/trap', { reason: 'created' });
+  const processing = processWith(observed, async (item) => {
+    calls.push([item.reason, item.retries]);
+    throw new WrError('WR_GUEST_TRAP', 'unreachable');
+  });
+  await elapse(t, 10_000);
+  assert.deepEqual(calls, [
+    ['created', 0],
+    ['retry', 1],
+  ]);
+  assert.deepEqual(retrying, [true, false], 'the second failure is reported as not retrying');
+  const stats = observed.stats();
+  assert.deepEqual([stats.trackedKeys, stats.delayed, stats.terminalFailuresTotal], [0, 0, 1]);
+
+  // The object changed: two more attempts, from the base backoff again, then quiet.
+  observed.add('ns/trap', { reason: 'updated' });
+  await elapse(t, 10_000);
+  assert.deepEqual(calls.slice(2), [
+    ['updated', 0],
+    ['retry', 1],
+  ]);
+  await observed.shutdown(true);
+  await processing;
+});
+
+test('process(): every deterministic code is given up on after two runs, whatever the mix', async (t) => {
+  const codes = [
+    'WR_GUEST_BUDGET_EXCEEDED',
+    'WR_GUEST_STACK_OVERFLOW',
+    'WR_GUEST_MEMORY_EXCEEDED',
+    'WR_GUEST_OUTPUT_INVALID',
+    'WR_GUEST_OUTPUT_TOO_LARGE',
+    'WR_GUEST_INPUT_TOO_LARGE',
+    'WR_GUEST_DEADLINE_EXCEEDED',
+  ] as const;
+  const queue = virtualQueue(t);
+  const runs = new Map<string, number>();
+  for (const code of codes) queue.add(code, { reason: 'created' });
+  const processing = processWith(queue, async (item) => {
+    const n = (runs.get(item.key) ?? 0) + 1;
+    runs.set(item.key, n);
+    // The retry fails with another deterministic code: still the same input failing deterministically.
+    throw new WrError(n === 1 ? (item.key as (typeof codes)[number]) : 'WR_GUEST_TRAP', 'fails');
+  });
+  await elapse(t, 1000);
+  assert.deepEqual(
+    [...runs.values()],
+    codes.map(() => 2),
+  );
+  assert.equal(queue.stats().trackedKeys, 0);
+  await queue.shutdown(true);
+  await processing;
+});
+
+test('process(): transient failures keep backing off, between deterministic ones too', async (t) => {
+  const queue = virtualQueue(t);
+  const calls: Array<[string, number, number]> = [];
+  const script = new Map<string, WrError[]>([
+    ['ns/api-down', Array.from({ length: 5 }, () => new WrError('WR_KUBE_UNAVAILABLE', 'connection refused'))],
+    ['ns/worker-died', Array.from({ length: 5 }, () => new WrError('WR_GUEST_WORKER_EXITED', 'heap limit'))],
+    // A transient failure between two deterministic ones does not reset their count, nor count itself.
+    [
+      'ns/mixed',
+      [
+        new WrError('WR_GUEST_TRAP', 'unreachable'),
+        new WrError('WR_GUEST_WORKER_EXITED', 'heap limit'),
+        new WrError('WR_GUEST_TRAP', 'unreachable'),
+      ],
+    ],
+    ['ns/guest-says-later', Array.from({ length: 5 }, () => new WrError('WR_GUEST_ERROR_RETRYABLE', 'not yet'))],
+  ]);
+  for (const key of script.keys()) queue.add(key, { reason: 'created' });
+  const processing = processWith(queue, async (item) => {
+    calls.push([item.key, item.retries, Date.now()]);
+    const next = script.get(item.key)?.shift();
+    if (next !== undefined) throw next;
+  });
+  await elapse(t, 1000);
+  const runsOf = (key: string) => calls.filter(([k]) => k === key).map(([, retries, at]) => [retries, at]);
+  // Backoff 5, 10, 20, 40, 80 ms: five failures, then the sixth run succeeds.
+  const backoff = [
+    [0, 0],
+    [1, 5],
+    [2, 15],
+    [3, 35],
+    [4, 75],
+    [5, 155],
+  ];
+  assert.deepEqual(runsOf('ns/api-down'), backoff);
+  assert.deepEqual(runsOf('ns/worker-died'), backoff);
+  assert.deepEqual(runsOf('ns/guest-says-later'), backoff);
+  assert.deepEqual(runsOf('ns/mixed'), backoff.slice(0, 3), 'given up on at the second trap');
+  assert.equal(queue.stats().trackedKeys, 0);
+  await queue.shutdown(true);
+  await processing;
+});
+
 test('process(): requeueAfterMs from the handler schedules the next run', async (t) => {
   const queue = virtualQueue(t);
   const times: number[] = [];

@@ -17,6 +17,12 @@
 // - Retries (addRateLimited) wait max(per-key exponential backoff, global token bucket). Both decide only
 //   retries; fresh events are paced by the worker count. A new event for a failing key runs it now but
 //   keeps its failure count, so the next failure backs off further.
+// - A deterministic failure (isDeterministic: a trap, a budget, a refused output) is retried once, with
+//   the same backoff; the second one in a row is terminal. The same input would fail the same way on
+//   every retry, so retrying it forever only burns CPU: 1,000 such keys would run at the retry bucket's
+//   10 per second for minutes, then about once a second for good (each key every 17 minutes at the
+//   backoff cap). The key then waits, like after any terminal error, for its next event (a change of
+//   the object or its inputs, a resync, a module swap).
 // - At most `maxKeys` distinct keys are tracked (ready, delayed, in flight or remembered for backoff). A
 //   new key beyond that is refused, counted in `dropsTotal` and reported to the observer; once tracking
 //   falls to half the bound, `onOverflowRecovered` fires so the owner can resync from the cache. Keys name
@@ -24,7 +30,7 @@
 //   trigger reason of the refused event is lost. Size `maxKeys` above the number of primaries.
 
 import type { TriggerReason } from '../abi/types.ts';
-import { isRetryable, WrError } from '../errors.ts';
+import { isDeterministic, isRetryable, WrError } from '../errors.ts';
 import { type BackoffOptions, backoffDelayMs, DEFAULT_BACKOFF } from './backoff.ts';
 import { DeadlineHeap, type HeapNode } from './internal/deadline-heap.ts';
 import { Fifo, type FifoNode } from './internal/fifo.ts';
@@ -155,7 +161,12 @@ interface KeyState extends HeapNode, FifoNode {
   runLane: Lane;
   startedAt: number;
   failures: number;
+  /** Deterministic failures since the key last succeeded or was given up on. */
+  deterministicFailures: number;
 }
+
+/** Runs of a key that may fail deterministically in a row: the first run and one retry on a fresh instance. */
+export const DETERMINISTIC_ATTEMPTS = 2;
 
 /** setTimeout accepts at most 2^31-1 ms; a later deadline re-arms when this much time has passed. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -311,11 +322,12 @@ export class WorkQueue {
     return this.#states.get(key)?.failures ?? 0;
   }
 
-  /** Clears the failure count of `key`: its next failure backs off from the base delay again. */
+  /** Clears the failure counts of `key`: its next failure backs off from the base delay again. */
   forget(key: string): void {
     const state = this.#states.get(key);
     if (state === undefined) return;
     state.failures = 0;
+    state.deterministicFailures = 0;
     this.#releaseIfIdle(state);
   }
 
@@ -355,8 +367,9 @@ export class WorkQueue {
 
   /**
    * Runs `handler` on `concurrency` workers until shutdown. Success forgets the key's failures (and
-   * honours requeueAfterMs); a retryable error retries with backoff; a terminal error (isRetryable false)
-   * forgets the key until a new event adds it again.
+   * honours requeueAfterMs); a retryable error retries with backoff, a deterministic one only once; a
+   * terminal error (isRetryable false), or the second deterministic one in a row, forgets the key until
+   * a new event adds it again.
    */
   async process(handler: WorkHandler): Promise<void> {
     const worker = async (): Promise<void> => {
@@ -436,7 +449,7 @@ export class WorkQueue {
       this.forget(item.key);
       if (result?.requeueAfterMs !== undefined) this.requeueAfter(item.key, result.requeueAfterMs);
     } catch (error) {
-      const retrying = isRetryable(error);
+      const retrying = this.#retries(item.key, error);
       if (retrying) {
         this.addRateLimited(item.key);
       } else {
@@ -447,6 +460,15 @@ export class WorkQueue {
     } finally {
       this.done(item.key);
     }
+  }
+
+  /** Whether a failure of the in-flight `key` is retried; counts it when it is deterministic. */
+  #retries(key: string, error: unknown): boolean {
+    if (!isRetryable(error)) return false;
+    if (!isDeterministic(error)) return true;
+    const state = this.#states.get(key) as KeyState;
+    state.deterministicFailures++;
+    return state.deterministicFailures < DETERMINISTIC_ATTEMPTS;
   }
 
   /** The state of `key`, created if new and allowed; undefined when the key is refused. */
@@ -474,6 +496,7 @@ export class WorkQueue {
       runLane: 'user',
       startedAt: 0,
       failures: 0,
+      deterministicFailures: 0,
       deadline: 0,
       heapIndex: -1,
       heapSeq: 0,

@@ -172,6 +172,8 @@ describe('ReconcileWorker', () => {
       assert.ok(result.error);
       assert.equal(result.error.code, retryable ? 'WR_GUEST_ERROR_RETRYABLE' : 'WR_GUEST_ERROR_TERMINAL');
       assert.equal(isRetryable(result.error), retryable);
+      // The guest decides: its retryable error is retried with backoff for as long as it reports it.
+      assert.equal(result.error.deterministic, false);
       assert.ok(Buffer.byteLength(result.error.message) <= 1024);
       assert.equal(result.summary?.statusWritten, true);
     }
