@@ -34,6 +34,7 @@ const BENCHES: readonly BenchSpec[] = [
   { name: 'runtime-swap', flags: [], controlPlane: false, timeoutMs: 10 * MINUTE },
   { name: 'queue', flags: [], controlPlane: false, timeoutMs: 5 * MINUTE },
   { name: 'failing-module', flags: [], controlPlane: false, timeoutMs: 5 * MINUTE },
+  { name: 'hostile-neighbour', flags: [], controlPlane: false, timeoutMs: 5 * MINUTE },
   { name: 'cache-memory', flags: ['--expose-gc'], controlPlane: false, timeoutMs: 5 * MINUTE },
   { name: 'swap-cluster', flags: [], controlPlane: true, timeoutMs: 20 * MINUTE },
   { name: 'converge', flags: [], controlPlane: true, timeoutMs: 30 * MINUTE },

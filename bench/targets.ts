@@ -57,6 +57,13 @@ export const TARGETS: readonly Target[] = [
     goal: 'a module failing on every one of 1,000 objects costs < 1% of a core in steady state',
   },
   {
+    bench: 'hostile-neighbour',
+    result: 'hostile-neighbour/loop-delay/p99',
+    op: '<=',
+    value: 20,
+    goal: 'main-thread event-loop delay p99 <= 20 ms beside hostile guests',
+  },
+  {
     bench: 'cache-memory',
     result: 'cache/heap-vs-json',
     op: '<=',
