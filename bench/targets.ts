@@ -34,6 +34,13 @@ export const TARGETS: readonly Target[] = [
     goal: 'whole in-process reconcile, Wasm / native >= 0.3',
   },
   {
+    bench: 'host-imports',
+    result: 'imports/worst-call',
+    op: '<=',
+    value: 100,
+    goal: 'one default-budget call on any host-import path <= 100 ms (<= 2 ns per fuel unit)',
+  },
+  {
     bench: 'runtime-swap',
     result: 'swap/1MB/p99',
     op: '<=',

@@ -127,6 +127,11 @@ describe('ABI v1 contract', () => {
     assert.deepEqual(documented, expected);
     assert.ok(doc.includes(`costs \`HOST_CALL_FUEL.base\` (${HOST_CALL_FUEL.base})`));
     assert.ok(doc.includes(`\`HOST_CALL_FUEL.bytesPerUnit\` (${HOST_CALL_FUEL.bytesPerUnit})`));
+    const prices = table(doc, ['Price', 'Fuel', 'Charged for']);
+    assert.deepEqual(
+      Object.fromEntries(prices.map((r) => [code(r.Price!), amount(r.Fuel!)])),
+      Object.fromEntries(Object.entries(HOST_CALL_FUEL).map(([k, v]) => [`HOST_CALL_FUEL.${k}`, v])),
+    );
   });
 
   it('mentions only error codes that exist', () => {

@@ -154,14 +154,26 @@ export const DEFAULT_LIMITS = {
 } as const;
 
 /**
- * Fuel charged for host imports, on top of the guest's own metering: a guest looping over `list` must
- * run out of budget in proportion to the work it makes the host do, not only to its own loop iterations.
+ * Fuel charged for host imports, on top of the guest's own metering, so that the budget bounds wall time
+ * whatever path an import takes (hit, miss, denied, invalid, too large, a scan that matches nothing). Each
+ * price is at least the import's worst measured time on that path at 2 ns per unit (bench/host-imports.ts);
+ * every charge is made before the host answers, except the part that depends on the answer, which is made
+ * as soon as it is known.
  */
 export const HOST_CALL_FUEL = {
-  /** Charged for every host import call. */
+  /** Every import call: the transition into the host and the argument checks. */
   base: 100,
-  /** One more unit per this many bytes moved across the boundary (input read, result produced or copied). */
-  bytesPerUnit: 16,
+  /** A get or list request decoded and parsed, valid or not (a JSON error costs microseconds in V8). */
+  request: 10_000,
+  /**
+   * A get or list that reaches the cache, whatever it answers: the request crosses to the thread that owns
+   * the cache and back, a wake-up of each thread (up to ~100 us when the main thread is idle in its loop).
+   */
+  read: 100_000,
+  /** Per cached object a lookup may have to consider (a list walks its namespace or kind). */
+  perObject: 100,
+  /** One more unit per this many bytes moved across the boundary (request, result measured and copied, log text, output). */
+  bytesPerUnit: 1,
 } as const;
 
 /** Bounds on the shape of a reconcile output, checked after it parsed as JSON and within `outputBytes`. */

@@ -164,11 +164,24 @@ export class GuestInstance {
    * Runs wr_reconcile or wr_finalize on `input` (encodeReconcileInput). Returns the validated output,
    * including a guest-reported `error` as data; throws WrError for failures of the call itself.
    */
-  call(name: GuestCallExport, input: string): ReconcileOutput {
+  call(name: GuestCallExport, input: string | Uint8Array): ReconcileOutput {
+    return this.#checked(name, input).result;
+  }
+
+  /**
+   * As `call`, answering with the output's JSON text once it has passed validation: a worker hands that
+   * text over as it is, and the validated output is exactly its parse (validation rejects what it does not
+   * keep), so no thread serialises it again.
+   */
+  callText(name: GuestCallExport, input: string | Uint8Array): string {
+    return this.#checked(name, input).text;
+  }
+
+  #checked(name: GuestCallExport, input: string | Uint8Array): { result: ReconcileOutput; text: string } {
     if (this.#poisoned) throw new WrError('WR_GUEST_TRAP', 'the instance is poisoned by an earlier failure');
     const { status, output } = this.#invoke(name, input, 'call');
     try {
-      return this.#interpret(status, output);
+      return { result: this.#interpret(status, output), text: output! };
     } catch (err) {
       this.#poisoned = true;
       throw err;
@@ -216,9 +229,9 @@ export class GuestInstance {
   }
 
   /** Writes the input, runs one export under a fresh budget, and maps every way it can fail to a WrError. */
-  #invoke(name: string, input: string, mode: CallMode): { status: number; output: string | undefined } {
+  #invoke(name: string, input: string | Uint8Array, mode: CallMode): { status: number; output: string | undefined } {
     const limits = this.#options.limits;
-    const bytes = Buffer.byteLength(input, 'utf8');
+    const bytes = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.length;
     if (bytes > limits.inputBytes) {
       throw new WrError(
         'WR_GUEST_INPUT_TOO_LARGE',
@@ -240,7 +253,9 @@ export class GuestInstance {
           }),
         );
       }
-      encoder.encodeInto(input, new Uint8Array(buffer, ptr, bytes));
+      const target = new Uint8Array(buffer, ptr, bytes);
+      if (typeof input === 'string') encoder.encodeInto(input, target);
+      else target.set(input);
       status = fn(ptr, bytes);
     });
     return { status, output };
@@ -250,7 +265,9 @@ export class GuestInstance {
   #run(name: string, mode: CallMode, body: () => void): string | undefined {
     const limits = this.#options.limits;
     const started = performance.now();
-    this.#fuel.value = limits.fuel;
+    // The start function runs on the fuel the module was instrumented with: the budget less what
+    // initialising its segments cost (charged at load, docs/abi/v1.md "Fuel").
+    if (mode !== 'start') this.#fuel.value = limits.fuel;
     this.#bridge.begin(mode);
     let failure: WrError | undefined;
     try {

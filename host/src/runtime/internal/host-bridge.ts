@@ -209,6 +209,7 @@ export class HostBridge {
   #read(kind: 'get' | 'list', ptr: number, len: number): number {
     this.#charge(0);
     const view = this.#bytes(kind, ptr, len);
+    this.#pay(HOST_CALL_FUEL.request);
     this.#charge(view.length);
     this.#held = undefined;
     if (this.#mode !== 'call') return HOST_STATUS.DENIED;

@@ -130,9 +130,11 @@ function perform(): string | undefined {
   const held = instances.get(instanceId);
   if (held === undefined) throw new WrError('WR_GUEST_TRAP', 'the instance is gone (its worker was replaced)');
   const name = CALL_EXPORT[ctl[CTL.a1]!]!;
-  const input = channel.readText(0, ctl[CTL.len]!);
+  // Moved as bytes, never decoded on this side; copied out first, since the guest's own reads (wr_alloc
+  // may already make some) reuse the channel.
+  const input = channel.copyBytes(0, ctl[CTL.len]!);
   // Validated here, off the main thread, and handed over as text: the main thread only parses it.
-  return JSON.stringify(held.guest.call(name, input));
+  return held.guest.callText(name, input);
 }
 
 for (;;) {

@@ -8,8 +8,10 @@
 // running with WR_GUEST_WORKER_EXITED. Either way the instances it hosted are gone, the pool starts a new
 // worker on demand, and the host goes on.
 //
-// Workers start lazily (an idle host with one module has one), and each instance stays on the worker it
-// was created on, which must be the least loaded, so the instances of one version spread over the pool.
+// Workers start lazily (an idle host with one module has one). An instance lives on one worker, but it is
+// only a cache of its module and config (guests are functions of their input, docs/runtime.md): when its
+// worker is busy with a neighbour's call while another worker idles, it is re-created on the idle one
+// rather than queued, so a slow or hostile neighbour delays others by at most the cost of one init.
 
 import { Buffer } from 'node:buffer';
 import { availableParallelism } from 'node:os';
@@ -50,6 +52,8 @@ export interface PoolStats {
   readonly instances: number;
   /** Workers terminated for a deadline or lost to a crash, since the pool started. */
   readonly replaced: number;
+  /** Instances re-created on an idle worker rather than queued behind a busy one. */
+  readonly moved: number;
 }
 
 /** What an instance needs beyond its compiled module: everything the main thread keeps for it. */
@@ -124,6 +128,11 @@ class GuestWorker {
     const refs = (this.#posted.get(moduleId) ?? 1) - 1;
     if (refs <= 0) this.#posted.delete(moduleId);
     else this.#posted.set(moduleId, refs);
+  }
+
+  /** Operations running or queued here. */
+  get load(): number {
+    return (this.#current === undefined ? 0 : 1) + this.#queue.length;
   }
 
   run(op: Omit<Operation, 'resolve' | 'reject'>): Promise<{ reply: WireReply; output: string }> {
@@ -244,20 +253,25 @@ export class RemoteInstance {
   readonly id: number;
   readonly compiled: CompiledModule;
   readonly options: RemoteInstanceOptions;
-  readonly #worker: GuestWorker;
+  readonly #pool: GuestWorkerPool;
   readonly #moduleId: number;
+  #worker: GuestWorker;
   #poisoned = false;
   #dropped = false;
 
   constructor(
+    pool: GuestWorkerPool,
     id: number,
     worker: GuestWorker,
     moduleId: number,
     compiled: CompiledModule,
     options: RemoteInstanceOptions,
   ) {
+    this.#pool = pool;
     this.id = id;
     this.#worker = worker;
+    worker.hold(moduleId, compiled);
+    worker.instances.add(this);
     this.#moduleId = moduleId;
     this.compiled = compiled;
     this.options = options;
@@ -289,8 +303,33 @@ export class RemoteInstance {
         details: { bytes, limit },
       });
     }
+    if (this.#worker.load > 0) {
+      const idle = this.#pool.idleWorker();
+      if (idle !== undefined) await this.#moveTo(idle);
+    }
     const output = await this.#run(name, OP.call, CALL_EXPORT.indexOf(name), input, 1);
     return JSON.parse(output) as ReconcileOutput;
+  }
+
+  /** Re-creates this instance on `worker` (start function and wr_init again) and frees it where it was. */
+  async #moveTo(worker: GuestWorker): Promise<void> {
+    this.#leave();
+    this.#worker = worker;
+    worker.hold(this.#moduleId, this.compiled);
+    worker.instances.add(this);
+    this.#pool.moved++;
+    await this.start();
+  }
+
+  /** Frees the instance on its current worker (queued behind any call in flight there). */
+  #leave(): void {
+    const worker = this.#worker;
+    worker.instances.delete(this);
+    worker.release(this.#moduleId);
+    if (worker.dead) return;
+    worker
+      .run({ op: OP.drop, instance: this, payload: '', deadlineMs: this.options.limits.deadlineMs })
+      .catch(() => {});
   }
 
   async #run(name: string, op: number, exp: number | undefined, payload: string, deadlines: number): Promise<string> {
@@ -341,15 +380,11 @@ export class RemoteInstance {
     this.#dropped = true;
   }
 
-  /** Frees the instance in its worker (queued behind any call in flight there). */
+  /** Frees the instance for good. */
   dispose(): void {
     if (this.#dropped) return;
     this.#dropped = true;
-    this.#worker.instances.delete(this);
-    this.#worker.release(this.#moduleId);
-    this.#worker
-      .run({ op: OP.drop, instance: this, payload: '', deadlineMs: this.options.limits.deadlineMs })
-      .catch(() => {});
+    this.#leave();
   }
 }
 
@@ -363,6 +398,8 @@ export class GuestWorkerPool {
   #nextInstanceId = 1;
   #replaced = 0;
   #closed = false;
+  /** Instances re-created on an idle worker instead of waiting behind a neighbour. */
+  moved = 0;
 
   constructor(options: GuestWorkerPoolOptions = {}) {
     this.size = options.size ?? Math.min(2, availableParallelism());
@@ -376,7 +413,7 @@ export class GuestWorkerPool {
   stats(): PoolStats {
     let instances = 0;
     for (const w of this.#workers) instances += w.instances.size;
-    return { workers: this.#workers.size, instances, replaced: this.#replaced };
+    return { workers: this.#workers.size, instances, replaced: this.#replaced, moved: this.moved };
   }
 
   /** Creates an instance on the least loaded worker and runs its start function and wr_init there. */
@@ -388,9 +425,7 @@ export class GuestWorkerPool {
       moduleId = this.#nextModuleId++;
       this.#moduleIds.set(compiled.module, moduleId);
     }
-    worker.hold(moduleId, compiled);
-    const instance = new RemoteInstance(this.#nextInstanceId++, worker, moduleId, compiled, options);
-    worker.instances.add(instance);
+    const instance = new RemoteInstance(this, this.#nextInstanceId++, worker, moduleId, compiled, options);
     try {
       await instance.start();
     } catch (err) {
@@ -400,12 +435,22 @@ export class GuestWorkerPool {
     return instance;
   }
 
+  /** An idle worker for a new instance, else a new worker while the pool has room, else the least loaded. */
   #pick(): GuestWorker {
+    const idle = this.idleWorker();
+    if (idle !== undefined) return idle;
+    let best: GuestWorker | undefined;
+    for (const w of this.#workers) if (best === undefined || w.load < best.load) best = w;
+    return best!;
+  }
+
+  /** A worker with nothing running or queued (the one hosting fewest instances), or a new one if there is room. */
+  idleWorker(): GuestWorker | undefined {
     let best: GuestWorker | undefined;
     for (const w of this.#workers) {
-      if (best === undefined || w.instances.size < best.instances.size) best = w;
+      if (w.load === 0 && (best === undefined || w.instances.size < best.instances.size)) best = w;
     }
-    if (best !== undefined && (best.instances.size === 0 || this.#workers.size >= this.size)) return best;
+    if (best !== undefined || this.#workers.size >= this.size || this.#closed) return best;
     const worker = new GuestWorker(this, this.heapMb);
     this.#workers.add(worker);
     return worker;
