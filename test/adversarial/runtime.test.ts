@@ -5,7 +5,20 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fixture } from '../fixtures/guests/wat.ts';
-import { ALL_IMPORTS, bytes, guest, Host, LIMITS, rawGuest, section, u32, vec, watString } from './harness.ts';
+import {
+  ALL_IMPORTS,
+  bytes,
+  guest,
+  guestWat,
+  Host,
+  LIMITS,
+  rawGuest,
+  section,
+  u32,
+  vec,
+  wat,
+  watString,
+} from './harness.ts';
 
 const host = new Host();
 before(() => host.open());
@@ -531,3 +544,86 @@ describe('output shape', () => {
     assert.deepEqual(output.error, { message: 'later', retryable: true });
   });
 });
+
+describe('odd wiring', () => {
+  it('wr_reconcile exported as the host get import answers a status the host refuses: WR_GUEST_OUTPUT_INVALID', async () => {
+    const text = guestWatWith('(export "wr_reconcile" (func $get))', 'wr_reconcile');
+    await host.callFails(wat(text), '{}', { code: 'WR_GUEST_OUTPUT_INVALID', details: { status: -3 } });
+  });
+
+  it('wr_init exported as the host get import is DENIED in init: WR_GUEST_INIT_FAILED with status -2', async () => {
+    await host.loadFails(wat(guestWatWith('(export "wr_init" (func $get))', 'wr_init')), {
+      code: 'WR_GUEST_INIT_FAILED',
+      details: { status: -2 },
+    });
+  });
+
+  it('wr_alloc exported as log_enabled returns INVALID_ARGUMENT as a pointer: WR_GUEST_INIT_FAILED, cause WR_GUEST_TRAP', async () => {
+    await host.loadFails(wat(guestWatWith('(export "wr_alloc" (func $log_enabled))', 'wr_alloc')), {
+      code: 'WR_GUEST_INIT_FAILED',
+      details: { cause: 'WR_GUEST_TRAP', ptr: 0xfffffffd },
+    });
+  });
+
+  it('a start section naming an import of the wrong type is WR_MODULE_MALFORMED', async () => {
+    await host.loadFails(guest({ imports: ALL_IMPORTS, extra: '(start $now_ms)' }, { validate: false }), {
+      code: 'WR_MODULE_MALFORMED',
+    });
+  });
+
+  it('active segments out of bounds trap at instantiation: WR_GUEST_INIT_FAILED, cause WR_GUEST_TRAP', async () => {
+    await host.loadFails(guest({ extra: '(data (i32.const 65535) "xy")' }), {
+      code: 'WR_GUEST_INIT_FAILED',
+      details: { cause: 'WR_GUEST_TRAP' },
+    });
+    await host.loadFails(guest({ extra: '(func $f) (table 1 funcref) (elem (i32.const 1) func $f)' }), {
+      code: 'WR_GUEST_INIT_FAILED',
+      details: { cause: 'WR_GUEST_TRAP' },
+    });
+  });
+
+  it('a trapping wr_finalize is WR_GUEST_TRAP; the same module reconciles after', async () => {
+    const s = await host.loaded(
+      guest({
+        imports: ALL_IMPORTS,
+        extra: '(data (i32.const 0) "{}") (func (export "wr_finalize") (param i32 i32) (result i32) unreachable)',
+        reconcile: '(call $set_output (i32.const 0) (i32.const 2)) (i32.const 0)',
+      }),
+    );
+    await assert.rejects(s.slot.call('wr_finalize', '{}'), (err: unknown) => {
+      assert.equal((err as { code?: string }).code, 'WR_GUEST_TRAP');
+      return true;
+    });
+    assert.deepEqual(await s.slot.call('wr_reconcile', '{}'), {});
+    await host.assertHealthy();
+  });
+
+  it('an input over inputBytes is WR_GUEST_INPUT_TOO_LARGE and the guest never runs', async () => {
+    await host.callFails(
+      fixture('probe'),
+      `o${'x'.repeat(1024)}`,
+      {
+        code: 'WR_GUEST_INPUT_TOO_LARGE',
+        details: { bytes: 1025, limit: 1024 },
+      },
+      { limits: { inputBytes: 1024 } },
+    );
+  });
+
+  it('markers of several majors load when one is v1', async () => {
+    const { output } = await host.callOk(
+      guest({
+        imports: ALL_IMPORTS,
+        extra: '(data (i32.const 0) "{}") (func (export "wr_abi_version_2")) (func (export "wr_abi_version_0"))',
+        reconcile: '(call $set_output (i32.const 0) (i32.const 2)) (i32.const 0)',
+      }),
+      '{}',
+    );
+    assert.deepEqual(output, {});
+  });
+});
+
+/** The default guest with `name`'s own export removed and `exportDecl` added (an import re-exported). */
+function guestWatWith(exportDecl: string, name: string): string {
+  return guestWat({ imports: ALL_IMPORTS, extra: exportDecl }).replace(`(export "${name}")`, '');
+}
