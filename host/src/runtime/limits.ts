@@ -47,6 +47,9 @@ export const DEFAULT_RUNTIME_LIMITS: RuntimeLimits = {
 const CEILINGS: Partial<Record<keyof RuntimeLimits, number>> = {
   fuel: 0x7fff_ffff,
   memoryPages: 65536,
+  // Ten minutes, far above what the largest fuel derives (43 s), and far below the 2^31-1 ms past which
+  // setTimeout fires at once (instantiation waits INSTANTIATE_DEADLINES times this, workers/worker-pool.ts).
+  deadlineMs: 600_000,
   types: 1_000_000,
   imports: 100_000,
   exports: 100_000,

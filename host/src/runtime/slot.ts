@@ -255,8 +255,8 @@ export class ModuleSlot {
 
   /**
    * A call that never started because a neighbour's call took its worker down is run again on a fresh
-   * instance: a guest that stalls its worker must not fail the calls queued behind it. Twice at most, so
-   * two dying neighbours in a row still end the call.
+   * instance: a guest that stalls its worker must not fail the calls queued behind it. Three times at most,
+   * so a call cannot circle forever while neighbours keep killing workers.
    */
   async #run(version: Version, name: GuestCallExport, input: string): Promise<ReconcileOutput> {
     for (let attempt = 0; ; attempt++) {
@@ -264,7 +264,7 @@ export class ModuleSlot {
         return await version.pool.run((i) => i.call(name, input));
       } catch (err) {
         const notStarted = isWrError(err, 'WR_GUEST_WORKER_EXITED') && err.details?.started === false;
-        if (!notStarted || attempt >= 2) throw err;
+        if (!notStarted || attempt >= 3) throw err;
       }
     }
   }

@@ -5,7 +5,7 @@
 // guest can do here is bounded by fuel and the instance's limits; what escapes that (a runaway call, a
 // heap limit) ends this thread, which the main thread notices and replaces, never the host.
 
-import { type MessagePort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { isWrError, WrError } from '../../errors.ts';
 import { GuestInstance } from '../instance.ts';
 import type { ReadKind, ReadRequest } from '../internal/reads.ts';
@@ -137,6 +137,8 @@ function perform(): string | undefined {
   return held.guest.callText(name, input);
 }
 
+// Tells the main thread its code is loaded: deadlines start counting from here, not from the boot.
+parentPort!.postMessage('ready');
 for (;;) {
   for (let s = channel.state; s !== STATE.request; s = channel.state) Atomics.wait(ctl, CTL.state, s);
   logs = [];

@@ -96,6 +96,8 @@ class GuestWorker {
   readonly #pool: GuestWorkerPool;
   #current: Operation | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** Settles once the thread has loaded its code: its boot time is not the first guest call's. */
+  readonly #ready: Promise<unknown>;
   dead = false;
 
   constructor(pool: GuestWorkerPool, heapMb: number) {
@@ -111,6 +113,7 @@ class GuestWorker {
       stdout: false,
       stderr: false,
     });
+    this.#ready = new Promise((resolve) => this.#worker.once('message', resolve));
     // An idle worker must not keep a finished host process (or a test) alive.
     this.#worker.unref();
     this.#worker.on('error', (err) => this.#die('WR_GUEST_WORKER_EXITED', `the guest worker failed: ${err.message}`));
@@ -147,6 +150,8 @@ class GuestWorker {
     const op = this.#queue.shift();
     if (op === undefined || this.dead) return;
     this.#current = op;
+    await this.#ready;
+    if (this.dead) return;
     const ch = this.channel;
     try {
       const [len] = ch.writeTexts(op.payload);
@@ -289,7 +294,19 @@ export class RemoteInstance {
       limits: this.options.limits,
       levels,
     };
-    await this.#run(EXPORTS.init, OP.instantiate, undefined, JSON.stringify(request), INSTANTIATE_DEADLINES);
+    try {
+      await this.#run(EXPORTS.init, OP.instantiate, undefined, JSON.stringify(request), INSTANTIATE_DEADLINES);
+    } catch (err) {
+      // The worker reports what the start function and wr_init did; a deadline or a lost worker is ours to
+      // report the same way. One that never started is not an init failure: the caller tries again.
+      const e = err as WrError;
+      if (e.code !== 'WR_GUEST_DEADLINE_EXCEEDED' && e.code !== 'WR_GUEST_WORKER_EXITED') throw e;
+      if (e.details?.started === false) throw e;
+      throw new WrError('WR_GUEST_INIT_FAILED', `instantiation failed: ${e.message}`, {
+        cause: e,
+        details: { ...e.details, cause: e.code, digest: this.compiled.digest },
+      });
+    }
   }
 
   /** Runs wr_reconcile or wr_finalize; the same contract as GuestInstance.call, asynchronously. */
@@ -349,7 +366,10 @@ export class RemoteInstance {
     } catch (err) {
       this.#poisoned = true;
       const error = err instanceof WrError ? err : new WrError('WR_HOST_INTERNAL', String(err));
-      if (error.code === 'WR_GUEST_DEADLINE_EXCEEDED' || error.code === 'WR_GUEST_WORKER_EXITED') {
+      // A call that never started (a neighbour took its worker down first) is no call of this guest: the
+      // slot runs it again, and nothing is counted against this reconciler.
+      const ran = error.details?.started !== false;
+      if (ran && (error.code === 'WR_GUEST_DEADLINE_EXCEEDED' || error.code === 'WR_GUEST_WORKER_EXITED')) {
         this.#observe(name, {}, error.code, started);
       }
       throw error;
