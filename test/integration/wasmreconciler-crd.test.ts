@@ -15,7 +15,13 @@ import {
 } from '@kubernetes/client-node';
 import { DEFAULT_LIMITS } from '../../host/src/abi/constants.ts';
 import { isWrError } from '../../host/src/errors.ts';
-import { parseReconcilerSpec, WR_GROUP, WR_VERSION } from '../../host/src/modules/index.ts';
+import {
+  LIMIT_BOUNDS,
+  parseReconcilerSpec,
+  SPEC_LIMIT_KEYS,
+  WR_GROUP,
+  WR_VERSION,
+} from '../../host/src/modules/index.ts';
 import { type ControlPlane, startControlPlane } from '../controlplane/index.ts';
 
 const CRD_PATH = path.join(import.meta.dirname, '../../deploy/crd/wasmreconciler.yaml');
@@ -132,6 +138,27 @@ test('invalid objects are rejected by the apiserver and by the host parser alike
       () => parseReconcilerSpec(body),
       (err: unknown) => isWrError(err, 'WR_SPEC_INVALID'),
       name,
+    );
+  }
+});
+
+test('every settable limit is stored by the apiserver and read back by the host parser', async () => {
+  const limits = Object.fromEntries(SPEC_LIMIT_KEYS.map((k) => [k, (LIMIT_BOUNDS[k]?.min ?? 1) + 1]));
+  const stored = await create(wr('every-limit', { limits }));
+  assert.deepEqual((stored.spec as Record<string, unknown>).limits, limits);
+  assert.deepEqual(parseReconcilerSpec(stored).limits, limits);
+  const deadline = await create(wr('deadline', { limits: { fuel: 2_000_000_000, deadlineMs: 200 } }));
+  assert.equal(parseReconcilerSpec(deadline).limits.deadlineMs, 200);
+});
+
+test('every settable limit below its minimum is rejected by both', async () => {
+  for (const key of SPEC_LIMIT_KEYS) {
+    const body = wr(`low-${key.toLowerCase()}`, { limits: { [key]: (LIMIT_BOUNDS[key]?.min ?? 1) - 1 } });
+    await assert.rejects(create(body), (err: unknown) => (err as { code?: number }).code === 422, key);
+    assert.throws(
+      () => parseReconcilerSpec(body),
+      (err: unknown) => isWrError(err, 'WR_SPEC_INVALID') && err.details?.path === `spec.limits.${key}`,
+      key,
     );
   }
 });

@@ -242,12 +242,8 @@ export class WasmReconcilerManager {
     const moduleKey = moduleKeyOf(spec);
     if (entry.moduleKey === moduleKey) return;
     const resolved = await this.#o.resolver.resolve(spec.module, { maxBytes: spec.limits.moduleBytes });
-    const result = await entry.slot.load(resolved.bytes, spec.config, {
-      memoryPages: spec.limits.memoryPages,
-      fuel: spec.limits.fuel,
-      inputBytes: spec.limits.inputBytes,
-      outputBytes: spec.limits.outputBytes,
-    });
+    // Every limit the spec sets (parseReconcilerSpec leaves unset ones out, so deadlineMs follows fuel).
+    const result = await entry.slot.load(resolved.bytes, spec.config, spec.limits);
     entry.moduleKey = moduleKey;
     // Pin the serving and the previous version: a rollback or an offline restart must find both on disk.
     const pins = [resolved.digest, ...resolved.blobs];

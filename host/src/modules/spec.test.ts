@@ -7,7 +7,17 @@ import { describe, test } from 'node:test';
 import { loadYaml, type V1CustomResourceDefinition, type V1JSONSchemaProps } from '@kubernetes/client-node';
 import { DEFAULT_LIMITS } from '../abi/constants.ts';
 import { isWrError } from '../errors.ts';
-import { INLINE_MAX_BASE64_CHARS, LIMIT_RANGES, parseReconcilerSpec, SPEC_BOUNDS, type SpecIssue } from './spec.ts';
+import { deadlineForFuel, resolveLimits } from '../runtime/limits.ts';
+import {
+  DEFAULTED_LIMIT_KEYS,
+  INLINE_MAX_BASE64_CHARS,
+  LIMIT_BOUNDS,
+  parseReconcilerSpec,
+  SPEC_BOUNDS,
+  SPEC_LIMIT_KEYS,
+  type SpecIssue,
+  type SpecLimitKey,
+} from './spec.ts';
 
 const DIGEST = `sha256:${'a'.repeat(64)}`;
 const OTHER = `sha256:${'b'.repeat(64)}`;
@@ -136,6 +146,98 @@ describe('valid objects', () => {
   });
 });
 
+describe('spec.limits', () => {
+  /** The smallest value the spec allows for `key`. */
+  const least = (key: SpecLimitKey): number => LIMIT_BOUNDS[key]?.min ?? 1;
+  const defaults = Object.fromEntries(DEFAULTED_LIMIT_KEYS.map((k) => [k, DEFAULT_LIMITS[k]]));
+
+  /** The WR_SPEC_INVALID error for `limits`, asserting it names `spec.limits.<key>` first. */
+  function rejected(limits: Record<string, unknown>, key: string): { message: string; issues: SpecIssue[] } {
+    try {
+      parseReconcilerSpec(wr({ limits }));
+    } catch (err) {
+      assert.ok(isWrError(err, 'WR_SPEC_INVALID'), String(err));
+      assert.equal(err.details?.path, `spec.limits.${key}`, err.message);
+      assert.ok(err.message.startsWith(`spec.limits.${key}: `), err.message);
+      return { message: err.message, issues: err.details?.issues as SpecIssue[] };
+    }
+    assert.fail(`expected ${JSON.stringify(limits)} to be rejected`);
+  }
+
+  for (const key of SPEC_LIMIT_KEYS) {
+    test(`accepts ${key}`, () => {
+      const value = least(key) + 1;
+      assert.deepEqual(parseReconcilerSpec(wr({ limits: { [key]: value } })).limits, { ...defaults, [key]: value });
+      // What the manager hands to ModuleSlot.load: the runtime takes it as it stands.
+      assert.equal(resolveLimits(parseReconcilerSpec(wr({ limits: { [key]: value } })).limits)[key], value);
+    });
+
+    test(`rejects bad ${key} values, naming the field`, () => {
+      for (const bad of [least(key) - 1, -5, 1.5, '4096', null, true, 2 ** 53, Number.MAX_SAFE_INTEGER]) {
+        const { message, issues: list } = rejected({ [key]: bad }, key);
+        assert.equal(list.length, 1, message);
+        assert.match(message, /must be (an integer|at least|at most)/);
+      }
+    });
+  }
+
+  test('every limit at once', () => {
+    const all = Object.fromEntries(SPEC_LIMIT_KEYS.map((k) => [k, least(k) + 7]));
+    assert.deepEqual(parseReconcilerSpec(wr({ limits: all })).limits, all);
+  });
+
+  test('deadlineMs is left unset so the runtime derives it from fuel', () => {
+    const limits = parseReconcilerSpec(wr({ limits: { fuel: 2_000_000_000 } })).limits;
+    assert.equal(limits.deadlineMs, undefined);
+    assert.equal(resolveLimits(limits).deadlineMs, deadlineForFuel(2_000_000_000));
+    assert.equal(resolveLimits(parseReconcilerSpec(wr({})).limits).deadlineMs, deadlineForFuel(DEFAULT_LIMITS.fuel));
+    const set = parseReconcilerSpec(wr({ limits: { fuel: 2_000_000_000, deadlineMs: 200 } })).limits;
+    assert.equal(resolveLimits(set).deadlineMs, 200);
+  });
+
+  test('the runtime ceilings apply, with the range in the message', () => {
+    assert.match(rejected({ fuel: 2 ** 31 }, 'fuel').message, /from 1 to 2147483647/);
+    assert.match(rejected({ memoryPages: 65_537 }, 'memoryPages').message, /from 1 to 65536/);
+    assert.match(rejected({ tableElements: 1_000_001 }, 'tableElements').message, /from 1 to 1000000/);
+    assert.match(rejected({ deadlineMs: 600_001 }, 'deadlineMs').message, /from 1 to 600000/);
+    assert.equal(parseReconcilerSpec(wr({ limits: { tableElements: 1_000_000 } })).limits.tableElements, 1_000_000);
+    assert.match(rejected({ resultBytes: 64 * 1024 * 1024 + 1 }, 'resultBytes').message, /at most 67108864/);
+    assert.match(rejected({ fuel: 999 }, 'fuel').message, /at least 1000/);
+  });
+
+  test('unknown limits are rejected by name, not ignored', () => {
+    for (const key of ['logBytes', 'output', 'deadlinems', 'children']) {
+      assert.match(rejected({ [key]: 10 }, key).message, /is not a settable limit \(one of moduleBytes, /);
+    }
+    assert.deepEqual(paths(wr({ limits: { 'a.b': 1 } })), ['spec.limits["a.b"]']);
+  });
+
+  test('every bad limit is reported', () => {
+    assert.deepEqual(paths(wr({ limits: { deadlineMs: 0, tableElements: 'x', blockDepth: -1, fuel: 5000 } })), [
+      'spec.limits.deadlineMs',
+      'spec.limits.tableElements',
+      'spec.limits.blockDepth',
+    ]);
+  });
+
+  test('host ceilings cover the new limits too', () => {
+    const ceilings = { tableElements: 50_000, deadlineMs: 500 };
+    const lowered = parseReconcilerSpec(wr({}), { ceilings }).limits;
+    assert.equal(lowered.tableElements, 50_000);
+    assert.equal(lowered.deadlineMs, 500);
+    assert.equal(
+      parseReconcilerSpec(wr({ limits: { tableElements: 40_000 } }), { ceilings }).limits.tableElements,
+      40_000,
+    );
+    assert.throws(
+      () => parseReconcilerSpec(wr({ limits: { tableElements: 60_000 } }), { ceilings }),
+      (err: unknown) => isWrError(err, 'WR_SPEC_INVALID') && err.details?.path === 'spec.limits.tableElements',
+    );
+    // A ceiling above the default leaves the limit unset.
+    assert.equal(parseReconcilerSpec(wr({}), { ceilings: { tableElements: 500_000 } }).limits.tableElements, undefined);
+  });
+});
+
 describe('invalid objects are reported by JSON path', () => {
   const cases: [string, Record<string, unknown>, string][] = [
     ['no source', { module: {} }, 'spec.module'],
@@ -233,15 +335,32 @@ describe('deploy/crd/wasmreconciler.yaml mirrors the parser', () => {
     return p;
   };
 
-  test('limit defaults and ranges', () => {
+  test('spec.limits lists exactly the limits the parser accepts, with its minimums, maximums and defaults', () => {
     const limits = prop(spec, 'limits');
-    for (const [key, [min, max]] of Object.entries(LIMIT_RANGES)) {
+    assert.deepEqual(Object.keys(limits.properties ?? {}), [...SPEC_LIMIT_KEYS]);
+    const accepts = (key: string, value: number): boolean => {
+      try {
+        parseReconcilerSpec(wr({ limits: { [key]: value } }));
+        return true;
+      } catch (err) {
+        assert.ok(isWrError(err, 'WR_SPEC_INVALID') && err.details?.path === `spec.limits.${key}`, String(err));
+        return false;
+      }
+    };
+    for (const key of SPEC_LIMIT_KEYS) {
       const field = prop(limits, key);
-      assert.deepEqual(
-        [field.minimum, field.maximum, field._default],
-        [min, max, DEFAULT_LIMITS[key as keyof typeof LIMIT_RANGES]],
-        key,
-      );
+      assert.equal(field.type, 'integer', key);
+      // The same smallest value on both sides; a CRD maximum (optional: the host reports its own) is the parser's.
+      assert.equal(field.minimum, LIMIT_BOUNDS[key]?.min ?? 1, key);
+      assert.deepEqual([accepts(key, field.minimum ?? 1), accepts(key, (field.minimum ?? 1) - 1)], [true, false], key);
+      if (field.maximum !== undefined) {
+        assert.deepEqual([accepts(key, field.maximum), accepts(key, field.maximum + 1)], [true, false], key);
+      }
+      const defaulted = (DEFAULTED_LIMIT_KEYS as readonly string[]).includes(key);
+      assert.equal(field._default, defaulted ? DEFAULT_LIMITS[key as keyof typeof DEFAULT_LIMITS] : undefined, key);
+    }
+    for (const [key, { max } = {}] of Object.entries(LIMIT_BOUNDS)) {
+      if (max !== undefined) assert.equal(prop(limits, key).maximum, max, key);
     }
   });
 

@@ -5,7 +5,9 @@
 // us anything. So every rule that matters to the host is checked here too, and defaults are applied here too.
 
 import { DEFAULT_LIMITS } from '../abi/constants.ts';
-import { WrError } from '../errors.ts';
+import { isWrError, WrError } from '../errors.ts';
+import { deadlineForFuel, type RuntimeLimits, resolveLimits } from '../runtime/limits.ts';
+import { MODULE_LIMIT_KEYS } from '../runtime/wasm/limits.ts';
 import { type OciReference, parseOciReference } from './sources/oci/reference.ts';
 
 export const WR_GROUP = 'wasmreconciler.dev';
@@ -112,22 +114,52 @@ export interface OciSource {
 
 export type ModuleSourceSpec = InlineSource | ConfigMapSource | UrlSource | OciSource;
 
-export interface Limits {
-  readonly moduleBytes: number;
-  readonly memoryPages: number;
-  readonly fuel: number;
-  readonly inputBytes: number;
-  readonly outputBytes: number;
-}
+/**
+ * The limits a WasmReconciler may set in `spec.limits`, in the order they are documented and checked. The
+ * rest of RuntimeLimits (log volume, the output's shape) protect the host itself and stay host-wide.
+ */
+export const SPEC_LIMIT_KEYS = [
+  'moduleBytes',
+  'memoryPages',
+  'fuel',
+  'inputBytes',
+  'outputBytes',
+  'resultBytes',
+  'deadlineMs',
+  ...MODULE_LIMIT_KEYS,
+] as const satisfies ReadonlyArray<keyof RuntimeLimits>;
+export type SpecLimitKey = (typeof SPEC_LIMIT_KEYS)[number];
 
-/** Per-limit [min, max] the CRD allows; the host's own ceilings may be lower. */
-export const LIMIT_RANGES: { readonly [K in keyof Limits]: readonly [number, number] } = {
-  moduleBytes: [1024, 64 * 1024 * 1024],
-  memoryPages: [1, 65_536],
-  // The fuel counter is an i32 global in the instrumented module (runtime/limits.ts CEILINGS).
-  fuel: [1000, 0x7fff_ffff],
-  inputBytes: [1024, 64 * 1024 * 1024],
-  outputBytes: [1024, 16 * 1024 * 1024],
+/** Always present in a parsed spec: the CRD defaults them too, so every stored object carries them. */
+export const DEFAULTED_LIMIT_KEYS = [
+  'moduleBytes',
+  'memoryPages',
+  'fuel',
+  'inputBytes',
+  'outputBytes',
+] as const satisfies ReadonlyArray<SpecLimitKey>;
+type DefaultedLimitKey = (typeof DEFAULTED_LIMIT_KEYS)[number];
+
+/**
+ * The five defaulted limits, and whichever of the others the spec sets (an unset one keeps the runtime's
+ * default; an unset `deadlineMs` is derived from `fuel`). Handed to ModuleSlot.load as LimitOverrides.
+ */
+export type Limits = { readonly [K in DefaultedLimitKey]: number } & {
+  readonly [K in Exclude<SpecLimitKey, DefaultedLimitKey>]?: number;
+};
+
+/**
+ * Bounds the spec adds to the runtime's own. Every limit must also pass resolveLimits (runtime/limits.ts,
+ * where the ceilings live: an integer from 1 to the runtime's ceiling); these are stricter policy: a few
+ * minimums below which no module can work, and caps on byte limits the runtime leaves open, so that one
+ * object cannot make the host fetch, build or buffer unbounded data.
+ */
+export const LIMIT_BOUNDS: { readonly [K in SpecLimitKey]?: { readonly min?: number; readonly max?: number } } = {
+  moduleBytes: { min: 1024, max: 64 * 1024 * 1024 },
+  fuel: { min: 1000 },
+  inputBytes: { min: 1024, max: 64 * 1024 * 1024 },
+  outputBytes: { min: 1024, max: 16 * 1024 * 1024 },
+  resultBytes: { min: 1024, max: 64 * 1024 * 1024 },
 };
 
 export interface ReconcilerSpec {
@@ -664,27 +696,53 @@ function parseModule(value: unknown, path: string, namespace: string, issues: Is
 }
 
 function parseLimits(value: unknown, path: string, ceilings: Partial<Limits>, issues: Issues): Limits {
-  const limits: { -readonly [K in keyof Limits]: number } = {
-    moduleBytes: DEFAULT_LIMITS.moduleBytes,
-    memoryPages: DEFAULT_LIMITS.memoryPages,
-    fuel: DEFAULT_LIMITS.fuel,
-    inputBytes: DEFAULT_LIMITS.inputBytes,
-    outputBytes: DEFAULT_LIMITS.outputBytes,
-  };
+  const limits: { -readonly [K in SpecLimitKey]?: number } = {};
+  for (const key of DEFAULTED_LIMIT_KEYS) limits[key] = DEFAULT_LIMITS[key];
   if (value !== undefined && !isObject(value)) {
     issues.add(path, 'must be an object');
-    return limits;
+    return limits as Limits;
   }
-  for (const key of Object.keys(LIMIT_RANGES) as (keyof Limits)[]) {
-    const [min, max] = LIMIT_RANGES[key];
-    const v = value === undefined ? undefined : optionalInteger(value, key, path, min, max, issues);
-    if (v !== undefined) limits[key] = v;
-    const ceiling = ceilings[key];
-    if (ceiling !== undefined && limits[key] > ceiling) {
-      // A default above the host's ceiling is lowered quietly; an explicit request above it is an error.
-      if (v === undefined) limits[key] = ceiling;
-      else issues.add(`${path}.${key}`, `exceeds this host's ceiling of ${ceiling}`);
+  const given = value ?? {};
+  for (const key of Object.keys(given)) {
+    if (!(SPEC_LIMIT_KEYS as readonly string[]).includes(key)) {
+      issues.add(`${path}${memberPath(key)}`, `is not a settable limit (one of ${SPEC_LIMIT_KEYS.join(', ')})`);
     }
   }
-  return limits;
+  for (const key of SPEC_LIMIT_KEYS) {
+    const v = given[key] === undefined ? undefined : checkLimit(key, given[key]);
+    if (typeof v === 'string') {
+      issues.add(`${path}.${key}`, v);
+      continue;
+    }
+    if (v !== undefined) limits[key] = v;
+    const ceiling = ceilings[key];
+    if (ceiling === undefined) continue;
+    // A default above the host's ceiling is lowered quietly; an explicit request above it is an error.
+    const effective = limits[key] ?? (key === 'deadlineMs' ? deadlineForFuel(limits.fuel ?? 0) : DEFAULT_LIMITS[key]);
+    if (effective <= ceiling) continue;
+    if (v === undefined) limits[key] = ceiling;
+    else issues.add(`${path}.${key}`, `exceeds this host's ceiling of ${ceiling}`);
+  }
+  return limits as Limits;
+}
+
+/** The limit as a number, or what is wrong with it: the runtime's own range first, then the spec's bounds. */
+function checkLimit(key: SpecLimitKey, v: unknown): number | string {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) return 'must be an integer';
+  try {
+    resolveLimits({ [key]: v });
+  } catch (err) {
+    if (!isWrError(err, 'WR_SPEC_INVALID')) throw err;
+    // "limit fuel must be an integer from 1 to 2147483647": the path already names the limit.
+    return err.message.replace(/^limit \S+ /, '');
+  }
+  const { min, max } = LIMIT_BOUNDS[key] ?? {};
+  if (min !== undefined && v < min) return `must be at least ${min}`;
+  if (max !== undefined && v > max) return `must be at most ${max}`;
+  return v;
+}
+
+/** `.key` for an identifier, `["key"]` otherwise (as label keys are reported). */
+function memberPath(key: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key.slice(0, 64))}]`;
 }
