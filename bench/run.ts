@@ -32,6 +32,7 @@ const BENCHES: readonly BenchSpec[] = [
   { name: 'metering', flags: [], controlPlane: false, timeoutMs: 10 * MINUTE },
   { name: 'fuzz', flags: [], controlPlane: false, timeoutMs: 30 * MINUTE },
   { name: 'host-imports', flags: [], controlPlane: false, timeoutMs: 5 * MINUTE },
+  { name: 'worker-memory', flags: ['--expose-gc'], controlPlane: false, timeoutMs: 2 * MINUTE },
   { name: 'runtime-swap', flags: [], controlPlane: false, timeoutMs: 10 * MINUTE },
   { name: 'queue', flags: [], controlPlane: false, timeoutMs: 5 * MINUTE },
   { name: 'failing-module', flags: [], controlPlane: false, timeoutMs: 5 * MINUTE },

@@ -1,12 +1,27 @@
 // Measures guest call throughput with a ~5 KB primary (no-op and render guests vs the same logic in TS) and what the default fuel budget means in time. Run with `node bench/runtime-calls.ts`.
 //
-// Every Wasm call goes the whole way the engine uses: GuestReconciler.reconcile -> input encoding (cached
-// JSON spliced in) -> wr_alloc + copy -> metered guest -> set_output copy -> JSON.parse -> validation.
+// Three ways to call the same guest:
+// - `wasm`: inside a worker thread, as the guest workers run it (GuestInstance: wr_alloc + copy -> metered
+//   guest -> set_output copy -> JSON.parse -> validation): the guest-execution cost the targets are about.
+// - `e2e`: the whole way the engine goes: GuestReconciler.reconcile -> input encoding (cached JSON spliced
+//   in) -> hand-off to a guest worker over shared memory -> the above -> the output parsed on the main thread.
+// - `main-thread`: GuestInstance on the main thread, as every call ran before guests moved to workers.
+// `added` is what the hand-off costs a single call: the e2e median minus the in-worker median.
 
+import { Worker } from 'node:worker_threads';
 import { DEFAULT_LIMITS } from '../host/src/abi/constants.ts';
+import { encodeReconcileInput } from '../host/src/abi/encode.ts';
 import { validateReconcileOutput } from '../host/src/abi/validate.ts';
 import type { KubeObject, ReconcileOutput, ReconcileRequest } from '../host/src/reconcile/types.ts';
-import { GuestInstance, GuestReconciler, localReads, ModuleLoader, ModuleSlot, resolveLimits } from '../host/src/runtime/index.ts';
+import {
+  GuestInstance,
+  GuestReconciler,
+  GuestWorkerPool,
+  localReads,
+  ModuleLoader,
+  ModuleSlot,
+  resolveLimits,
+} from '../host/src/runtime/index.ts';
 import { mapReadPort, recordingLogger } from '../test/fixtures/guests/host.ts';
 import { fixture } from '../test/fixtures/guests/wat.ts';
 import { type BenchResult, main, median, round } from './lib.ts';
@@ -76,6 +91,45 @@ async function throughput(call: () => Promise<unknown>, ms = 1500): Promise<numb
   return batch / (best / 1000);
 }
 
+/** Median time of one awaited call, in microseconds. */
+async function medianUs(call: () => Promise<unknown>, n = 5000): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const start = performance.now();
+    await call();
+    times.push(performance.now() - start);
+  }
+  return median(times) * 1000;
+}
+
+/** Calls per second and median call of `bytes` inside a worker thread (bench/support/in-worker-calls.ts). */
+function inWorker(bytes: Uint8Array, input: string): Promise<{ callsPerSecond: number; p50Us: number }> {
+  const worker = new Worker(new URL('./support/in-worker-calls.ts', import.meta.url), {
+    workerData: { bytes, input, ms: 1500 },
+  });
+  return new Promise((resolve, reject) => {
+    worker.once('message', (m) => {
+      resolve(m);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+  });
+}
+
+/** GuestInstance on the main thread: the call path before guests moved to worker threads. */
+async function mainThread(bytes: Uint8Array, input: string): Promise<number> {
+  const limits = resolveLimits();
+  const compiled = await new ModuleLoader().load(bytes, limits);
+  const guest = GuestInstance.instantiate(compiled, {
+    initInput: '{"abi":1,"reconciler":{"name":"bench"},"config":null}',
+    limits,
+    logger: recordingLogger().logger,
+    logBindings: {},
+    reads: localReads(mapReadPort([]), limits.resultBytes),
+  });
+  return throughput(async () => guest.call('wr_reconcile', input));
+}
+
 /**
  * Time for one call of a guest that spins until the default budget runs out: first on freshly compiled
  * baseline (Liftoff) code, then once V8 has optimised the function. Each fresh module differs by its
@@ -113,14 +167,17 @@ async function budgetTimes(): Promise<{ first: number[]; optimised: number[] }> 
 export async function run(): Promise<BenchResult[]> {
   const json = primaryJson();
   const req = request(json);
+  const input = encodeReconcileInput(req);
   const sizeNote = `${(json.length / 1024).toFixed(1)} KiB primary`;
   const loader = new ModuleLoader();
+  const pool = new GuestWorkerPool({ size: 1 });
   const reconcilerFor = async (name: string) => {
     const slot = new ModuleSlot({
       identity: { name },
       loader,
       logger: recordingLogger().logger,
       readPort: mapReadPort([]),
+      workers: pool,
     });
     await slot.load(await fixture(name), null);
     return new GuestReconciler(slot);
@@ -135,20 +192,47 @@ export async function run(): Promise<BenchResult[]> {
 
   const noopNativeFn = async (_: ReconcileRequest): Promise<ReconcileOutput> => validateReconcileOutput({});
   const renderNativeFn = async (r: ReconcileRequest) => renderNative(r);
-  const wasmNoop = await throughput(() => noop.reconcile(req));
+  const noopWorker = await inWorker(await fixture('noop'), input);
+  const renderWorker = await inWorker(await fixture('render'), input);
+  const noopE2e = await throughput(() => noop.reconcile(req));
+  const renderE2e = await throughput(() => render.reconcile(req));
+  const noopE2eUs = await medianUs(() => noop.reconcile(req));
+  const renderE2eUs = await medianUs(() => render.reconcile(req));
+  const noopMain = await mainThread(await fixture('noop'), input);
+  const renderMain = await mainThread(await fixture('render'), input);
   const tsNoop = await throughput(() => noopNativeFn(req));
-  const wasmRender = await throughput(() => render.reconcile(req));
   const tsRender = await throughput(() => renderNativeFn(req));
+  await pool.close();
   const budget = await budgetTimes();
   const fuel = DEFAULT_LIMITS.fuel;
+  const handOff = 'e2e median minus in-worker median, one call at a time';
 
   return [
-    { name: 'calls/noop/wasm', value: round(wasmNoop), unit: 'calls/s', note: sizeNote },
+    {
+      name: 'calls/noop/wasm',
+      value: round(noopWorker.callsPerSecond),
+      unit: 'calls/s',
+      note: `in a worker; ${sizeNote}`,
+    },
+    { name: 'calls/noop/e2e', value: round(noopE2e), unit: 'calls/s', note: 'GuestReconciler -> guest worker -> back' },
+    { name: 'calls/noop/main-thread', value: round(noopMain), unit: 'calls/s', note: 'before the worker design' },
+    { name: 'calls/noop/added', value: round(noopE2eUs - noopWorker.p50Us, 1), unit: 'us', note: handOff },
     { name: 'calls/noop/ts', value: round(tsNoop), unit: 'calls/s', note: 'returns {} after validation' },
-    { name: 'calls/noop/ratio', value: round(tsNoop / wasmNoop, 1), unit: 'x', note: 'ts / wasm' },
-    { name: 'calls/render/wasm', value: round(wasmRender), unit: 'calls/s', note: `${sizeNote}; 2 children + status` },
+    {
+      name: 'calls/render/wasm',
+      value: round(renderWorker.callsPerSecond),
+      unit: 'calls/s',
+      note: `in a worker; ${sizeNote}; 2 children + status`,
+    },
+    {
+      name: 'calls/render/e2e',
+      value: round(renderE2e),
+      unit: 'calls/s',
+      note: 'GuestReconciler -> guest worker -> back',
+    },
+    { name: 'calls/render/main-thread', value: round(renderMain), unit: 'calls/s', note: 'before the worker design' },
+    { name: 'calls/render/added', value: round(renderE2eUs - renderWorker.p50Us, 1), unit: 'us', note: handOff },
     { name: 'calls/render/ts', value: round(tsRender), unit: 'calls/s', note: 'parses the primary per call' },
-    { name: 'calls/render/ratio', value: round(tsRender / wasmRender, 1), unit: 'x', note: 'ts / wasm' },
     {
       name: 'budget/spin/first-call',
       value: round(median(budget.first), 1),

@@ -17,21 +17,32 @@ export const TARGETS: readonly Target[] = [
     result: 'calls/noop/wasm',
     op: '>=',
     value: 100_000,
-    goal: '>= 100k no-op guest calls/s per core',
+    goal: '>= 100k no-op guest calls/s per core (inside a guest worker)',
   },
   {
     bench: 'runtime-calls',
     result: 'calls/render/wasm',
     op: '>=',
     value: 50_000,
-    goal: '>= 50k render guest calls/s per core',
+    goal: '>= 50k render guest calls/s per core (inside a guest worker)',
   },
+  ...['noop', 'render'].map(
+    (guest): Target => ({
+      bench: 'runtime-calls',
+      result: `calls/${guest}/added`,
+      op: '<=',
+      value: 30,
+      goal: `the hand-off to a guest worker adds <= 30 us to a short call (p50, ${guest} guest)`,
+    }),
+  ),
   {
+    // The one ratio the worker design may lower (0.63 with guests on the main thread): every call now
+    // crosses to a worker and its output is parsed on both sides of the hand-off.
     bench: 'reconcile-e2e',
     result: 'reconcile/ratio',
     op: '>=',
-    value: 0.3,
-    goal: 'whole in-process reconcile, Wasm / native >= 0.3',
+    value: 0.4,
+    goal: 'whole in-process reconcile, Wasm / native >= 0.4',
   },
   {
     bench: 'host-imports',

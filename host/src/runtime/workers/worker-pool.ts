@@ -98,6 +98,7 @@ class GuestWorker {
   #timer: NodeJS.Timeout | undefined;
   /** Settles once the thread has loaded its code: its boot time is not the first guest call's. */
   readonly #ready: Promise<unknown>;
+  #booted = false;
   dead = false;
 
   constructor(pool: GuestWorkerPool, heapMb: number) {
@@ -150,8 +151,15 @@ class GuestWorker {
     const op = this.#queue.shift();
     if (op === undefined || this.dead) return;
     this.#current = op;
-    await this.#ready;
-    if (this.dead) return;
+    if (!this.#booted) {
+      // Referenced while it boots, so a process waiting on nothing but this call stays up for it; once
+      // the operation runs, its deadline timer does that.
+      this.#worker.ref();
+      await this.#ready;
+      this.#worker.unref();
+      this.#booted = true;
+      if (this.dead) return;
+    }
     const ch = this.channel;
     try {
       const [len] = ch.writeTexts(op.payload);

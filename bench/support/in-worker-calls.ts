@@ -1,0 +1,38 @@
+// Runs inside a worker thread: guest calls measured where production runs them, without the hand-off.
+//
+// workerData: the module bytes and the call input. Posts { callsPerSecond, p50Us } for the fastest batch
+// and the median single call, through the same GuestInstance the guest workers use.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import { GuestInstance, ModuleLoader, resolveLimits } from '../../host/src/runtime/index.ts';
+import { localReads } from '../../host/src/runtime/internal/reads.ts';
+import { mapReadPort, recordingLogger } from '../../test/fixtures/guests/host.ts';
+
+const { bytes, input, ms } = workerData as { bytes: Uint8Array; input: string; ms: number };
+const limits = resolveLimits();
+const compiled = await new ModuleLoader().load(bytes, limits);
+const guest = GuestInstance.instantiate(compiled, {
+  initInput: '{"abi":1,"reconciler":{"name":"bench"},"config":null}',
+  limits,
+  logger: recordingLogger().logger,
+  logBindings: {},
+  reads: localReads(mapReadPort([]), limits.resultBytes),
+});
+const encoded = new TextEncoder().encode(input);
+for (let i = 0; i < 20_000; i++) guest.callText('wr_reconcile', encoded);
+const batch = 1000;
+let best = Number.POSITIVE_INFINITY;
+const until = performance.now() + ms;
+while (performance.now() < until) {
+  const start = performance.now();
+  for (let i = 0; i < batch; i++) guest.callText('wr_reconcile', encoded);
+  best = Math.min(best, performance.now() - start);
+}
+const singles: number[] = [];
+for (let i = 0; i < 5000; i++) {
+  const start = performance.now();
+  guest.callText('wr_reconcile', encoded);
+  singles.push(performance.now() - start);
+}
+singles.sort((a, b) => a - b);
+parentPort!.postMessage({ callsPerSecond: batch / (best / 1000), p50Us: singles[singles.length >> 1]! * 1000 });
