@@ -11,7 +11,7 @@ import { KubeClient } from '../kube/index.ts';
 import { LeaderElector, type LeaseOptions } from '../leader/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { ModuleResolver, ModuleStore } from '../modules/index.ts';
-import { GuestWorkerPool, ModuleLoader } from '../runtime/index.ts';
+import { GuestWorkerPool, ModuleLoader, OffThreadCompiler } from '../runtime/index.ts';
 import { WasmReconcilerManager } from './wasm-reconcilers.ts';
 
 export interface HostOptions {
@@ -82,13 +82,14 @@ export async function startHost(options: HostOptions): Promise<Host> {
     onCacheError: (err) => logger.warn({ code: err.code, err: err.message }, 'module cache unavailable'),
   });
   const workers = new GuestWorkerPool(options.guestWorkers === undefined ? {} : { size: options.guestWorkers });
+  const compiler = new OffThreadCompiler();
   const manager = new WasmReconcilerManager({
     registry,
     client,
     executorClient: kubeExecutorClient(client),
     resolver,
     store,
-    loader: new ModuleLoader(),
+    loader: new ModuleLoader({ compile: compiler.compile }),
     workers,
     logger,
     metrics,
@@ -146,6 +147,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     server?.close();
     await registry.close();
     await workers.close();
+    await compiler.close();
     client.close();
     throw err;
   }
@@ -172,6 +174,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       await elector?.stop();
       await registry.close();
       await workers.close();
+      await compiler.close();
       client.close();
       await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
       logger.info('host stopped');

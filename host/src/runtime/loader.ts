@@ -51,11 +51,20 @@ export interface CompiledModule {
 
 export type LoadLimits = Pick<RuntimeLimits, 'moduleBytes' | 'memoryPages' | 'fuel'> & ModuleLimits;
 
+/** Runs the pipeline after the digest: checks, instrumentation, compile. */
+export type ModuleCompiler = (bytes: Uint8Array, digest: string, limits: LoadLimits) => Promise<CompiledModule>;
+
 export interface ModuleLoaderOptions {
   /** Compiled modules kept; a host runs one or two versions per reconciler. */
   readonly cacheEntries?: number;
   /** Sum of the instrumented sizes of cached modules: the wire bytes V8 keeps, a proxy for its code too. */
   readonly cacheBytes?: number;
+  /**
+   * Where the pipeline runs: `compileModule` on the calling thread by default; the host runs it on a
+   * thread of its own (workers/compiler.ts), since decoding, validating and rewriting an 8 MiB module
+   * takes a quarter of a second that the main thread's event loop must not lose.
+   */
+  readonly compile?: ModuleCompiler;
 }
 
 type Signature = { readonly params: readonly string[]; readonly results: readonly string[] };
@@ -160,9 +169,11 @@ function checkExports(info: ModuleInfo): { hasFinalize: boolean } {
 export class ModuleLoader {
   readonly #cache: LruCache<string, CompiledModule>;
   readonly #inflight = new Map<string, Promise<CompiledModule>>();
+  readonly #compile: ModuleCompiler;
 
   constructor(options: ModuleLoaderOptions = {}) {
     this.#cache = new LruCache(options.cacheEntries ?? 32, options.cacheBytes ?? 128 * 1024 * 1024);
+    this.#compile = options.compile ?? compileModule;
   }
 
   /**
@@ -199,37 +210,38 @@ export class ModuleLoader {
     }
     return pending;
   }
+}
 
-  async #compile(bytes: Uint8Array, digest: string, limits: LoadLimits): Promise<CompiledModule> {
-    const moduleLimits = pickModuleLimits(limits);
-    const info = inspectModule(bytes, moduleLimits);
-    checkAbiMarker(info);
-    checkImports(info);
-    const { hasFinalize } = checkExports(info);
-    const instrumented = instrumentModule(bytes, {
-      memoryMaxPages: limits.memoryPages,
-      initialFuel: limits.fuel,
-      limits: moduleLimits,
+/** The load pipeline after size and digest, on the calling thread. Throws WrError with a WR_MODULE_* code. */
+export async function compileModule(bytes: Uint8Array, digest: string, limits: LoadLimits): Promise<CompiledModule> {
+  const moduleLimits = pickModuleLimits(limits);
+  const info = inspectModule(bytes, moduleLimits);
+  checkAbiMarker(info);
+  checkImports(info);
+  const { hasFinalize } = checkExports(info);
+  const instrumented = instrumentModule(bytes, {
+    memoryMaxPages: limits.memoryPages,
+    initialFuel: limits.fuel,
+    limits: moduleLimits,
+  });
+  let module: WebAssembly.Module;
+  try {
+    module = await WebAssembly.compile(instrumented.bytes as Uint8Array<ArrayBuffer>);
+  } catch (cause) {
+    throw new WrError('WR_MODULE_COMPILE', `V8 rejected the module: ${(cause as Error).message}`, {
+      cause,
+      details: { digest },
     });
-    let module: WebAssembly.Module;
-    try {
-      module = await WebAssembly.compile(instrumented.bytes as Uint8Array<ArrayBuffer>);
-    } catch (cause) {
-      throw new WrError('WR_MODULE_COMPILE', `V8 rejected the module: ${(cause as Error).message}`, {
-        cause,
-        details: { digest },
-      });
-    }
-    const declaredMax = info.memories[0]?.max;
-    return {
-      digest,
-      module,
-      bytes: bytes.length,
-      instrumentedBytes: instrumented.bytes.length,
-      hasStart: instrumented.hasStart,
-      initFuel: instrumented.initFuel,
-      memoryMaxPages: declaredMax === undefined ? limits.memoryPages : Math.min(declaredMax, limits.memoryPages),
-      hasFinalize,
-    };
   }
+  const declaredMax = info.memories[0]?.max;
+  return {
+    digest,
+    module,
+    bytes: bytes.length,
+    instrumentedBytes: instrumented.bytes.length,
+    hasStart: instrumented.hasStart,
+    initFuel: instrumented.initFuel,
+    memoryMaxPages: declaredMax === undefined ? limits.memoryPages : Math.min(declaredMax, limits.memoryPages),
+    hasFinalize,
+  };
 }

@@ -14,6 +14,7 @@
 // has reached, and never more than DATA_MAX_BYTES.
 
 import { Buffer } from 'node:buffer';
+import { ERROR_CODES, type ErrorCode, WrError } from '../../errors.ts';
 
 /** Indices into the control block (Int32Array). */
 export const CTL = { state: 0, op: 1, a0: 2, a1: 3, a2: 4, len: 5 } as const;
@@ -104,6 +105,12 @@ export interface WireError {
   readonly code: string;
   readonly message: string;
   readonly details?: Record<string, unknown>;
+}
+
+/** The WrError a wire error stands for; a code this host does not know is a host bug. */
+export function fromWire(error: WireError): WrError {
+  const code = (Object.hasOwn(ERROR_CODES, error.code) ? error.code : 'WR_HOST_INTERNAL') as ErrorCode;
+  return new WrError(code, error.message, error.details === undefined ? undefined : { details: error.details });
 }
 
 /** One guest log line, logged by the main thread with the reconciler's bindings. */

@@ -18,7 +18,7 @@ import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { EXPORTS } from '../../abi/constants.ts';
 import type { ReconcileOutput } from '../../abi/types.ts';
-import { ERROR_CODES, type ErrorCode, WrError } from '../../errors.ts';
+import { type ErrorCode, WrError } from '../../errors.ts';
 import type { GuestCallExport } from '../instance.ts';
 import { answerRead, type ReadKind, type ReadRequest } from '../internal/reads.ts';
 import type { RuntimeLimits } from '../limits.ts';
@@ -29,6 +29,7 @@ import {
   Channel,
   CTL,
   createChannelBuffers,
+  fromWire,
   MessageTooLarge,
   OP,
   READ_KIND,
@@ -79,11 +80,6 @@ interface Operation {
   readonly deadlineMs: number;
   readonly resolve: (reply: { reply: WireReply; output: string }) => void;
   readonly reject: (err: WrError) => void;
-}
-
-function fromWire(error: NonNullable<WireReply['error']>): WrError {
-  const code = (Object.hasOwn(ERROR_CODES, error.code) ? error.code : 'WR_HOST_INTERNAL') as ErrorCode;
-  return new WrError(code, error.message, error.details === undefined ? undefined : { details: error.details });
 }
 
 class GuestWorker {
