@@ -52,6 +52,13 @@ export const TARGETS: readonly Target[] = [
     goal: 'one default-budget call on any host-import path <= 100 ms (<= 2 ns per fuel unit)',
   },
   {
+    bench: 'worker-memory',
+    result: 'slot/closed-50MB-module',
+    op: '<=',
+    value: 2,
+    goal: 'a closed slot gives its module bytes back: RSS within 2 MB of before (50 MB custom section)',
+  },
+  {
     bench: 'runtime-swap',
     result: 'swap/1MB/p99',
     op: '<=',
