@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { app, configMap, deployment, input } from '../examples/configmap-app/test/fixtures.ts';
 import { buildModule, type Runtime } from '../guest-sdk/assemblyscript/tools/build.ts';
-import { FUEL_GLOBAL_EXPORT } from '../host/src/abi/constants.ts';
+import { FUEL_GLOBAL_EXPORT, START_EXPORT } from '../host/src/abi/constants.ts';
 import { instrumentModule } from '../host/src/runtime/wasm/index.ts';
 import { type BenchResult, main } from './lib.ts';
 
@@ -38,6 +38,8 @@ function caller(bytes: Uint8Array, input: Uint8Array, metered = false) {
     },
   });
   memory = instance.exports.memory as WebAssembly.Memory;
+  // Metering moves the start function out of instantiation; the host calls it first, and so does this.
+  (instance.exports[START_EXPORT] as (() => void) | undefined)?.();
   const alloc = instance.exports.wr_alloc as (n: number) => number;
   const reconcile = instance.exports.wr_reconcile as (p: number, n: number) => number;
   const length = input.length;

@@ -4,7 +4,7 @@
 
 import asc from 'assemblyscript/asc';
 import wabtInit from 'wabt';
-import { FUEL_GLOBAL_EXPORT } from '../host/src/abi/constants.ts';
+import { FUEL_GLOBAL_EXPORT, START_EXPORT } from '../host/src/abi/constants.ts';
 import { instrumentModule } from '../host/src/runtime/wasm/index.ts';
 import { type BenchResult, main, median, percentile, round } from './lib.ts';
 
@@ -128,7 +128,10 @@ function instantiate(bytes: Uint8Array<ArrayBuffer>): Record<string, unknown> {
       },
     },
   };
-  return new WebAssembly.Instance(new WebAssembly.Module(bytes), imports).exports;
+  const exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), imports).exports;
+  // Metering moves a start function out of instantiation; the host calls it first, and so does this.
+  (exports[START_EXPORT] as (() => void) | undefined)?.();
+  return exports;
 }
 
 /**

@@ -13,36 +13,18 @@ import {
   resolveLimits,
 } from '../../host/src/runtime/index.ts';
 import { type LogLine, mapReadPort, recordingLogger } from '../fixtures/guests/host.ts';
-import { okGuest } from '../fixtures/guests/wat.ts';
+import { okGuest, WABT_ALL_FEATURES } from '../fixtures/guests/wat.ts';
 import { customSection, leb128 } from '../support/wasm-bytes.ts';
 
 type Wabt = Awaited<ReturnType<typeof wabtInit>>;
 let wabt: Promise<Wabt> | undefined;
 
-/** Every feature wabt can parse that an attacker might reach for (the host's list is narrower). */
-const FEATURES = {
-  exceptions: true,
-  simd: true,
-  tail_call: true,
-  multi_value: true,
-  bulk_memory: true,
-  reference_types: true,
-  sat_float_to_int: true,
-  sign_extension: true,
-  threads: true,
-  extended_const: true,
-  relaxed_simd: true,
-  memory64: true,
-  mutable_globals: true,
-  multi_memory: true,
-};
-
 /** WAT to Wasm with every feature on; `validate: false` keeps modules that are invalid on purpose. */
 export async function wat(text: string, options: { validate?: boolean } = {}): Promise<Uint8Array> {
   wabt ??= wabtInit();
-  const module = (await wabt).parseWat('adversarial.wat', text, FEATURES);
+  const module = (await wabt).parseWat('adversarial.wat', text, WABT_ALL_FEATURES);
   try {
-    if (options.validate !== false) (module.validate as (features?: object) => void)(FEATURES);
+    if (options.validate !== false) (module.validate as (features?: object) => void)(WABT_ALL_FEATURES);
     return module.toBinary({}).buffer;
   } finally {
     module.destroy();

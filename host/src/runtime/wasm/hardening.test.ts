@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import wabtInit from 'wabt';
+import { WABT_ALL_FEATURES } from '../../../../test/fixtures/guests/wat.ts';
 import { FUEL_GLOBAL_EXPORT, START_EXPORT } from '../../abi/constants.ts';
 import { type ErrorCode, isWrError } from '../../errors.ts';
 import {
@@ -15,21 +16,10 @@ import {
 } from './index.ts';
 
 const wabt = await wabtInit();
-const FEATURES = {
-  exceptions: true,
-  simd: true,
-  tail_call: true,
-  multi_value: true,
-  bulk_memory: true,
-  reference_types: true,
-  sat_float_to_int: true,
-  sign_extension: true,
-  threads: true,
-};
 
 /** Compiles WAT without wabt's validation, so out-of-range indices reach the binary as written. */
 function wat(src: string): Uint8Array<ArrayBuffer> {
-  const mod = wabt.parseWat('t.wat', src, FEATURES);
+  const mod = wabt.parseWat('t.wat', src, WABT_ALL_FEATURES);
   try {
     return Uint8Array.from(mod.toBinary({ write_debug_names: true }).buffer);
   } finally {

@@ -3,26 +3,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import wabtInit from 'wabt';
+import { WABT_ALL_FEATURES } from '../../../../test/fixtures/guests/wat.ts';
 import { FUEL_GLOBAL_EXPORT, START_EXPORT } from '../../abi/constants.ts';
 import { isWrError } from '../../errors.ts';
 import { DEFAULT_MODULE_LIMITS, inspectModule, instrumentModule } from './index.ts';
 
 const wabt = await wabtInit();
-const ALL_FEATURES = {
-  exceptions: true,
-  simd: true,
-  tail_call: true,
-  multi_value: true,
-  bulk_memory: true,
-  reference_types: true,
-  sat_float_to_int: true,
-  sign_extension: true,
-  threads: true,
-  extended_const: true,
-  relaxed_simd: true,
-};
 
-function wat(src: string, features: Record<string, boolean> = ALL_FEATURES, names = true): Uint8Array<ArrayBuffer> {
+function wat(
+  src: string,
+  features: Record<string, boolean> = WABT_ALL_FEATURES,
+  names = true,
+): Uint8Array<ArrayBuffer> {
   const mod = wabt.parseWat('test.wat', src, features);
   try {
     return Uint8Array.from(mod.toBinary({ write_debug_names: names }).buffer);
@@ -600,7 +592,7 @@ describe('rejections', () => {
   });
 
   it('reports an unknown opcode as malformed with its offset', () => {
-    const good = wat('(module (func nop))', ALL_FEATURES, false);
+    const good = wat('(module (func nop))', WABT_ALL_FEATURES, false);
     const at = good.lastIndexOf(0x01); // the nop
     const bad = Uint8Array.from(good);
     bad[at] = 0x27; // unassigned
@@ -611,7 +603,7 @@ describe('rejections', () => {
   });
 
   it('refuses GC and typed-function-reference instructions as unsupported', () => {
-    const good = wat('(module (func nop))', ALL_FEATURES, false);
+    const good = wat('(module (func nop))', WABT_ALL_FEATURES, false);
     const bad = Uint8Array.from(good);
     bad[good.lastIndexOf(0x01)] = 0xd4; // ref.as_non_null
     assert.throws(
