@@ -383,8 +383,18 @@ describe('WasmReconciler lifecycle', () => {
     await waitFor(async () => (await conditionOf(ns, 'wide', 'Ready'))?.reason === 'Suspended', {
       description: 'Suspended',
     });
+    // Proven by counters, not by waiting: the reflector feeding `wide` delivers the new App's event, and
+    // the reconciler's queue takes nothing in meanwhile.
+    const wideCache = () => host.registry.stats().find((e) => e.key.includes('App') && e.key.includes('wide=yes'));
+    const eventsBefore = wideCache()?.watch.events ?? 0;
+    const adds = async () =>
+      sample(await host.metrics.registry.metrics(), 'workqueue_adds_total', { name: `${ns}/wide` }) ?? 0;
+    const addsBefore = await adds();
     await client.create(apps, app(ns, 'paused', { K: 'p' }, { wide: 'yes' }));
-    await new Promise((r) => setTimeout(r, 1500));
+    await waitFor(async () => (wideCache()?.watch.events ?? 0) > eventsBefore, {
+      description: 'the suspended reconciler’s cache saw the new App',
+    });
+    assert.equal(await adds(), addsBefore, 'nothing enters the queue while suspended');
     assert.equal(await configMapData(ns, 'paused'), undefined, 'no reconcile while suspended');
     await patchSpec(ns, 'wide', { suspend: false });
     await waitFor(async () => (await configMapData(ns, 'paused'))?.K === 'p', { description: 'resumed' });
