@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { encodeReconcileInput } from '../../host/src/abi/encode.ts';
 import type { KubeObject, ReconcileOutput } from '../../host/src/abi/types.ts';
 import { isWrError } from '../../host/src/errors.ts';
 import {
@@ -233,6 +234,56 @@ describe('controller engine', () => {
       'one Created event, while no child existed yet',
     );
     assert.equal(engine.controller.stats().queue?.terminalFailuresTotal, 0);
+  });
+
+  test('a child change and a related change reach the reconcile input as trigger.kind/name/namespace', async (t) => {
+    const ns = await createTestNamespace(t, 'ctl-trigger');
+    const inner = createAppReconciler();
+    // What the guest would be handed: the ABI v1 input's trigger, encoded exactly as the Wasm path does.
+    const seen: { request: ReconcileRequest['trigger']; input: Record<string, unknown> }[] = [];
+    const reconciler: Reconciler = {
+      reconcile: (request) => {
+        seen.push({ request: request.trigger, input: JSON.parse(encodeReconcileInput(request)).trigger });
+        return inner.reconcile(request);
+      },
+    };
+    const engine = await startEngine({
+      client: direct,
+      namespace: ns,
+      reconciler,
+      related: [{ apiVersion: 'v1', kind: 'Secret' }],
+    });
+    t.after(() => engine.stop());
+    await direct.create(apps, appObject(ns, 'web', { K: 'v' }));
+    await waitFor(() => allSettled(direct, ns, ['web']), { description: 'the App settled' });
+    const primaryRuns = seen.filter((s) => s.input.reason === 'created');
+    assert.ok(primaryRuns.length >= 1, 'the first run reports created');
+    for (const run of primaryRuns)
+      assert.deepEqual(run.input, { reason: 'created' }, 'a primary event names no object');
+
+    // A child change: somebody edits the owned ConfigMap; the reconciler runs for its owner and restores it.
+    await direct.request('PATCH', `/api/v1/namespaces/${ns}/configmaps/web-config`, {
+      body: { data: { K: 'tampered' } },
+      contentType: MERGE_PATCH,
+    });
+    const child = await waitFor(() => seen.find((s) => s.input.reason === 'child' && s.input.kind === 'ConfigMap'), {
+      description: 'a reconcile triggered by the ConfigMap',
+    });
+    assert.deepEqual(child.input, { reason: 'child', kind: 'ConfigMap', name: 'web-config', namespace: ns });
+    assert.deepEqual(child.request, child.input, 'the request carries what the guest input carries');
+
+    // A related change: a Secret of the declared related kind appears in the App's namespace.
+    await direct.create(await direct.resource('v1', 'Secret'), {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'extra', namespace: ns },
+      stringData: { token: 't' },
+    });
+    const related = await waitFor(() => seen.find((s) => s.input.reason === 'related'), {
+      description: 'a reconcile triggered by the Secret',
+    });
+    assert.deepEqual(related.input, { reason: 'related', kind: 'Secret', name: 'extra', namespace: ns });
+    assert.deepEqual(related.request, related.input);
   });
 
   test('a child the reconciler no longer renders is pruned, and only owned children are', async (t) => {

@@ -31,6 +31,10 @@ export interface EngineOptions {
   readonly owns?: readonly { apiVersion: string; kind: string }[];
   readonly maxConcurrentReconciles?: number;
   readonly watcher?: ReflectorRegistryOptions['watcher'];
+  /** Declared related kinds (watched in the namespace). Default none. */
+  readonly related?: readonly { apiVersion: string; kind: string }[];
+  /** The client the executor writes through; default `client`. A separate one lets a test stall the caches alone. */
+  readonly writeClient?: KubeClient;
 }
 
 export interface WatchCounts {
@@ -63,7 +67,9 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
     indexers: { [UID_INDEX]: uidIndexer },
     ...(options.watcher === undefined ? {} : { watcher: options.watcher }),
   });
-  const { client: executorClient, counts } = countingExecutorClient(kubeExecutorClient(options.client));
+  const { client: executorClient, counts } = countingExecutorClient(
+    kubeExecutorClient(options.writeClient ?? options.client),
+  );
   const reconciles = { total: 0, failed: 0, codes: new Map<ErrorCode, number>() };
   const controller = new ReconcilerController({
     name: options.name ?? 'apps',
@@ -84,7 +90,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         primary: { apiVersion: APP_API_VERSION, kind: APP_KIND },
         namespaces: [options.namespace],
         owns: options.owns ?? APP_OWNS,
-        related: [],
+        related: options.related ?? [],
       },
       readGrants: [],
       maxConcurrentReconciles: options.maxConcurrentReconciles ?? 4,

@@ -11,7 +11,7 @@ import { WrError } from '../errors.ts';
 import { Executor, type ExecutorClient, groupOf, type KindRef } from '../executor/index.ts';
 import type { Logger } from '../kube/index.ts';
 import { EventMapper, type MappingEvent, objectKey, PeriodicResync, splitKey } from '../mapping/index.ts';
-import { type QueueObserver, type WorkItem, WorkQueue } from '../queue/index.ts';
+import { type QueueObserver, type TriggerSource, type WorkItem, WorkQueue } from '../queue/index.ts';
 import type { ObjectView, ReconcileRequest, Reconciler } from '../reconcile/types.ts';
 import { ReconcileWorker, type WorkResult } from '../reconcile/worker.ts';
 import { type ReadGrant, ScopedReadPort } from './read-port.ts';
@@ -221,8 +221,10 @@ export class ReconcilerController {
     });
 
     const sink = {
-      add: (key: string, opts: { readonly reason: TriggerReason; readonly lane: 'user' | 'low' }) =>
-        !this.#suspended && this.#queue !== undefined && this.#queue.add(key, opts),
+      add: (
+        key: string,
+        opts: { readonly reason: TriggerReason; readonly lane: 'user' | 'low'; readonly source?: TriggerSource },
+      ) => !this.#suspended && this.#queue !== undefined && this.#queue.add(key, opts),
     };
     const primaryKeysIn = (namespace: string | undefined) =>
       primary.list(primaryKind.namespaced ? namespace : undefined).map((o) => objectKey(o.namespace, o.name));
@@ -288,11 +290,24 @@ export class ReconcilerController {
     const wiring = this.#wiring;
     if (wiring === undefined || this.#suspended) return undefined;
     const started = performance.now();
-    const result = await wiring.worker.process(item.key, { reason: item.reason });
+    // The child or related object behind the run reaches the guest as trigger.kind/name/namespace (ABI v1).
+    const result = await wiring.worker.process(item.key, triggerOf(item));
     this.#options.onResult?.(item, result, performance.now() - started);
     if (result.error !== undefined) throw result.error;
     return result.requeueAfterMs === undefined ? undefined : { requeueAfterMs: result.requeueAfterMs };
   }
+}
+
+/** The reconcile input's trigger for a work item: its reason, plus the object behind it when it is not the primary. */
+export function triggerOf(item: Pick<WorkItem, 'reason' | 'source'>): ReconcileRequest['trigger'] {
+  const source = item.source;
+  if (source === undefined) return { reason: item.reason };
+  return {
+    reason: item.reason,
+    kind: source.kind,
+    name: source.name,
+    ...(source.namespace === undefined ? {} : { namespace: source.namespace }),
+  };
 }
 
 /** The registry indexer the controller needs to map a child's owner UID to its primary's key. */
