@@ -35,7 +35,8 @@ interface ModuleEntry {
   refs: number;
 }
 const modules = new Map<number, ModuleEntry>();
-const instances = new Map<number, { readonly guest: GuestInstance; readonly moduleId: number }>();
+/** `guest` is undefined for an instance whose instantiation failed: it holds its module until dropped. */
+const instances = new Map<number, { readonly guest: GuestInstance | undefined; readonly moduleId: number }>();
 
 /** Log lines and the call event of the operation in progress, returned with its reply. */
 let logs: WireLog[] = [];
@@ -107,6 +108,9 @@ function moduleFor(moduleId: number): ModuleEntry {
 
 function instantiate(instanceId: number, request: WireInstantiate): void {
   const entry = moduleFor(request.moduleId);
+  // Counted before it can fail: a module whose every instance fails must still be let go of (drop).
+  entry.refs++;
+  instances.set(instanceId, { guest: undefined, moduleId: request.moduleId });
   const guest = GuestInstance.instantiate(entry.compiled, {
     initInput: request.initInput,
     limits: request.limits as RuntimeLimits,
@@ -120,7 +124,6 @@ function instantiate(instanceId: number, request: WireInstantiate): void {
       },
     },
   });
-  entry.refs++;
   instances.set(instanceId, { guest, moduleId: request.moduleId });
 }
 
@@ -151,7 +154,7 @@ function perform(): string | undefined {
     return undefined;
   }
   const held = instances.get(instanceId);
-  if (held === undefined) throw new WrError('WR_GUEST_TRAP', 'the instance is gone (its worker was replaced)');
+  if (held?.guest === undefined) throw new WrError('WR_GUEST_TRAP', 'the instance is gone (its worker was replaced)');
   const name = CALL_EXPORT[ctl[CTL.a1]!]!;
   // Moved as bytes, never decoded on this side; copied out first, since the guest's own reads (wr_alloc
   // may already make some) reuse the channel.
