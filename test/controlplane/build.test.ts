@@ -53,8 +53,11 @@ test('binaries are built once, then served from the cache without running go', a
   const go = fakeGo(t, 'succeed');
   const lines: string[] = [];
   const first = await ensureControlPlaneBinaries({ ...go, report: (line) => lines.push(line) });
-  for (const binary of [first.etcd, first.kubeApiserver, first.kubeControllerManager]) assert.ok(existsSync(binary));
-  assert.equal(go.calls().filter((call) => call.startsWith('build')).length, 3);
+  for (const binary of [first.etcd, first.kubeApiserver, first.kubeControllerManager, first.kustomize]) {
+    assert.ok(existsSync(binary));
+  }
+  assert.equal(go.calls().filter((call) => call.startsWith('build')).length, 4);
+  assert.ok(lines.some((line) => line.startsWith('building kustomize…')));
   assert.ok(lines.some((line) => line.startsWith('building kube-apiserver…')));
   assert.ok(existsSync(join(first.dir, 'complete.json')));
 
@@ -74,7 +77,7 @@ test('a build without its completion marker is discarded and rebuilt', async (t)
   const callsBefore = go.calls().filter((call) => call.startsWith('build')).length;
 
   await ensureControlPlaneBinaries({ ...go, report: () => {} });
-  assert.equal(go.calls().filter((call) => call.startsWith('build')).length, callsBefore + 3);
+  assert.equal(go.calls().filter((call) => call.startsWith('build')).length, callsBefore + 4);
   assert.ok(existsSync(join(built.dir, 'complete.json')));
   assert.equal(existsSync(`${built.dir}.partial`), false);
 });

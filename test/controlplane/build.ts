@@ -1,4 +1,4 @@
-// Builds etcd, kube-apiserver and kube-controller-manager once into a versioned cache outside the repo.
+// Builds etcd, kube-apiserver, kube-controller-manager (and kustomize, for the deploy/ tests) once into a versioned cache outside the repo.
 //
 // The cache key covers the pinned versions, the Go modules' go.mod/go.sum and the exact build recipe, so
 // a version bump or a flag change builds a new entry and nothing else does. A build happens in a
@@ -14,12 +14,20 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { ControlPlaneError } from './errors.ts';
 import { describeExit, findExecutable, isAlive, logTail, spawnGuarded } from './process.ts';
-import { ETCD_MODULE_DIR, KUBERNETES_MODULE_DIR, type PinnedVersions, pinnedVersions } from './versions.ts';
+import {
+  ETCD_MODULE_DIR,
+  KUBERNETES_MODULE_DIR,
+  KUSTOMIZE_MODULE_DIR,
+  type PinnedVersions,
+  pinnedVersions,
+} from './versions.ts';
 
 export interface ControlPlaneBinaries {
   readonly etcd: string;
   readonly kubeApiserver: string;
   readonly kubeControllerManager: string;
+  /** kustomize, built with the control plane so tests can render deploy/kustomize. */
+  readonly kustomize: string;
   readonly versions: PinnedVersions;
   /** The cache entry holding the binaries. */
   readonly dir: string;
@@ -41,14 +49,14 @@ interface Progress {
 }
 
 interface BuildStep {
-  readonly binary: 'etcd' | 'kube-apiserver' | 'kube-controller-manager';
+  readonly binary: 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kustomize';
   readonly moduleDir: string;
   readonly goPackage: string;
   readonly ldflags: string;
 }
 
 const COMPLETE_MARKER = 'complete.json';
-/** A cold build of all three binaries takes ~15 minutes on 2 cores; waiting on another builder is bounded. */
+/** A cold build of all four binaries takes ~15 minutes on 2 cores; waiting on another builder is bounded. */
 const FOREIGN_BUILD_WAIT_MS = 90 * 60_000;
 
 export function defaultCacheRoot(): string {
@@ -87,8 +95,18 @@ function buildPlan(versions: PinnedVersions): BuildStep[] {
       goPackage: 'k8s.io/kubernetes/cmd/kube-controller-manager',
       ldflags: `-s -w ${versionFlags}`,
     },
+    // `kustomize version` reads the module version from the build info; no -X flags needed.
+    {
+      binary: 'kustomize',
+      moduleDir: KUSTOMIZE_MODULE_DIR,
+      goPackage: 'sigs.k8s.io/kustomize/kustomize/v5',
+      ldflags: '-s -w',
+    },
   ];
 }
+
+/** Every Go wrapper module the plan builds from: their go.mod/go.sum are part of the cache key. */
+const MODULE_DIRS = [KUBERNETES_MODULE_DIR, ETCD_MODULE_DIR, KUSTOMIZE_MODULE_DIR];
 
 /** Build environment: fixed so that the user's GOFLAGS or a stray go.work cannot change what gets cached. */
 function buildEnv(): NodeJS.ProcessEnv {
@@ -98,7 +116,7 @@ function buildEnv(): NodeJS.ProcessEnv {
 export function cacheKey(versions: PinnedVersions, plan: readonly BuildStep[]): string {
   const hash = createHash('sha256');
   hash.update(JSON.stringify({ plan: plan.map(({ moduleDir: _, ...step }) => step), env: 'CGO_ENABLED=0' }));
-  for (const dir of [KUBERNETES_MODULE_DIR, ETCD_MODULE_DIR]) {
+  for (const dir of MODULE_DIRS) {
     for (const file of ['go.mod', 'go.sum']) hash.update(`\0${file}\0`).update(readFileSync(join(dir, file)));
   }
   return `${versions.kubernetes}-etcd-${versions.etcd}-${process.platform}-${process.arch}-${hash.digest('hex').slice(0, 12)}`;
@@ -119,6 +137,7 @@ export async function ensureControlPlaneBinaries(options: EnsureBinariesOptions 
     etcd: join(dir, 'bin', 'etcd'),
     kubeApiserver: join(dir, 'bin', 'kube-apiserver'),
     kubeControllerManager: join(dir, 'bin', 'kube-controller-manager'),
+    kustomize: join(dir, 'bin', 'kustomize'),
     versions,
     dir,
   };
@@ -161,7 +180,8 @@ async function build(
   mkdirSync(logDir, { recursive: true });
 
   report(
-    `Building the local control plane (Kubernetes ${versions.kubernetes}, etcd ${versions.etcd}) with ${go.version}.`,
+    `Building the local control plane (Kubernetes ${versions.kubernetes}, etcd ${versions.etcd}, ` +
+      `kustomize ${versions.kustomize}) with ${go.version}.`,
   );
   report(`This happens once per version; the binaries are cached in ${final}`);
   const seconds: Record<string, number> = {};
@@ -261,7 +281,7 @@ async function findGoToolchain(explicit: string | undefined): Promise<GoToolchai
 
 function minimumGoVersion(): string {
   let highest = '1.0';
-  for (const dir of [KUBERNETES_MODULE_DIR, ETCD_MODULE_DIR]) {
+  for (const dir of MODULE_DIRS) {
     const directive = /^go\s+(\d+\.\d+(?:\.\d+)?)\s*$/m.exec(readFileSync(join(dir, 'go.mod'), 'utf8'))?.[1];
     if (directive !== undefined && compareGoVersions(directive, highest) > 0) highest = directive;
   }

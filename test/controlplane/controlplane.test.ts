@@ -56,6 +56,7 @@ require('node:http').createServer((req, res) => res.end('{"health":"true"}')).li
       etcd: etcdPath,
       kubeApiserver: apiserverPath,
       kubeControllerManager: script('kube-controller-manager.cjs', 'setInterval(() => {}, 1000);'),
+      kustomize: join(dir, 'kustomize'),
       versions: pinnedVersions(),
       dir,
     },

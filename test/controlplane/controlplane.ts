@@ -83,13 +83,18 @@ const PROBE_TIMEOUT_MS = 2000;
 const STOP_GRACE_MS = 5000;
 const PORT_ATTEMPTS = 3;
 const SERVICE_CLUSTER_IP_RANGE = '10.0.0.0/24';
-/** Enough for the integration suite: garbage collection, namespace deletion, default ServiceAccounts. */
+/**
+ * Enough for the integration suite: garbage collection, namespace deletion, default ServiceAccounts, and
+ * ClusterRole aggregation (deploy/rbac's host role is an aggregated one: without the controller it has no
+ * rules, and a host running as the deploy/ ServiceAccount is refused everything).
+ */
 const CONTROLLERS = [
   'garbage-collector-controller',
   'namespace-controller',
   'serviceaccount-controller',
   'serviceaccount-token-controller',
   'root-ca-certificate-publisher-controller',
+  'clusterrole-aggregation-controller',
 ];
 
 export async function startControlPlane(options: StartControlPlaneOptions = {}): Promise<ControlPlane> {

@@ -9,18 +9,23 @@ import { fileURLToPath } from 'node:url';
 export const GO_MODULES_DIR = fileURLToPath(new URL('./go/', import.meta.url));
 export const KUBERNETES_MODULE_DIR = fileURLToPath(new URL('./go/kubernetes/', import.meta.url));
 export const ETCD_MODULE_DIR = fileURLToPath(new URL('./go/etcd/', import.meta.url));
+/** kustomize is no control-plane component: the tests render deploy/kustomize with it. */
+export const KUSTOMIZE_MODULE_DIR = fileURLToPath(new URL('./go/kustomize/', import.meta.url));
 
 export interface PinnedVersions {
   /** Kubernetes release, e.g. `v1.34.4`. */
   readonly kubernetes: string;
   /** etcd release, e.g. `v3.6.8`. */
   readonly etcd: string;
+  /** kustomize release, e.g. `v5.7.1`. */
+  readonly kustomize: string;
 }
 
 export function pinnedVersions(): PinnedVersions {
   return {
     kubernetes: requiredVersion(KUBERNETES_MODULE_DIR, 'k8s.io/kubernetes'),
     etcd: requiredVersion(ETCD_MODULE_DIR, 'go.etcd.io/etcd/server/v3'),
+    kustomize: requiredVersion(KUSTOMIZE_MODULE_DIR, 'sigs.k8s.io/kustomize/kustomize/v5'),
   };
 }
 
