@@ -515,6 +515,70 @@ describe('controller engine', () => {
     );
   });
 
+  test('Apps deleted while their reconciles run and the cache lags: no retry, no child re-applied', async (t) => {
+    const ns = await createTestNamespace(t, 'ctl-gone-primary');
+    // The caches read through a proxy the test stalls; the executor writes directly, so writes still land.
+    const { client, proxy } = await proxiedClient(t, { requestTimeoutMs: 60_000 });
+    const inner = createAppReconciler();
+    const attempts = new Map<string, number>();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const reconciler: Reconciler = {
+      reconcile: async (request) => {
+        const name = request.primary.object().metadata.name;
+        attempts.set(name, (attempts.get(name) ?? 0) + 1);
+        await gate;
+        return inner.reconcile(request);
+      },
+    };
+    const engine = await startEngine({
+      client,
+      writeClient: direct,
+      namespace: ns,
+      reconciler,
+      maxConcurrentReconciles: 8,
+    });
+    t.after(() => {
+      proxy.resume();
+      return engine.stop();
+    });
+    const names = Array.from({ length: 6 }, (_, i) => `gone-${i}`);
+    for (const name of names) await direct.create(apps, appObject(ns, name, { K: 'v' }));
+    await waitFor(() => names.every((n) => attempts.get(n) === 1), { description: 'every reconcile in flight' });
+
+    // The watches stall: the cache keeps every App it holds. Then the Apps go (no finalizer: at once).
+    proxy.pause();
+    for (const name of names) await direct.delete(apps, ns, name);
+    for (const name of names) assert.equal(await getOrUndefined(direct, apps, ns, name), undefined);
+    release();
+    // Their status writes now 404. Before the fix each retried with backoff (5 ms, 10 ms, ... ~10 runs in 5 s).
+    await waitFor(() => engine.reconciles.total >= names.length, { description: 'the in-flight reconciles ended' });
+    await sleep(3000);
+    const appliesAfterFirstPass = engine.writes.apply;
+    // A level-based pass while the cache still lags (a resync, a module swap) re-runs every cached App.
+    engine.controller.resyncAll();
+    await sleep(1000);
+
+    const queue = engine.controller.stats().queue;
+    t.diagnostic(
+      `attempts per deleted App: ${names.map((n) => attempts.get(n) ?? 0).join(',')}; reconciles ${engine.reconciles.total}, ` +
+        `failed ${engine.reconciles.failed}, retries ${queue?.retriesTotal}; applies ${engine.writes.apply}, ` +
+        `status writes ${engine.writes.applyStatus}`,
+    );
+    assert.equal(engine.reconciles.failed, 0, `no reconcile failed: ${[...engine.reconciles.codes]}`);
+    assert.equal(queue?.retriesTotal, 0, 'nothing retried');
+    assert.equal(engine.controller.stats().primaries, names.length, 'the cache still held every deleted App');
+    assert.equal(engine.writes.applyStatus, names.length, 'one status write per App, the one that found it gone');
+    assert.equal(engine.writes.apply, appliesAfterFirstPass, 'no child re-applied for a gone owner');
+    assert.ok(appliesAfterFirstPass <= names.length * 2, 'at most the in-flight pass applied children');
+    for (const name of names) assert.ok((attempts.get(name) ?? 0) <= 2, `${name}: the in-flight run and the resync`);
+
+    proxy.resume();
+    await waitFor(() => engine.controller.stats().primaries === 0, { description: 'the cache caught up' });
+  });
+
   // After the fault tests on purpose: kube-controller-manager's garbage collector finds a new CRD only at its
   // next discovery refresh (every 30 s), which the tests above leave behind by now.
   test('deleting an App garbage-collects its children', async (t) => {

@@ -698,3 +698,77 @@ describe('Executor: outputs no write could carry out', () => {
     }
   });
 });
+
+describe('Executor: a primary deleted while the cache still holds it', () => {
+  const APP_REF = { apiVersion: APP.apiVersion, kind: 'App', namespace: 'team-a', name: 'demo' };
+
+  async function deleted() {
+    const debug: Record<string, unknown>[] = [];
+    const ctx = setup({ logger: { warn: () => {}, debug: (fields) => debug.push(fields) } });
+    await ctx.client.delete(APP_REF, { uid: ctx.primary.metadata.uid ?? '', propagationPolicy: 'Background' });
+    ctx.client.calls.length = 0;
+    return { ...ctx, debug };
+  }
+
+  it('a 404 on the status write ends the reconcile quietly, and the uid writes nothing afterwards', async () => {
+    const { client, executor, primary, debug } = await deleted();
+    const output: ReconcileOutput = { children: [configMap('cfg')], status: { ready: true } };
+    const summary = await executor.execute(request(primary), output);
+    assert.equal(summary.primaryGone, true);
+    assert.deepEqual(
+      client.calls.map((c) => c.method),
+      ['apply', 'applyStatus', 'get'],
+      'the fresh read confirms the 404 was the primary',
+    );
+    assert.equal(debug.length, 1);
+    assert.equal(debug[0]?.uid, primary.metadata.uid);
+
+    // The cache lags: the same uid reconciles again. No child is re-applied for the gone owner.
+    client.calls.length = 0;
+    const again = await executor.execute(request(primary), output);
+    assert.deepEqual([again.primaryGone, again.applied, client.calls.length], [true, 0, 0]);
+    assert.equal(debug.length, 1, 'logged once per uid');
+  });
+
+  it('a 404 on the finalizer patch ends the reconcile before any child is applied', async () => {
+    const { client, executor, primary } = await deleted();
+    const summary = await executor.execute(request(primary), { finalizer: 'ensure', children: [configMap('cfg')] });
+    assert.deepEqual([summary.primaryGone, summary.applied, summary.finalizer], [true, 0, 'none']);
+    assert.deepEqual(
+      client.writes().map((c) => c.method),
+      ['patchMetadata'],
+    );
+  });
+
+  it('a refused child apply whose owner is gone ends quietly; one whose owner exists still fails', async () => {
+    const gone = await deleted();
+    gone.client.failNext('apply', 'WR_KUBE_INVALID');
+    const summary = await gone.executor.execute(request(gone.primary), { children: [configMap('cfg')] });
+    assert.equal(summary.primaryGone, true);
+
+    const alive = setup();
+    alive.client.failNext('apply', 'WR_KUBE_INVALID');
+    await assert.rejects(alive.executor.execute(request(alive.primary), { children: [configMap('cfg')] }), (err) =>
+      isWrError(err, 'WR_KUBE_INVALID'),
+    );
+    alive.client.failNext('applyStatus', 'WR_KUBE_NOT_FOUND');
+    await assert.rejects(alive.executor.execute(request(alive.primary), { status: { ready: true } }), (err) =>
+      isWrError(err, 'WR_KUBE_NOT_FOUND'),
+    );
+  });
+
+  it('a same-named successor counts as gone; an unavailable API server is left to the queue', async () => {
+    const { client, executor, primary } = await deleted();
+    client.seed(app({ uid: 'successor' }));
+    client.failNext('applyStatus', 'WR_KUBE_NOT_FOUND');
+    const summary = await executor.execute(request(primary), { status: { ready: true } });
+    assert.equal(summary.primaryGone, true);
+
+    const down = setup();
+    down.client.failNext('applyStatus', 'WR_KUBE_UNAVAILABLE');
+    await assert.rejects(down.executor.execute(request(down.primary), { status: { ready: true } }), (err) =>
+      isWrError(err, 'WR_KUBE_UNAVAILABLE'),
+    );
+    assert.equal(down.client.calls.filter((c) => c.method === 'get').length, 0);
+  });
+});

@@ -9,7 +9,7 @@ import type { GuestEvent, KubeObject, ReconcileOutput } from '../abi/types.ts';
 import { isWrError, WrError } from '../errors.ts';
 import type { ReconcileRequest } from '../reconcile/types.ts';
 import { EventRecorder, type EventTally } from './events.ts';
-import { type FinalizerChange, updateFinalizer } from './finalizers.ts';
+import { type FinalizerChange, updateFinalizerOrGone } from './finalizers.ts';
 import { BoundedMap } from './internal/bounded-map.ts';
 import { isSubset, jsonEqual } from './internal/compare.ts';
 import { type ObservedChild, ObservedChildren, type ObservedScope } from './internal/observed.ts';
@@ -38,10 +38,19 @@ export const DEFAULT_EXECUTOR_LIMITS: ExecutorLimits = {
   appliedEntries: 8192,
 };
 
-/** pino-compatible; the executor logs only what it swallows (failed events). */
+/** pino-compatible; the executor logs only what it swallows (failed events, a reconcile ended for a gone primary). */
 export interface ExecutorLogger {
   warn(fields: Record<string, unknown>, message: string): void;
+  debug?(fields: Record<string, unknown>, message: string): void;
 }
+
+/**
+ * Write failures after which the executor reads the primary fresh: a 404 (the primary's status or finalizer
+ * patch, or a child whose owner went away), an admission or validation refusal, a 403 (an owner reference
+ * the API server will not accept for a gone owner). Availability errors are left to the queue: a GET
+ * would fail the same way.
+ */
+const GONE_SUSPECTS = ['WR_KUBE_NOT_FOUND', 'WR_KUBE_INVALID', 'WR_KUBE_FORBIDDEN'] as const;
 
 export interface ExecutorOptions {
   /** The reconciler's name; field manager, finalizer and event reporter derive from it. */
@@ -71,6 +80,12 @@ export interface ExecutionSummary {
   eventsDropped: number;
   eventsFailed: number;
   finalizer: FinalizerChange;
+  /**
+   * The API server no longer serves this primary (404 on a fresh read, or a same-named successor): the
+   * reconcile ended without further writes and without an error, so the queue does not retry it, and later
+   * reconciles of this uid (a lagging cache still holding it) write nothing.
+   */
+  primaryGone: boolean;
 }
 
 interface AppliedRecord {
@@ -94,6 +109,10 @@ export class Executor {
    */
   readonly #applied: BoundedMap<string, AppliedRecord>;
   readonly #observed = new ObservedChildren();
+  /** Uids of primaries the API server confirmed gone; a cache lagging behind the deletion still serves them. */
+  readonly #gone: BoundedMap<string, true>;
+  readonly #logger: ExecutorLogger | undefined;
+  readonly #name: string;
 
   constructor(options: ExecutorOptions) {
     this.names = reconcilerNames(options.name);
@@ -104,7 +123,10 @@ export class Executor {
     this.#client = options.client;
     this.#limits = { ...DEFAULT_EXECUTOR_LIMITS, ...options.limits };
     this.#applied = new BoundedMap(this.#limits.appliedEntries);
+    this.#gone = new BoundedMap(this.#limits.appliedEntries);
     const logger = options.logger;
+    this.#logger = logger;
+    this.#name = options.name;
     this.#events = new EventRecorder({
       client: options.client,
       reportingController: this.names.reportingController,
@@ -148,7 +170,9 @@ export class Executor {
       eventsDropped: 0,
       eventsFailed: 0,
       finalizer: 'none',
+      primaryGone: false,
     };
+    if (this.#gone.get(primary.metadata.uid ?? '') === true) return this.#ended(primary, summary, 'known gone');
     const tally: EventTally = { created: 0, suppressed: 0, failed: 0 };
     const deleting = request.deleted || primary.metadata.deletionTimestamp !== undefined;
     const observed = this.#observed.scope();
@@ -172,20 +196,61 @@ export class Executor {
       throw err;
     }
 
-    if (plan.finalizer === 'ensure') {
-      summary.finalizer = await updateFinalizer(this.#client, primary, this.names.finalizer, 'ensure');
+    try {
+      if (plan.finalizer === 'ensure') {
+        const change = await updateFinalizerOrGone(this.#client, primary, this.names.finalizer, 'ensure');
+        if (change === 'gone') return this.#ended(primary, summary, 'finalizer patch');
+        summary.finalizer = change;
+      }
+      for (const write of plan.apply) await this.#apply(write, observed, summary);
+      for (const doomed of plan.prune) await this.#prune(doomed, summary);
+      if (plan.status !== undefined) summary.statusWritten = await this.#writeStatus(primary, plan.status);
+    } catch (err) {
+      if (await this.#confirmedGone(primary, err)) return this.#ended(primary, summary, (err as WrError).code);
+      throw err;
     }
-    for (const write of plan.apply) await this.#apply(write, observed, summary);
-    for (const doomed of plan.prune) await this.#prune(doomed, summary);
-    if (plan.status !== undefined) summary.statusWritten = await this.#writeStatus(primary, plan.status);
     await this.#events.record(primary, plan.events, tally);
     summary.events = tally.created;
     summary.eventsSuppressed = tally.suppressed;
     summary.eventsFailed = tally.failed;
     summary.eventsDropped = plan.eventsDropped;
     if (plan.finalizer === 'release') {
-      summary.finalizer = await updateFinalizer(this.#client, primary, this.names.finalizer, 'release');
+      const change = await updateFinalizerOrGone(this.#client, primary, this.names.finalizer, 'release');
+      if (change === 'gone') return this.#ended(primary, summary, 'finalizer release');
+      summary.finalizer = change;
     }
+    return summary;
+  }
+
+  /** After a write failed in a way a gone primary explains: does a fresh read confirm it is gone? */
+  async #confirmedGone(primary: KubeObject, err: unknown): Promise<boolean> {
+    if (!GONE_SUSPECTS.some((code) => isWrError(err, code))) return false;
+    try {
+      const fresh = await this.#client.get({
+        apiVersion: primary.apiVersion,
+        kind: primary.kind,
+        namespace: primary.metadata.namespace || undefined,
+        name: primary.metadata.name,
+      });
+      return fresh === undefined || fresh.metadata.uid !== primary.metadata.uid;
+    } catch {
+      // The read failed too: report the write's error, and let the queue retry.
+      return false;
+    }
+  }
+
+  /** Ends the reconcile of a primary the API server no longer serves: no error, no retry, a debug line. */
+  #ended(primary: KubeObject, summary: ExecutionSummary, cause: string): ExecutionSummary {
+    const uid = primary.metadata.uid ?? '';
+    const first = this.#gone.get(uid) !== true;
+    this.#gone.set(uid, true);
+    if (first) {
+      this.#logger?.debug?.(
+        { reconciler: this.#name, namespace: primary.metadata.namespace, name: primary.metadata.name, uid, cause },
+        'primary is gone; reconcile ended without retry',
+      );
+    }
+    summary.primaryGone = true;
     return summary;
   }
 

@@ -18,6 +18,20 @@ export async function updateFinalizer(
   finalizer: string,
   intent: 'ensure' | 'release',
 ): Promise<FinalizerChange> {
+  const change = await updateFinalizerOrGone(client, primary, finalizer, intent);
+  return change === 'gone' ? 'none' : change;
+}
+
+/**
+ * updateFinalizer, telling apart 'gone': the API server answered 404 for the primary, or serves a same-named
+ * successor. The executor ends the reconcile there instead of writing children for an owner that is gone.
+ */
+export async function updateFinalizerOrGone(
+  client: Pick<ExecutorClient, 'get' | 'patchMetadata'>,
+  primary: KubeObject,
+  finalizer: string,
+  intent: 'ensure' | 'release',
+): Promise<FinalizerChange | 'gone'> {
   const ref: ObjectRef = {
     apiVersion: primary.apiVersion,
     kind: primary.kind,
@@ -31,7 +45,7 @@ export async function updateFinalizer(
     if (current === undefined) {
       current = await client.get(ref);
       // Gone, or a same-named successor: neither is the object this decision was made about.
-      if (current === undefined || current.metadata.uid !== primary.metadata.uid) return 'none';
+      if (current === undefined || current.metadata.uid !== primary.metadata.uid) return 'gone';
     }
     const finalizers = current.metadata.finalizers ?? [];
     const present = finalizers.includes(finalizer);
@@ -52,7 +66,7 @@ export async function updateFinalizer(
       await client.patchMetadata(ref, { finalizers: next }, { resourceVersion });
       return intent === 'ensure' ? 'added' : 'removed';
     } catch (err) {
-      if (isWrError(err, 'WR_KUBE_NOT_FOUND')) return 'none';
+      if (isWrError(err, 'WR_KUBE_NOT_FOUND')) return 'gone';
       if (!isWrError(err, 'WR_KUBE_CONFLICT')) throw err;
       lastConflict = err;
       current = undefined;

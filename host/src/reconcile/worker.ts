@@ -68,6 +68,8 @@ export class ReconcileWorker {
       const output = await this.#call(request, deleting);
       stage = 'executor';
       const summary = await this.#options.executor.execute(request, output, primary);
+      // Deleted while the cache still held it: nothing left to reconcile, and nothing to retry.
+      if (summary.primaryGone) return { outcome: 'skipped', summary };
       return decide(outcome, output, summary);
     } catch (err) {
       return { outcome, error: classify(err, stage) };
