@@ -13,7 +13,7 @@ import { load, loadAll } from 'js-yaml';
 import { buildV1 } from '../../examples/configmap-app/test/modules.ts';
 import type { KubeObject } from '../../host/src/abi/types.ts';
 import { isWrError } from '../../host/src/errors.ts';
-import { KubeClient } from '../../host/src/kube/index.ts';
+import { KubeClient, warnIfNoAccess } from '../../host/src/kube/index.ts';
 import { startHost } from '../../host/src/manager/index.ts';
 import { ensureControlPlaneBinaries } from '../controlplane/build.ts';
 import { createTestNamespace, getTestCluster, mintServiceAccountKubeconfig, waitFor } from '../support/cluster.ts';
@@ -177,5 +177,26 @@ describe('deploy/', () => {
       () => core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'nope' } } }),
       (err: unknown) => err instanceof ApiException && err.code === 403,
     );
+
+    // The start-up access check stays quiet for this identity, and warns, with the code, for one without RBAC.
+    const warnings: { fields: Record<string, unknown>; message: string }[] = [];
+    const log = (fields: Record<string, unknown> | string, message?: string) =>
+      warnings.push(typeof fields === 'string' ? { fields: {}, message: fields } : { fields, message: message ?? '' });
+    const logger = { debug: () => {}, info: () => {}, error: () => {}, warn: log };
+    const asHost = await KubeClient.fromKubeConfig(identity);
+    t.after(() => asHost.close());
+    assert.equal(await warnIfNoAccess(asHost, logger, ns), undefined);
+    assert.equal(await warnIfNoAccess(asHost, logger), undefined);
+    assert.equal(warnings.length, 0);
+    const nobody = await KubeClient.fromKubeConfig(
+      await waitFor(() => mintServiceAccountKubeconfig({ namespace: ns, name: 'default' }), {
+        description: 'the default ServiceAccount of the test namespace',
+      }),
+    );
+    t.after(() => nobody.close());
+    assert.equal((await warnIfNoAccess(nobody, logger, ns))?.code, 'WR_KUBE_FORBIDDEN');
+    assert.equal(warnings.length, 1);
+    assert.equal(warnings[0]!.fields.code, 'WR_KUBE_FORBIDDEN');
+    assert.match(warnings[0]!.message, /cannot list WasmReconcilers in namespace .* \(WR_KUBE_FORBIDDEN\)/);
   });
 });

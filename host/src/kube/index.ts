@@ -1,5 +1,6 @@
 // Public surface of the Kubernetes client layer.
 
+export { type AccessProblem, probeWasmReconcilerAccess, warnIfNoAccess } from './access.ts';
 export {
   type ApplyOptions,
   type DeleteOptions,
