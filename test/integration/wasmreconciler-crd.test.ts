@@ -15,6 +15,7 @@ import {
 } from '@kubernetes/client-node';
 import { DEFAULT_LIMITS } from '../../host/src/abi/constants.ts';
 import { isWrError } from '../../host/src/errors.ts';
+import { kubeConfigTransport } from '../../host/src/kube/index.ts';
 import {
   LIMIT_BOUNDS,
   parseReconcilerSpec,
@@ -161,4 +162,112 @@ test('every settable limit below its minimum is rejected by both', async () => {
       key,
     );
   }
+});
+
+interface Table {
+  kind: string;
+  columnDefinitions: { name: string; priority: number }[];
+  rows: { cells: unknown[]; object?: { metadata?: { name?: string } } }[];
+}
+
+/** A GET with server-side printing, as kubectl get sends it. */
+async function getTable(path: string): Promise<Table> {
+  const transport = await kubeConfigTransport(cp.kubeConfig);
+  try {
+    const res = await transport.request({
+      method: 'GET',
+      path,
+      headers: { Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json' },
+    });
+    const chunks: Buffer[] = [];
+    for await (const chunk of res.body) chunks.push(chunk);
+    const text = Buffer.concat(chunks).toString('utf8');
+    assert.equal(res.status, 200, text);
+    return JSON.parse(text) as Table;
+  } finally {
+    transport.close();
+  }
+}
+
+test('the apiserver serves the printer columns, and a Table answer carries Reason, Message and Previous', async () => {
+  const ext = cp.kubeConfig.makeApiClient(ApiextensionsV1Api);
+  const served = await ext.readCustomResourceDefinition({ name: 'wasmreconcilers.wasmreconciler.dev' });
+  const columns = (served.spec.versions[0]?.additionalPrinterColumns ?? []).map((c) => ({
+    name: c.name,
+    jsonPath: c.jsonPath,
+    priority: c.priority ?? 0,
+  }));
+  const ready = (field: string) => `.status.conditions[?(@.type=="Ready")].${field}`;
+  assert.deepEqual(columns, [
+    { name: 'Ready', jsonPath: ready('status'), priority: 0 },
+    { name: 'Reason', jsonPath: ready('reason'), priority: 0 },
+    { name: 'Kind', jsonPath: '.spec.for.kind', priority: 0 },
+    { name: 'Digest', jsonPath: '.status.activeDigestShort', priority: 0 },
+    { name: 'Age', jsonPath: '.metadata.creationTimestamp', priority: 0 },
+    { name: 'Message', jsonPath: ready('message'), priority: 1 },
+    { name: 'Previous', jsonPath: '.status.previousDigest', priority: 1 },
+  ]);
+
+  // The status the host writes for a refused first module, and for one that serves after a swap.
+  const active = `sha256:${'e'.repeat(64)}`;
+  const statuses: Record<string, Record<string, unknown>> = {
+    'printed-rejected': {
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'False',
+          reason: 'ModuleRejected',
+          message: 'WR_SOURCE_NOT_FOUND: no such ConfigMap',
+          lastTransitionTime: '2026-01-01T00:00:00Z',
+        },
+      ],
+    },
+    'printed-serving': {
+      activeDigest: active,
+      activeDigestShort: active.slice(0, 19),
+      previousDigest: DIGEST,
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: 'Reconciling',
+          message: '',
+          lastTransitionTime: '2026-01-01T00:00:00Z',
+        },
+      ],
+    },
+  };
+  for (const [name, status] of Object.entries(statuses)) {
+    const stored = await create(wr(name, {}));
+    await objects.replaceNamespacedCustomObjectStatus({
+      group: WR_GROUP,
+      version: WR_VERSION,
+      namespace: NS,
+      plural: 'wasmreconcilers',
+      name,
+      body: { ...stored, status },
+    });
+  }
+
+  const base = `/apis/${WR_GROUP}/${WR_VERSION}/namespaces/${NS}/wasmreconcilers`;
+  const one = await getTable(`${base}/printed-rejected`);
+  assert.equal(one.kind, 'Table');
+  assert.deepEqual(
+    one.columnDefinitions.map((c) => [c.name, c.priority]),
+    [['Name', 0], ...columns.map((c) => [c.name, c.priority])],
+  );
+  const cell = (table: Table, row: number, column: string): unknown =>
+    table.rows[row]?.cells[table.columnDefinitions.findIndex((c) => c.name === column)];
+  assert.equal(cell(one, 0, 'Name'), 'printed-rejected');
+  assert.equal(cell(one, 0, 'Ready'), 'False');
+  assert.equal(cell(one, 0, 'Reason'), 'ModuleRejected');
+  assert.equal(cell(one, 0, 'Message'), 'WR_SOURCE_NOT_FOUND: no such ConfigMap');
+  assert.equal(cell(one, 0, 'Kind'), 'App');
+
+  const list = await getTable(`${base}?fieldSelector=metadata.name%3Dprinted-serving`);
+  assert.equal(list.rows.length, 1);
+  assert.equal(cell(list, 0, 'Ready'), 'True');
+  assert.equal(cell(list, 0, 'Reason'), 'Reconciling');
+  assert.equal(cell(list, 0, 'Digest'), `sha256:${'e'.repeat(12)}`);
+  assert.equal(cell(list, 0, 'Previous'), DIGEST);
 });

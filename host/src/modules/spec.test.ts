@@ -364,6 +364,29 @@ describe('deploy/crd/wasmreconciler.yaml mirrors the parser', () => {
     }
   });
 
+  test('every property of the schema and every printer column has a description (kubectl explain, get -o wide)', () => {
+    const version = crd.spec.versions[0];
+    const root = version?.schema?.openAPIV3Schema;
+    assert.ok(root?.description, 'the root schema');
+    // Nested `items` and `additionalProperties` stay plain objects in the typed model; the keys are the same.
+    const missing: string[] = [];
+    const walk = (schema: V1JSONSchemaProps | undefined, at: string): void => {
+      for (const [key, p] of Object.entries(schema?.properties ?? {})) {
+        const here = at === '' ? key : `${at}.${key}`;
+        // The apiserver refuses anything but `type` on the root's metadata; it publishes ObjectMeta's docs.
+        if (here === 'metadata') continue;
+        if (typeof p.description !== 'string' || p.description.trim() === '') missing.push(here);
+        walk(p, here);
+        if (p.items !== undefined && !Array.isArray(p.items)) walk(p.items as V1JSONSchemaProps, `${here}[]`);
+        if (typeof p.additionalProperties === 'object') walk(p.additionalProperties as V1JSONSchemaProps, `${here}{}`);
+      }
+    };
+    walk(root, '');
+    assert.deepEqual(missing, [], 'properties without a description');
+    assert.ok((version?.additionalPrinterColumns ?? []).length > 0);
+    for (const column of version?.additionalPrinterColumns ?? []) assert.ok(column.description, column.name);
+  });
+
   test('list and size bounds', () => {
     assert.equal(prop(prop(spec, 'module'), 'inline').maxLength, INLINE_MAX_BASE64_CHARS);
     assert.equal(prop(spec, 'owns').maxItems, SPEC_BOUNDS.owns);
