@@ -156,7 +156,10 @@ function setup(namespace: string, name: string, permissions: Permissions, reconc
   return {
     async process(key: string) {
       await snapshot.refresh();
-      return worker.process(key, { reason: 'updated' });
+      const result = await worker.process(key, { reason: 'updated' });
+      // Events are written asynchronously: the assertions below read them back from the API server.
+      await executor.flushEvents();
+      return result;
     },
   };
 }
@@ -333,4 +336,25 @@ test('finalizers: a stale resourceVersion conflicts and is retried; deletion wai
     timeoutMs: 60_000,
   });
   assert.deepEqual(await process(`${namespace}/bye`), { outcome: 'skipped' });
+});
+
+test('a repeated event aggregates into one Event whose count follows the repeats', async (t) => {
+  const namespace = await createTestNamespace(t, 'executor-events');
+  const reconciler: Reconciler = {
+    reconcile: async () => ({
+      events: [{ type: 'Warning', reason: 'MissingCRD', message: 'demo.io/v1 Widget is not served' }],
+    }),
+  };
+  const { process } = setup(namespace, 'apps-events', ALL, reconciler);
+  const app = await createApp(namespace, 'noisy', { image: 'nginx:1.27' });
+  const results = [];
+  for (let i = 0; i < 5; i++) results.push(await process(`${namespace}/noisy`));
+  assert.deepEqual(
+    results.map((r) => [r.summary?.events, r.summary?.eventsSuppressed]),
+    [[1, 0], ...Array(4).fill([0, 1])],
+  );
+  const events = await eventsFor(namespace, app.metadata.uid);
+  assert.equal(events.length, 1, 'one Event, not five');
+  assert.equal(events[0]?.count, 5);
+  assert.equal(events[0]?.reason, 'MissingCRD');
 });

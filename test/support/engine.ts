@@ -19,6 +19,8 @@ export interface WriteCounts {
   delete: number;
   patchMetadata: number;
   createEvent: number;
+  /** Count updates of an existing Event (aggregated repeats). */
+  patchEvent: number;
 }
 
 export interface EngineOptions {
@@ -128,7 +130,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
 
 /** Wraps an executor port so every write it performs is counted. */
 export function countingExecutorClient(inner: ExecutorClient): { client: ExecutorClient; counts: WriteCounts } {
-  const counts: WriteCounts = { apply: 0, applyStatus: 0, delete: 0, patchMetadata: 0, createEvent: 0 };
+  const counts: WriteCounts = { apply: 0, applyStatus: 0, delete: 0, patchMetadata: 0, createEvent: 0, patchEvent: 0 };
   return {
     counts,
     client: {
@@ -153,12 +155,22 @@ export function countingExecutorClient(inner: ExecutorClient): { client: Executo
         counts.createEvent++;
         return inner.createEvent(event);
       },
+      ...(inner.patchEvent === undefined
+        ? {}
+        : {
+            patchEvent: (ref, patch) => {
+              counts.patchEvent++;
+              return inner.patchEvent?.(ref, patch) ?? Promise.resolve();
+            },
+          }),
     },
   };
 }
 
 export function totalWrites(counts: WriteCounts): number {
-  return counts.apply + counts.applyStatus + counts.delete + counts.patchMetadata + counts.createEvent;
+  return (
+    counts.apply + counts.applyStatus + counts.delete + counts.patchMetadata + counts.createEvent + counts.patchEvent
+  );
 }
 
 /** An App the native App reconciler accepts; replicas 0 lets it report Ready without a Deployment controller. */

@@ -1,29 +1,36 @@
-// Records core/v1 Events about a primary: bounded, deduplicated within a window, and never fatal to a reconcile.
+// Records core/v1 Events about a primary: bounded, aggregated within a window, and never fatal to a reconcile.
 //
-// Events are best-effort by Kubernetes convention (client-go's recorder drops them under pressure), so a
-// failed create is counted and logged but does not fail the reconcile that produced it.
+// Events are best-effort by Kubernetes convention (client-go's recorder drops them under pressure): record()
+// hands them to an EventBroadcaster, which writes them asynchronously with bounded retries, and returns
+// without waiting, so a slow or throttling API server never holds up the reconcile that produced them.
 
 import type { GuestEvent, KubeObject } from '../abi/types.ts';
-import { BoundedMap } from './internal/bounded-map.ts';
+import { EventBroadcaster, type EventBroadcasterOptions } from './event-broadcaster.ts';
 import type { CoreEvent, ExecutorClient } from './ports.ts';
 
 export interface EventRecorderOptions {
-  readonly client: Pick<ExecutorClient, 'createEvent'>;
+  readonly client: Pick<ExecutorClient, 'createEvent' | 'patchEvent'>;
   /** `wasmreconciler.dev/<name>`: events' source.component and reportingComponent. */
   readonly reportingController: string;
   /** Which host replica reported (pod or node name); at most 128 characters. */
   readonly reportingInstance?: string | undefined;
-  /** The same event about the same object within this window is suppressed. */
+  /** The same event about the same object within this window aggregates into one Event (its count). */
   readonly dedupeWindowMs: number;
-  /** How many recent events the dedupe window remembers. */
+  /** How many recent series the aggregation remembers. */
   readonly dedupeEntries: number;
   readonly now: () => number;
+  /** Called for each event given up (queue full, or every attempt failed). */
   readonly onError?: ((err: unknown, event: GuestEvent) => void) | undefined;
+  /** Queue, retry and backoff settings of the broadcaster behind the recorder. */
+  readonly broadcaster?: Omit<EventBroadcasterOptions, 'client' | 'now' | 'onDrop'> | undefined;
 }
 
 export interface EventTally {
+  /** Events handed over as new Events (written asynchronously). */
   created: number;
+  /** Repeats aggregated into an existing Event (its count), within the window. */
   suppressed: number;
+  /** Refused at once: the broadcaster's queue was full. */
   failed: number;
 }
 
@@ -33,32 +40,49 @@ const MAX_BASE_NAME = 57;
 
 export class EventRecorder {
   readonly #options: EventRecorderOptions;
-  readonly #recent: BoundedMap<string, number>;
+  readonly #broadcaster: EventBroadcaster;
 
   constructor(options: EventRecorderOptions) {
     this.#options = options;
-    this.#recent = new BoundedMap(options.dedupeEntries);
+    this.#broadcaster = new EventBroadcaster({
+      ...options.broadcaster,
+      client: options.client,
+      aggregateWindowMs: options.dedupeWindowMs,
+      aggregateEntries: options.dedupeEntries,
+      now: options.now,
+      onDrop: (reason, event, err) =>
+        options.onError?.(err ?? new Error(`event dropped: ${reason}`), {
+          type: event.type,
+          reason: event.reason,
+          message: event.message,
+        }),
+    });
   }
 
-  /** Creates each event in order; `tally` is updated in place so a caller can report partial progress. */
-  async record(primary: KubeObject, events: readonly GuestEvent[], tally: EventTally): Promise<void> {
+  /**
+   * Hands each event over in order; `tally` is updated in place. Resolves at once, unless `settle` asks to
+   * wait until every write landed or was given up (bounded by the broadcaster's attempts).
+   */
+  async record(primary: KubeObject, events: readonly GuestEvent[], tally: EventTally, settle = false): Promise<void> {
+    const settled: Promise<void>[] = [];
     for (const event of events) {
-      const now = this.#options.now();
-      const key = dedupeKey(primary, event);
-      const last = this.#recent.get(key);
-      if (last !== undefined && now - last < this.#options.dedupeWindowMs) {
-        tally.suppressed++;
-        continue;
-      }
-      try {
-        await this.#options.client.createEvent(this.#build(primary, event, now));
-        this.#recent.set(key, now);
-        tally.created++;
-      } catch (err) {
-        tally.failed++;
-        this.#options.onError?.(err, event);
-      }
+      let done: (() => void) | undefined;
+      if (settle) settled.push(new Promise<void>((resolve) => (done = resolve)));
+      const result = this.#broadcaster.record(this.#build(primary, event, this.#options.now()), done);
+      if (result === 'queued') tally.created++;
+      else if (result === 'aggregated') tally.suppressed++;
+      else tally.failed++;
     }
+    if (settle) await Promise.all(settled);
+  }
+
+  /** Resolves once every handed-over event landed or was given up. */
+  flush(): Promise<void> {
+    return this.#broadcaster.flush();
+  }
+
+  stats() {
+    return this.#broadcaster.stats();
   }
 
   #build(primary: KubeObject, event: GuestEvent, now: number): CoreEvent {
@@ -89,8 +113,4 @@ export class EventRecorder {
       count: 1,
     };
   }
-}
-
-function dedupeKey(primary: KubeObject, event: GuestEvent): string {
-  return `${primary.metadata.uid ?? primary.metadata.name}\u0000${event.type}\u0000${event.reason}\u0000${event.message}`;
 }

@@ -607,7 +607,7 @@ describe('Executor: events', () => {
     }
   });
 
-  it('suppresses a repeat within the window and records it again after', async () => {
+  it('aggregates a repeat within the window into the Event and records a new one after', async () => {
     const { client, executor, primary, advance } = setup();
     const output: ReconcileOutput = { events: [{ type: 'Normal', reason: 'Synced', message: 'ok' }] };
     await executor.execute(request(primary), output);
@@ -616,18 +616,24 @@ describe('Executor: events', () => {
     advance(5 * 60_000);
     const later = await executor.execute(request(primary), output);
     assert.equal(later.events, 1);
+    await executor.flushEvents();
     assert.equal(client.events.length, 2);
+    assert.equal(client.calls.filter((c) => c.method === 'patchEvent').length, 1, 'the repeat raised the count');
   });
 
-  it('counts a failed event without failing the reconcile, and retries it next time', async () => {
+  it('logs an event given up without failing the reconcile, and records it anew next time', async () => {
     const warnings: string[] = [];
     const { client, executor, primary } = setup({ logger: { warn: (_fields, message) => warnings.push(message) } });
     client.failNext('createEvent', 'WR_KUBE_FORBIDDEN');
     const output: ReconcileOutput = { events: [{ type: 'Normal', reason: 'Synced', message: 'ok' }] };
     const summary = await executor.execute(request(primary), output);
-    assert.deepEqual([summary.events, summary.eventsFailed], [0, 1]);
-    assert.equal(warnings.length, 1);
+    assert.deepEqual([summary.events, summary.eventsFailed], [1, 0], 'handed over; written asynchronously');
+    await executor.flushEvents();
+    assert.equal(warnings.length, 1, 'a non-retryable failure gives the event up at once');
+    assert.equal(executor.eventStats().droppedFailed, 1);
     assert.equal((await executor.execute(request(primary), output)).events, 1);
+    await executor.flushEvents();
+    assert.equal(client.events.length, 1);
   });
 
   it('rejects malformed events as invalid output', async () => {

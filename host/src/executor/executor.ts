@@ -73,11 +73,13 @@ export interface ExecutionSummary {
   skipped: number;
   pruned: number;
   statusWritten: boolean;
+  /** New Events handed to the broadcaster (written asynchronously, retried; see eventStats()). */
   events: number;
-  /** Deduplicated within the window. */
+  /** Repeats aggregated within the window into an existing Event's count. */
   eventsSuppressed: number;
   /** Beyond the per-reconcile bound. */
   eventsDropped: number;
+  /** Refused because the broadcaster's queue was full. */
   eventsFailed: number;
   finalizer: FinalizerChange;
   /**
@@ -127,6 +129,7 @@ export class Executor {
     const logger = options.logger;
     this.#logger = logger;
     this.#name = options.name;
+    let eventsGivenUp = 0;
     this.#events = new EventRecorder({
       client: options.client,
       reportingController: this.names.reportingController,
@@ -134,9 +137,27 @@ export class Executor {
       dedupeWindowMs: this.#limits.eventDedupeWindowMs,
       dedupeEntries: this.#limits.eventDedupeEntries,
       now: options.now ?? Date.now,
-      onError: (err, event) =>
-        logger?.warn({ err, reconciler: options.name, reason: event.reason }, 'event could not be recorded'),
+      // A flood must not become a flood of log lines: the first drop, then every 100th, with the running count.
+      onError: (err, event) => {
+        eventsGivenUp++;
+        if (eventsGivenUp === 1 || eventsGivenUp % 100 === 0) {
+          logger?.warn(
+            { err, reconciler: options.name, reason: event.reason, eventsGivenUp },
+            'event could not be recorded',
+          );
+        }
+      },
     });
+  }
+
+  /** Resolves once every event handed over so far landed or was given up (tests, shutdown). */
+  flushEvents(): Promise<void> {
+    return this.#events.flush();
+  }
+
+  /** The event broadcaster's counters: created, patched (aggregated repeats), retried, dropped. */
+  eventStats() {
+    return this.#events.stats();
   }
 
   get primaryKind(): KindRef {
@@ -209,7 +230,9 @@ export class Executor {
       if (await this.#confirmedGone(primary, err)) return this.#ended(primary, summary, (err as WrError).code);
       throw err;
     }
-    await this.#events.record(primary, plan.events, tally);
+    // Events are written asynchronously, except before a release: releasing may delete the primary, and its
+    // last events should land while it still exists (bounded by the broadcaster's attempts).
+    await this.#events.record(primary, plan.events, tally, plan.finalizer === 'release');
     summary.events = tally.created;
     summary.eventsSuppressed = tally.suppressed;
     summary.eventsFailed = tally.failed;

@@ -52,9 +52,18 @@ export function kubeExecutorClient(client: KubeClient): ExecutorClient {
       });
     },
 
-    async createEvent(event: CoreEvent): Promise<void> {
+    async createEvent(event: CoreEvent): Promise<{ name: string | undefined }> {
       const res = await client.resource('v1', 'Event');
-      await client.create(res, event as unknown as KubeObject);
+      const created = await client.create(res, event as unknown as KubeObject);
+      return { name: created?.metadata?.name };
+    },
+
+    async patchEvent(ref, patch): Promise<void> {
+      const res = await client.resource('v1', 'Event');
+      await client.request('PATCH', objectPath(res, ref.namespace, ref.name), {
+        body: { count: patch.count, lastTimestamp: patch.lastTimestamp },
+        contentType: MERGE_PATCH,
+      });
     },
   };
 }

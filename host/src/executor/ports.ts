@@ -43,15 +43,25 @@ export interface ExecutorClient {
     patch: Readonly<Record<string, unknown>>,
     options: { resourceVersion: string },
   ): Promise<KubeObject>;
-  /** POST of a core/v1 Event into its metadata.namespace. */
-  createEvent(event: CoreEvent): Promise<void>;
+  /** POST of a core/v1 Event into its metadata.namespace; may tell the name the API server gave it. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: implementations that tell no name return Promise<void>.
+  createEvent(event: CoreEvent): Promise<{ readonly name?: string | undefined } | undefined | void>;
+  /**
+   * Merge patch of an existing Event's count and lastTimestamp: how repeats aggregate into one Event.
+   * Optional: without it, repeats within the aggregation window are suppressed instead.
+   */
+  patchEvent?(
+    ref: { readonly namespace: string; readonly name: string },
+    patch: { readonly count: number; readonly lastTimestamp: string },
+  ): Promise<void>;
 }
 
 /** The core/v1 Event body the executor creates; the API server fills in metadata.name from generateName. */
 export interface CoreEvent {
   readonly apiVersion: 'v1';
   readonly kind: 'Event';
-  readonly metadata: { readonly generateName: string; readonly namespace: string };
+  /** `name` is set on Events as stored (the API server fills it in from generateName). */
+  readonly metadata: { readonly generateName: string; readonly namespace: string; readonly name?: string };
   readonly involvedObject: {
     readonly apiVersion: string;
     readonly kind: string;

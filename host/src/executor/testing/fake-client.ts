@@ -8,7 +8,7 @@ import { type ErrorCode, WrError } from '../../errors.ts';
 import { groupKind } from '../kinds.ts';
 import type { ApplyOptions, CoreEvent, DeleteOptions, ExecutorClient, ObjectRef } from '../ports.ts';
 
-export type FakeMethod = 'get' | 'apply' | 'applyStatus' | 'delete' | 'patchMetadata' | 'createEvent';
+export type FakeMethod = 'get' | 'apply' | 'applyStatus' | 'delete' | 'patchMetadata' | 'createEvent' | 'patchEvent';
 
 export interface FakeCall {
   readonly method: FakeMethod;
@@ -95,10 +95,25 @@ export class FakeExecutorClient implements ExecutorClient {
     return structuredClone(existing);
   }
 
-  async createEvent(event: CoreEvent): Promise<void> {
+  /** Stores the Event under a generated name (as the API server does for generateName) and tells it. */
+  async createEvent(event: CoreEvent): Promise<{ name: string }> {
     const ref: ObjectRef = { apiVersion: 'v1', kind: 'Event', namespace: event.metadata.namespace, name: '' };
     this.#record('createEvent', ref, event);
-    this.events.push(structuredClone(event));
+    const name = `${event.metadata.generateName}${this.events.length + 1}`;
+    this.events.push({ ...structuredClone(event), metadata: { ...event.metadata, name } });
+    return { name };
+  }
+
+  /** Merge-patches count and lastTimestamp of a stored Event; 404 when no Event has that name. */
+  async patchEvent(
+    ref: { namespace: string; name: string },
+    patch: { count: number; lastTimestamp: string },
+  ): Promise<void> {
+    this.#record('patchEvent', { apiVersion: 'v1', kind: 'Event', ...ref }, patch);
+    const event = this.events.find((e) => e.metadata.name === ref.name && e.metadata.namespace === ref.namespace);
+    if (event === undefined)
+      throw failure('WR_KUBE_NOT_FOUND', 'patchEvent', { apiVersion: 'v1', kind: 'Event', ...ref });
+    Object.assign(event, { count: patch.count, lastTimestamp: patch.lastTimestamp });
   }
 
   #record(method: FakeMethod, ref: ObjectRef, body?: unknown, options?: unknown): void {
