@@ -347,3 +347,20 @@ describe('ReconcileWorker: deletion', () => {
     assert.equal(client.calls.length, 0);
   });
 });
+
+describe('ReconcileWorker: a primary deleted while the cache still holds it', () => {
+  it('ends quietly: skipped, no error, so the queue neither retries nor counts a failure', async () => {
+    const { client, cache, worker } = setup(scripted({ status: { ready: true }, requeueAfterMs: 5000 }).reconciler);
+    // The cache holds the App; the API server no longer does (its status write answers 404).
+    cache.objects.push(app());
+    const result = await worker.process('team-a/demo', TRIGGER);
+    assert.equal(result.outcome, 'skipped');
+    assert.equal(result.error, undefined);
+    assert.equal(result.requeueAfterMs, undefined, 'no requeue for a gone primary either');
+    assert.equal(result.summary?.primaryGone, true);
+    assert.deepEqual(
+      client.calls.map((c) => c.method),
+      ['applyStatus', 'get'],
+    );
+  });
+});
