@@ -135,6 +135,10 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'The KubeConfig has no usable current cluster, user or server address.',
   },
+  WR_LEADERSHIP_LOST: {
+    retryable: false,
+    summary: 'The host lost its Lease or is stopping: writes are fenced and none leaves the process.',
+  },
   WR_SELECTOR_INVALID: { retryable: false, summary: 'A label selector does not follow the Kubernetes grammar.' },
   WR_WATCH_STALLED: {
     retryable: true,

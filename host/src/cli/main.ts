@@ -79,9 +79,18 @@ program
     });
     let stopping = false;
     const stop = (signal: string) => {
-      if (stopping) process.exit(130);
+      // `on`, not `once`: with no listener left, a second SIGTERM would kill the process by signal (143).
+      if (stopping) {
+        host.logger.warn({ signal }, 'second signal: exiting at once');
+        process.exit(130);
+      }
       stopping = true;
-      host.logger.info({ signal }, 'stopping: in-flight reconciles finish first');
+      host.logger.info({ signal }, 'stopping: in-flight reconciles get up to 5 s, then are aborted');
+      // Backstop: the stop is bounded step by step; this only catches a bug, well within the pod's grace.
+      setTimeout(() => {
+        host.logger.error('stop did not finish within 9.5 s; exiting');
+        process.exit(1);
+      }, 9_500).unref();
       host.stop().then(
         () => process.exit(0),
         (err: unknown) => {
@@ -90,8 +99,8 @@ program
         },
       );
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
   });
 
 program.parseAsync().catch((err: unknown) => {

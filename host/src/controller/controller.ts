@@ -106,12 +106,20 @@ export class ReconcilerController {
     return this.#suspended;
   }
 
-  /** Stops workers (letting in-flight reconciles finish) and releases every cache this controller held. */
-  stop(): Promise<void> {
+  /** Stops taking work at once (queued keys are dropped, in-flight ones go on); stop() still follows. */
+  closeIntake(): void {
+    void this.#queue?.shutdown(false);
+  }
+
+  /**
+   * Stops workers (letting in-flight reconciles finish for up to `drainMs`) and releases every cache this
+   * controller held.
+   */
+  stop(drainMs = 30_000): Promise<void> {
     return this.#serial(async () => {
       if (this.#stopped) return;
       this.#stopped = true;
-      await this.#queue?.shutdown(true, 30_000);
+      await this.#queue?.shutdown(true, drainMs);
       await this.#processing;
       if (this.#wiring !== undefined) this.#unwire(this.#wiring);
       this.#wiring = undefined;

@@ -321,3 +321,46 @@ describe('KubeClient list and watch', () => {
     );
   });
 });
+
+describe('KubeClient write fence', () => {
+  const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', namespace: 'ns' } };
+
+  it('sends no write once the fence is aborted, keeps reading, and leaves the unfenced client alone', async () => {
+    const seen: string[] = [];
+    const { client } = await setup((req, res) => {
+      seen.push(`${req.method} ${req.path}`);
+      sendJson(res, 200, cm);
+    });
+    const fence = new AbortController();
+    const fenced = client.withWriteFence(fence.signal);
+    await fenced.create(configMaps, cm);
+    fence.abort(new WrError('WR_LEADERSHIP_LOST', 'lost'));
+    await rejectsWith(fenced.create(configMaps, cm), 'WR_LEADERSHIP_LOST');
+    await rejectsWith(fenced.replace(configMaps, cm), 'WR_LEADERSHIP_LOST');
+    await rejectsWith(fenced.delete(configMaps, 'ns', 'a'), 'WR_LEADERSHIP_LOST');
+    await rejectsWith(
+      fenced.request('PATCH', '/api/v1/namespaces/ns/configmaps/a', { body: {} }),
+      'WR_LEADERSHIP_LOST',
+    );
+    await fenced.get(configMaps, 'ns', 'a');
+    await client.replace(configMaps, cm);
+    assert.deepEqual(seen, [
+      'POST /api/v1/namespaces/ns/configmaps',
+      'GET /api/v1/namespaces/ns/configmaps/a',
+      'PUT /api/v1/namespaces/ns/configmaps/a',
+    ]);
+  });
+
+  it('aborts a write in flight when the fence closes', async () => {
+    let arrived!: () => void;
+    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    const { client } = await setup(() => arrived()); // never answers
+    const fence = new AbortController();
+    const pending = client.withWriteFence(fence.signal).create(configMaps, cm);
+    await arrival;
+    const started = performance.now();
+    fence.abort(new WrError('WR_LEADERSHIP_LOST', 'lost'));
+    await rejectsWith(pending, 'WR_LEADERSHIP_LOST');
+    assert.ok(performance.now() - started < 1000);
+  });
+});

@@ -56,6 +56,11 @@ export interface KubeClientOptions {
   readonly maxEventChars?: number;
   readonly userAgent?: string;
   readonly discovery?: DiscoveryOptions;
+  /**
+   * Once aborted, no write request (anything but GET/HEAD) leaves the process: each fails with
+   * WR_LEADERSHIP_LOST right before it would be sent, and writes in flight are aborted. Reads go on.
+   */
+  readonly writeFence?: AbortSignal;
 }
 
 export interface ListOptions {
@@ -112,6 +117,9 @@ export interface RequestOptions {
 }
 
 const JSON_TYPE = 'application/json';
+/** Lets withWriteFence() share one discovery cache between views of the same transport. */
+const SHARED_DISCOVERY = Symbol('sharedDiscovery');
+const READ_METHODS = new Set(['GET', 'HEAD']);
 const APPLY_TYPE = 'application/apply-patch+yaml';
 
 export class KubeClient {
@@ -124,8 +132,12 @@ export class KubeClient {
   readonly #maxResponseBytes: number;
   readonly #maxEventChars: number;
   readonly #userAgent: string;
+  readonly #options: KubeClientOptions;
+  readonly #writeFence: AbortSignal | undefined;
 
-  constructor(transport: Transport, options: KubeClientOptions = {}) {
+  constructor(transport: Transport, options: KubeClientOptions & { [SHARED_DISCOVERY]?: Discovery } = {}) {
+    this.#options = options;
+    this.#writeFence = options.writeFence;
     this.#transport = transport;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.#watchConnectTimeoutMs = options.watchConnectTimeoutMs ?? 30_000;
@@ -134,7 +146,15 @@ export class KubeClient {
     this.#maxResponseBytes = options.maxResponseBytes ?? 256 * 1024 * 1024;
     this.#maxEventChars = options.maxEventChars ?? 16 * 1024 * 1024;
     this.#userAgent = options.userAgent ?? 'wasm-reconciler';
-    this.discovery = new Discovery((path) => this.request('GET', path), options.discovery);
+    this.discovery = options[SHARED_DISCOVERY] ?? new Discovery((path) => this.request('GET', path), options.discovery);
+  }
+
+  /**
+   * A view of this client on the same connections and discovery cache whose writes stop once `fence` is
+   * aborted (see KubeClientOptions.writeFence). Closing the view closes the shared transport.
+   */
+  withWriteFence(fence: AbortSignal): KubeClient {
+    return new KubeClient(this.#transport, { ...this.#options, writeFence: fence, [SHARED_DISCOVERY]: this.discovery });
   }
 
   /** The usual entry point: TLS and credentials from a KubeConfig, `server` to dial elsewhere (a proxy). */
@@ -164,8 +184,15 @@ export class KubeClient {
     const fullPath = options.query === undefined ? path : withQuery(path, options.query);
     const ctx: RequestContext = { method, path: fullPath };
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const fence = READ_METHODS.has(method) ? undefined : this.#writeFence;
+    if (fence !== undefined) {
+      const signal = options.signal === undefined ? fence : AbortSignal.any([options.signal, fence]);
+      options = { ...options, signal };
+    }
     for (let attempt = 0; ; attempt++) {
       try {
+        // The last moment before the request leaves: a fenced write is never sent.
+        if (fence?.aborted) throw fencedError(fence, ctx);
         return (await this.#exchange(ctx, body, options)) as T;
       } catch (err) {
         const wait = retryAfterMsOf(err);
@@ -174,7 +201,7 @@ export class KubeClient {
           wait !== undefined &&
           wait <= this.#maxRetryWaitMs &&
           attempt < this.#maxRetries;
-        if (!retry) throw err;
+        if (!retry) throw fence?.aborted ? fencedError(fence, ctx) : err;
         await sleep(wait, options.signal);
       }
     }
@@ -412,6 +439,14 @@ export class KubeClient {
     if (options.dryRun) body.dryRun = ['All'];
     await this.request('DELETE', objectPath(res, namespace, name), { body, ...signalOnly(options.signal) });
   }
+}
+
+/** The error of a write the fence stopped: the fence's own reason when it is a WR_LEADERSHIP_LOST. */
+function fencedError(fence: AbortSignal, ctx: RequestContext): WrError {
+  if (isWrError(fence.reason, 'WR_LEADERSHIP_LOST')) return fence.reason;
+  return new WrError('WR_LEADERSHIP_LOST', `${ctx.method} ${ctx.path}: writes are fenced`, {
+    details: { method: ctx.method, path: ctx.path },
+  });
 }
 
 function signalOnly(signal: AbortSignal | undefined): { signal?: AbortSignal } {

@@ -1,11 +1,12 @@
 // Assembles one host process: API client, shared caches, module store, runtime, WasmReconciler controller, probes.
 
 import { createServer, type Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { ReflectorRegistry } from '../cache/index.ts';
 import { UID_INDEX, uidIndexer } from '../controller/index.ts';
-import { isWrError } from '../errors.ts';
+import { isWrError, WrError } from '../errors.ts';
 import { kubeExecutorClient } from '../executor/index.ts';
 import { KubeClient } from '../kube/index.ts';
 import { LeaderElector, type LeaseOptions } from '../leader/index.ts';
@@ -40,6 +41,11 @@ export interface HostOptions {
   };
 }
 
+/** How long a stop lets in-flight reconciles finish before their writes are fenced and they are abandoned. */
+export const STOP_DRAIN_MS = 5_000;
+/** Bound on each clean-up step after the drain (closing caches, workers, the compiler). */
+const CLOSE_STEP_MS = 1_500;
+
 export interface Host {
   readonly manager: WasmReconcilerManager;
   readonly registry: ReflectorRegistry;
@@ -54,6 +60,13 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const logger = options.logger ?? pino({ level: options.logLevel ?? 'info', base: { component: 'wasm-reconciler' } });
   const metrics = createMetrics();
   const client = await KubeClient.fromKubeConfig(options.kubeConfig);
+  // Every write of reconcilers and of the manager goes through `writer`: aborting the fence stops them all at
+  // once (nothing more is sent, in-flight writes are aborted). The elector and the caches keep `client`.
+  const fence = new AbortController();
+  const fenceWrites = (message: string) => {
+    if (!fence.signal.aborted) fence.abort(new WrError('WR_LEADERSHIP_LOST', message));
+  };
+  const writer = client.withWriteFence(fence.signal);
   const registry = new ReflectorRegistry(client, { logger, indexers: { [UID_INDEX]: uidIndexer } });
   const store = await ModuleStore.open({
     dir: options.moduleCacheDir,
@@ -85,8 +98,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
   const compiler = new OffThreadCompiler();
   const manager = new WasmReconcilerManager({
     registry,
-    client,
-    executorClient: kubeExecutorClient(client),
+    client: writer,
+    executorClient: kubeExecutorClient(writer),
     resolver,
     store,
     loader: new ModuleLoader({ compile: compiler.compile }),
@@ -151,11 +164,58 @@ export async function startHost(options: HostOptions): Promise<Host> {
     client.close();
     throw err;
   }
+  /** Closes one resource, giving up on it after CLOSE_STEP_MS so a stuck one cannot hold the exit. */
+  const closeStep = async (what: string, step: () => Promise<void> | void) => {
+    const done = Promise.resolve()
+      .then(step)
+      .then(
+        () => true,
+        (err: unknown) => {
+          logger.warn({ err: String(err), what }, 'clean-up step failed');
+          return true;
+        },
+      );
+    if (!(await Promise.race([done, sleep(CLOSE_STEP_MS, false, { ref: false })]))) {
+      logger.warn({ what, ms: CLOSE_STEP_MS }, 'clean-up step timed out; abandoned');
+    }
+  };
+  /** Stop intake, drain for drainMs at most, fence writes, release the Lease, close the rest: bounded. */
+  let shutdownDone: Promise<void> | undefined;
+  const shutdown = (drainMs: number): Promise<void> => {
+    shutdownDone ??= shutdownOnce(drainMs);
+    return shutdownDone;
+  };
+  const shutdownOnce = async (drainMs: number) => {
+    stopping = true;
+    const drained = manager.stop().then(
+      () => true,
+      (err: unknown) => {
+        logger.warn({ err: String(err) }, 'manager stop failed');
+        return true;
+      },
+    );
+    const inTime = await Promise.race([drained, sleep(drainMs + 250, false, { ref: false })]);
+    // From here on no write leaves the process, whatever is still running: the Lease can be released.
+    fenceWrites('the host is stopping: writes are fenced');
+    if (!inTime) logger.warn({ drainMs }, 'in-flight work did not finish in time: aborted');
+    await closeStep('lease', () => elector?.stop());
+    await closeStep('caches', () => registry.close());
+    await closeStep('guest workers', () => workers.close());
+    await closeStep('compiler', () => compiler.close());
+    client.close();
+    await closeStep(
+      'probes',
+      () => new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve()))),
+    );
+  };
   if (elector !== undefined) {
     void elector.hold().then(async (outcome) => {
       if (outcome !== 'lost' || stopping) return;
-      // Another replica may lead within a lease duration: stop writing before that can happen.
-      await manager.stop();
+      // Another replica may lead one lease duration after our last renewal: stop writing now, not after a
+      // drain. The fence refuses every write from here on and aborts those in flight.
+      fenceWrites('the lease was lost: this host no longer leads');
+      logger.error('lease lost: writes fenced, stopping');
+      await shutdown(0);
       options.leaderElection?.onLost?.();
     });
   }
@@ -168,15 +228,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
     logger,
     metricsUrl,
     async stop() {
-      stopping = true;
-      await manager.stop();
-      // Released only after the last write, so the next leader never overlaps with this one.
-      await elector?.stop();
-      await registry.close();
-      await workers.close();
-      await compiler.close();
-      client.close();
-      await new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
+      // Released only after writes are fenced, so the next leader never overlaps with this one.
+      await shutdown(STOP_DRAIN_MS);
       logger.info('host stopped');
     },
   };
