@@ -1,5 +1,7 @@
 // Public surface of the executor: turning reconcile outputs into checked, idempotent API writes.
 
+export type { EventBroadcasterOptions, EventBroadcasterStats, RecordResult } from './event-broadcaster.ts';
+export { EventBroadcaster } from './event-broadcaster.ts';
 export type { EventRecorderOptions, EventTally } from './events.ts';
 export { EventRecorder } from './events.ts';
 export type { ExecutionSummary, ExecutorLimits, ExecutorLogger, ExecutorOptions } from './executor.ts';
