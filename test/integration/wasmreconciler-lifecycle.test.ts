@@ -293,7 +293,17 @@ describe('WasmReconciler lifecycle', () => {
     const host = await startTestHost(ns);
     t.after(() => host.stop());
 
-    await client.create(wrs, wasmReconciler(ns, 'broken', { inline: b64(await fixture('trap')).slice(0, 40) }));
+    // Its own label selector: an older WasmReconciler of the same Apps, broken or not, would refuse the
+    // tiers below with Conflict.
+    await client.create(
+      wrs,
+      wasmReconciler(
+        ns,
+        'broken',
+        { inline: b64(await fixture('trap')).slice(0, 40) },
+        { for: { apiVersion: APP, kind: 'App', namespaces: [ns], labelSelector: { matchLabels: { tier: 'x' } } } },
+      ),
+    );
     await waitFor(async () => (await conditionOf(ns, 'broken', 'Ready'))?.status === 'False', {
       description: 'Ready=False for a bad first version',
     });
@@ -333,9 +343,13 @@ describe('WasmReconciler lifecycle', () => {
         },
       ),
     );
-    await waitFor(async () => (await conditionOf(ns, 'no-kind', 'Ready'))?.reason === 'ControllerFailed', {
-      description: 'Ready=False ControllerFailed for an unserved kind',
+    await waitFor(async () => (await conditionOf(ns, 'no-kind', 'Ready'))?.reason === 'KindNotServed', {
+      description: 'Ready=False KindNotServed for an unserved kind',
     });
+    assert.match(
+      (await conditionOf(ns, 'no-kind', 'Ready'))?.message ?? '',
+      /install the CRD for nowhere\.example\/v1/,
+    );
     assert.equal((await statusOf(ns, 'no-kind')).lastError?.code, 'WR_KUBE_NOT_FOUND');
   });
 
@@ -344,8 +358,21 @@ describe('WasmReconciler lifecycle', () => {
     const host = await startTestHost(ns);
     t.after(() => host.stop());
 
-    // The App module renders a Deployment, but this reconciler owns only ConfigMaps.
-    const narrow = wasmReconciler(ns, 'narrow', { inline: b64(v1) });
+    // The App module renders a Deployment, but this reconciler owns only ConfigMaps. It leaves the Apps
+    // labelled `wide` to the second reconciler below (two reconcilers of the same Apps would conflict).
+    const narrow = wasmReconciler(
+      ns,
+      'narrow',
+      { inline: b64(v1) },
+      {
+        for: {
+          apiVersion: APP,
+          kind: 'App',
+          namespaces: [ns],
+          labelSelector: { matchExpressions: [{ key: 'wide', operator: 'DoesNotExist' }] },
+        },
+      },
+    );
     (narrow.spec as { owns: unknown[] }).owns = [{ apiVersion: 'v1', kind: 'ConfigMap' }];
     await client.create(wrs, narrow);
     await waitFor(async () => (await conditionOf(ns, 'narrow', 'Ready'))?.status === 'True', {

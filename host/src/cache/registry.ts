@@ -24,6 +24,10 @@ export interface CacheHandle {
   readonly reader: StoreReader;
   readonly hasSynced: boolean;
   readonly synced: Promise<void>;
+  /** The error of the latest list attempt when it failed (cleared by a list that succeeds). */
+  readonly listError?: unknown;
+  /** Called on every failed list attempt (the reflector retries on its own), until the returned function. */
+  onListError?(listener: (err: unknown) => void): () => void;
   subscribe(handler: Handler<StoreEvent>, options?: SubscribeOptions): () => void;
   release(): void;
 }
@@ -53,7 +57,14 @@ interface Entry {
   readonly reader: StoreReader;
   readonly reflector: Reflector;
   readonly stop: AbortController;
+  readonly lists: ListOutcome;
   refs: number;
+}
+
+/** What the reflector's list calls answered, for consumers that must tell "forbidden" from "slow". */
+interface ListOutcome {
+  error: unknown;
+  readonly listeners: Set<(err: unknown) => void>;
 }
 
 export class ReflectorRegistry {
@@ -116,8 +127,26 @@ export class ReflectorRegistry {
       ...(this.#options.transform !== undefined ? { transform: this.#options.transform } : {}),
       ...(this.#options.indexers !== undefined ? { indexers: this.#options.indexers } : {}),
     });
+    const lists: ListOutcome = { error: undefined, listeners: new Set() };
+    const client = this.#client;
+    const observed: WatchClient = {
+      list: async (res, options) => {
+        try {
+          const page = await client.list(res, options);
+          lists.error = undefined;
+          return page;
+        } catch (err) {
+          if (!stop.signal.aborted) {
+            lists.error = err;
+            for (const listener of [...lists.listeners]) listener(err);
+          }
+          throw err;
+        }
+      },
+      watch: (res, options) => client.watch(res, options),
+    };
     const source = watcher(
-      this.#client,
+      observed,
       {
         resource,
         ...(namespace !== undefined ? { namespace } : {}),
@@ -131,6 +160,7 @@ export class ReflectorRegistry {
       reader: store.reader,
       reflector: reflector(store.writer, source, { logger, name: key }),
       stop,
+      lists,
       refs: 0,
     };
   }
@@ -154,6 +184,13 @@ export class ReflectorRegistry {
         return entry.reflector.hasSynced;
       },
       synced: entry.reflector.synced,
+      get listError() {
+        return entry.lists.error;
+      },
+      onListError: (listener) => {
+        entry.lists.listeners.add(listener);
+        return () => entry.lists.listeners.delete(listener);
+      },
       subscribe: (handler, options) => {
         if (released) throw new Error('cache handle already released');
         const unsubscribe = entry.reader.subscribe(handler, options);

@@ -1,8 +1,8 @@
 // The caches one reconciler sees: its primary, owned and related kinds, each per watched namespace.
 
 import type { CachedObject, CacheHandle, LabelSelector, ReflectorRegistry, StoreReader } from '../cache/index.ts';
-import { WrError } from '../errors.ts';
-import type { KindRef } from '../executor/index.ts';
+import { isWrError, WrError } from '../errors.ts';
+import { type KindRef, validateOwnedKinds } from '../executor/index.ts';
 
 /** What a controller watches. An empty `namespaces` list means every namespace (one cluster-wide watch). */
 export interface WatchScope {
@@ -78,82 +78,130 @@ export class KindCaches {
   }
 }
 
-/** Acquires (and waits for the initial list of) every handle of a scope; on any failure releases what it took. */
+/**
+ * Acquires (and waits for the initial list of) every handle of a scope; on any failure releases what it took.
+ * Every kind is resolved first, so a kind that is not served (404) or a spec Kubernetes cannot express (a
+ * namespaced primary owning a cluster-scoped kind) fails before any list is awaited. The lists are then
+ * awaited together: a 403 or 404 answer fails at once, naming the missing RBAC rule or CRD; only a list that
+ * is merely slow (API server busy, 5xx) uses the `syncTimeoutMs` bound.
+ */
 export async function acquireScope(
   registry: ReflectorRegistry,
   scope: WatchScope,
   syncTimeoutMs = 60_000,
 ): Promise<{ primary: KindCaches; owned: KindCaches[]; related: KindCaches[] }> {
-  const taken: KindCaches[] = [];
+  const taken: Acquired[] = [];
   const acquireKind = async (kind: { apiVersion: string; kind: string; labelSelector?: LabelSelector }) => {
     const namespaces = scope.namespaces.length === 0 ? [undefined] : scope.namespaces;
-    const handles: CacheHandle[] = [];
-    try {
-      for (const namespace of namespaces) {
-        const handle = await registry.acquire({
+    const acquired: Acquired = { kind, handles: [], namespaces: [] };
+    taken.push(acquired);
+    for (const namespace of namespaces) {
+      let handle: CacheHandle;
+      try {
+        handle = await registry.acquire({
           apiVersion: kind.apiVersion,
           kind: kind.kind,
           ...(namespace === undefined ? {} : { namespace }),
           ...(kind.labelSelector === undefined ? {} : { labelSelector: kind.labelSelector }),
         });
-        handles.push(handle);
-        // A cluster-scoped kind is watched once, whatever namespaces the scope names.
-        if (!handle.resource.namespaced) break;
+      } catch (err) {
+        throw isWrError(err, 'WR_KUBE_NOT_FOUND') ? notServed(kind, err) : err;
       }
-      await syncedWithin(handles, kind, syncTimeoutMs);
-    } catch (err) {
-      for (const h of handles) h.release();
-      throw err;
+      acquired.handles.push(handle);
+      acquired.namespaces.push(handle.resource.namespaced ? namespace : undefined);
+      // A cluster-scoped kind is watched once, whatever namespaces the scope names.
+      if (!handle.resource.namespaced) break;
     }
-    const resource = handles[0]!.resource;
-    const caches = new KindCaches(
-      { apiVersion: kind.apiVersion, kind: kind.kind, namespaced: resource.namespaced },
-      handles,
-      resource.namespaced ? scope.namespaces : [],
-    );
-    taken.push(caches);
-    return caches;
+    return acquired;
   };
   try {
     const primary = await acquireKind(scope.primary);
-    const owned: KindCaches[] = [];
+    const owned: Acquired[] = [];
     for (const kind of scope.owns) owned.push(await acquireKind(kind));
-    const related: KindCaches[] = [];
+    const related: Acquired[] = [];
     for (const kind of scope.related) related.push(await acquireKind(kind));
-    return { primary, owned, related };
+    validateOwnedKinds(kindRefOf(primary), owned.map(kindRefOf));
+    await syncedWithin(taken, syncTimeoutMs);
+    const caches = (a: Acquired) => {
+      const ref = kindRefOf(a);
+      return new KindCaches(ref, a.handles, ref.namespaced ? scope.namespaces : []);
+    };
+    return { primary: caches(primary), owned: owned.map(caches), related: related.map(caches) };
   } catch (err) {
-    for (const caches of taken) caches.release();
+    for (const a of taken) for (const h of a.handles) h.release();
     throw err;
   }
 }
 
+interface Acquired {
+  readonly kind: { readonly apiVersion: string; readonly kind: string };
+  readonly handles: CacheHandle[];
+  /** Per handle: the namespace it watches, undefined for all namespaces or a cluster-scoped kind. */
+  readonly namespaces: (string | undefined)[];
+}
+
+function kindRefOf(a: Acquired): KindRef {
+  return { apiVersion: a.kind.apiVersion, kind: a.kind.kind, namespaced: a.handles[0]!.resource.namespaced };
+}
+
+function notServed(kind: { apiVersion: string; kind: string }, cause: unknown): WrError {
+  return new WrError(
+    'WR_KUBE_NOT_FOUND',
+    `${kind.apiVersion} ${kind.kind} is not served by the API server: install the CRD for ${kind.apiVersion} ` +
+      `(kind ${kind.kind}); the host retries in the background`,
+    { cause, details: { apiVersion: kind.apiVersion, kind: kind.kind } },
+  );
+}
+
+function forbidden(a: Acquired, handle: CacheHandle, namespace: string | undefined, cause: unknown): WrError {
+  const { group, plural } = handle.resource;
+  const where = namespace === undefined ? 'in all namespaces' : `in namespace ${namespace}`;
+  return new WrError(
+    'WR_KUBE_FORBIDDEN',
+    `the host may not list ${a.kind.apiVersion} ${a.kind.kind} ${where}: grant its ServiceAccount ` +
+      `{apiGroups: ["${group}"], resources: ["${plural}"], verbs: ["get", "list", "watch"]} ` +
+      `(a ClusterRole labelled wasmreconciler.dev/aggregate-to-host: "true"); the host retries in the background`,
+    { cause, details: { apiVersion: a.kind.apiVersion, kind: a.kind.kind, group, resource: plural } },
+  );
+}
+
 /**
  * The initial lists, bounded: a kind the host may not list (RBAC) or that is not served retries forever in
- * its reflector, and a reconciler must fail visibly instead of waiting with it.
+ * its reflector, and a reconciler must fail visibly instead of waiting with it. A 403 or 404 from a list
+ * fails at once; the timeout is for lists that are only slow.
  */
-async function syncedWithin(
-  handles: readonly CacheHandle[],
-  kind: { apiVersion: string; kind: string },
-  timeoutMs: number,
-): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
+async function syncedWithin(acquired: readonly Acquired[], timeoutMs: number): Promise<void> {
+  const cleanup: (() => void)[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const fatal = (a: Acquired, h: CacheHandle, namespace: string | undefined, err: unknown) => {
+        if (h.hasSynced) return;
+        if (isWrError(err, 'WR_KUBE_FORBIDDEN')) reject(forbidden(a, h, namespace, err));
+        else if (isWrError(err, 'WR_KUBE_NOT_FOUND')) reject(notServed(a.kind, err));
+      };
+      for (const a of acquired) {
+        a.handles.forEach((h, i) => {
+          const namespace = a.namespaces[i];
+          if (h.listError !== undefined) fatal(a, h, namespace, h.listError);
+          const off = h.onListError?.((err) => fatal(a, h, namespace, err));
+          if (off !== undefined) cleanup.push(off);
+        });
+      }
+      const timer = setTimeout(() => {
+        const waiting = acquired.filter((a) => a.handles.some((h) => !h.hasSynced)).map((a) => kindKey(a.kind));
         reject(
           new WrError(
             'WR_KUBE_UNAVAILABLE',
-            `${kind.apiVersion}/${kind.kind} did not finish its initial list within ${timeoutMs / 1000} s; ` +
-              "check that the host's RBAC allows list and watch on it",
-            { details: { apiVersion: kind.apiVersion, kind: kind.kind } },
+            `${waiting.join(', ')} did not finish its initial list within ${timeoutMs / 1000} s ` +
+              '(the API server is slow or unreachable); the host retries in the background',
+            { details: { kinds: waiting } },
           ),
-        ),
-      timeoutMs,
-    );
-  });
-  try {
-    await Promise.race([Promise.all(handles.map((h) => h.synced)), timeout]);
+        );
+      }, timeoutMs);
+      cleanup.push(() => clearTimeout(timer));
+      Promise.all(acquired.flatMap((a) => a.handles.map((h) => h.synced))).then(() => resolve(), reject);
+    });
   } finally {
-    clearTimeout(timer);
+    for (const off of cleanup) off();
   }
 }

@@ -6,7 +6,7 @@
 // caches and its queue are not touched, so no event is lost and nothing is re-listed.
 
 import type { KubeObject } from '../abi/types.ts';
-import type { CacheHandle, ReflectorRegistry } from '../cache/index.ts';
+import type { CachedObject, CacheHandle, ReflectorRegistry } from '../cache/index.ts';
 import { labelSelectorFromObject } from '../cache/index.ts';
 import { type ControllerConfig, type ReadGrant, ReconcilerController, ScopedReadPort } from '../controller/index.ts';
 import { isRetryable, isWrError, WrError } from '../errors.ts';
@@ -49,14 +49,30 @@ const SWAP_HISTORY = 10;
 /** How stale status counts may get; each flush is one status write per active reconciler. */
 const STATUS_FLUSH_MS = 5_000;
 
+/** A failed controller start or reconfigure is retried in the background this often at most. */
+const START_RETRY_MAX_MS = 30_000;
+
 interface Entry {
   readonly key: string;
   readonly slot: ModuleSlot;
   readonly readPort: ScopedReadPort;
+  /** The running controller: set once its first start succeeded. */
   controller: ReconcilerController | undefined;
   /** What the active version was loaded from: a change of any part is a new load. */
   moduleKey: string | undefined;
+  /** The controller config that runs. */
   controllerKey: string | undefined;
+  /**
+   * A controller start or reconfigure, run off the manager's queue so one reconciler waiting for its
+   * caches never holds up another; when it settles the key is queued again and that sync reports it.
+   */
+  transition: Transition | undefined;
+  /** The last controller config refused for a terminal reason: not tried again until the spec changes. */
+  controllerRejected: { controllerKey: string; reason: string; error: WrError } | undefined;
+  /** Consecutive failed controller starts: the background retry backs off with them. */
+  startFailures: number;
+  /** The message of the last controller failure reported, so a retry failing the same way adds no Event. */
+  lastStartFailure: string | undefined;
   /** The last module refused for a terminal reason: not fetched or loaded again until the spec changes. */
   rejected: { moduleKey: string; error: WrError } | undefined;
   generation: number | undefined;
@@ -75,6 +91,15 @@ export class WasmReconcilerManager {
   #unsubscribe: (() => void) | undefined;
   #processing: Promise<void> | undefined;
   #stopped = false;
+  /** Initial keys not yet processed once; start() resolves when it empties. */
+  readonly #initial = new Set<string>();
+  #initialDone: (() => void) | undefined;
+  /** Keys refused with Conflict: queued again whenever another WasmReconciler changes or goes. */
+  readonly #conflicted = new Set<string>();
+  /** Parsed `for` of every WasmReconciler by UID, for the conflict check (undefined: the spec does not parse). */
+  readonly #claims = new Map<string, { generation: number | undefined; claim: Claim | undefined }>();
+  /** Controllers of torn-down entries that were still starting: stop() waits for them. */
+  readonly #stopping = new Set<Promise<void>>();
 
   constructor(options: WasmReconcilerManagerOptions) {
     this.#o = options;
@@ -99,24 +124,55 @@ export class WasmReconcilerManager {
           !!e.old.deletionTimestamp === !!e.object.deletionTimestamp
         )
           return;
-        this.#queue.add(objectKey(e.object.namespace, e.object.name), { reason: 'updated', lane: 'user' });
+        if (e.type === 'deleted' && e.object.uid !== undefined) this.#claims.delete(e.object.uid);
+        const key = objectKey(e.object.namespace, e.object.name);
+        this.#queue.add(key, { reason: 'updated', lane: 'user' });
+        // Whatever a refused reconciler conflicted with may have just moved out of its way.
+        for (const other of this.#conflicted) {
+          if (other !== key) this.#queue.add(other, { reason: 'updated', lane: 'user' });
+        }
       },
       { replay: false },
     );
-    const initial = this.#handle.reader.list().map((o) => objectKey(o.namespace, o.name));
-    this.#processing = this.#queue.process((item) => this.#sync(item.key));
-    await Promise.all(initial.map((key) => this.#syncNow(key)));
+    // Every sync, the initial ones included, goes through the queue: one sync per key at a time, so an
+    // update during startup can never build a second controller for the same WasmReconciler.
+    for (const o of this.#handle.reader.list()) this.#initial.add(objectKey(o.namespace, o.name));
+    const initialDone = new Promise<void>((resolve) => {
+      this.#initialDone = resolve;
+    });
+    if (this.#initial.size === 0) this.#initialDone?.();
+    for (const key of this.#initial) this.#queue.add(key, { reason: 'created', lane: 'low' });
+    this.#processing = this.#queue.process(async (item) => {
+      try {
+        return await this.#sync(item.key);
+      } finally {
+        // Processed once: ready or failed. A controller still starting is reported by the sync it triggers.
+        if (this.#initial.has(item.key) && this.#entries.get(item.key)?.transition === undefined) {
+          this.#initial.delete(item.key);
+          if (this.#initial.size === 0) this.#initialDone?.();
+        }
+      }
+    });
+    await initialDone;
   }
 
-  /** Idempotent: a lost lease stops the manager before the host's own stop() does. */
-  async stop(): Promise<void> {
+  /**
+   * Stops intake everywhere at once (this queue and every reconciler's), then lets in-flight work finish
+   * for up to `drainMs` per queue. Idempotent: a lost lease stops the manager before the host's own stop()
+   * does. The host bounds the whole stop and fences writes when the drain runs out.
+   */
+  async stop(options: { drainMs?: number } = {}): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    const drainMs = options.drainMs ?? 30_000;
     this.#unsubscribe?.();
-    await this.#queue.shutdown(true, 30_000);
+    const entries = [...this.#entries.values()];
+    for (const e of entries) e.controller?.closeIntake();
+    await this.#queue.shutdown(true, drainMs);
     await this.#processing;
-    await Promise.all([...this.#entries.values()].map((e) => this.#teardown(e)));
+    await Promise.all(entries.map((e) => this.#teardown(e, drainMs)));
     this.#entries.clear();
+    await Promise.all(this.#stopping);
     this.#handle?.release();
   }
 
@@ -138,20 +194,12 @@ export class WasmReconcilerManager {
     return this.#handle?.hasSynced === true;
   }
 
-  /** Initial sync outside the queue so start() can wait for it; later changes go through the queue. */
-  async #syncNow(key: string): Promise<void> {
-    try {
-      await this.#sync(key);
-    } catch (err) {
-      if (isRetryable(err)) this.#queue.add(key, { reason: 'retry', lane: 'low' });
-    }
-  }
-
-  async #sync(key: string): Promise<undefined> {
+  async #sync(key: string): Promise<{ requeueAfterMs: number } | undefined> {
     const [namespace, name] = splitKey(key);
     const cached = this.#handle?.reader.get(namespace, name);
     const entry = this.#entries.get(key);
     if (cached === undefined || cached.deletionTimestamp !== undefined) {
+      this.#conflicted.delete(key);
       if (entry !== undefined) {
         this.#entries.delete(key);
         await this.#teardown(entry);
@@ -166,6 +214,28 @@ export class WasmReconcilerManager {
       await this.#fail(object, entry, err, 'SpecInvalid');
       return undefined;
     }
+    // Two reconcilers of the same objects would fight (and the one without the right `owns` would stamp
+    // CapabilityDenied on every user object): the older one serves, the later one does not start.
+    const holder = this.#conflictFor(cached, spec);
+    if (holder !== undefined) {
+      const first = !this.#conflicted.has(key);
+      this.#conflicted.add(key);
+      if (entry !== undefined) {
+        this.#entries.delete(key);
+        await this.#teardown(entry);
+      }
+      const error = new WrError(
+        'WR_SPEC_INVALID',
+        `WasmReconciler ${holder} already reconciles ${spec.for.kind} (${spec.for.apiVersion}) objects in ` +
+          `${spec.for.namespaces.length === 0 ? 'all namespaces' : spec.for.namespaces.join(', ')}; this one ` +
+          'starts once that one is removed or their for.namespaces or for.labelSelector no longer overlap',
+        { details: { conflictsWith: holder } },
+      );
+      if (first) await this.#fail(object, undefined, error, 'Conflict');
+      else await this.#writeStatus(object, undefined, spec, { reason: 'Conflict', error });
+      return undefined;
+    }
+    this.#conflicted.delete(key);
     const current = entry ?? this.#newEntry(key, spec);
     current.generation = spec.generation;
     const serving = current.slot.activeDigest === undefined ? undefined : current;
@@ -187,15 +257,67 @@ export class WasmReconcilerManager {
       return undefined;
     }
     this.#entries.set(key, current);
-    try {
-      await this.#runController(current, spec);
-    } catch (err) {
-      // Kinds not served, forbidden to the host, or a spec the engine refuses: reported like a bad module.
-      await this.#fail(object, current, err, 'ControllerFailed');
-      if (isRetryable(err)) throw err;
+    const controllerKey = JSON.stringify(controllerConfig(spec));
+    const refused = current.controllerRejected;
+    if (refused !== undefined && refused.controllerKey === controllerKey) {
+      await this.#writeStatus(object, current, spec, {
+        reason: refused.reason,
+        error: refused.error,
+        controller: true,
+      });
       return undefined;
     }
+    current.controllerRejected = undefined;
+    let running: boolean;
+    try {
+      running = this.#runController(current, spec);
+    } catch (err) {
+      // Kinds not served or forbidden to the host, or a spec the engine refuses: Ready=False, and why.
+      const reason = controllerFailureReason(err);
+      const error = isWrError(err) ? err : new WrError('WR_HOST_INTERNAL', String(err), { cause: err });
+      const repeated = current.lastStartFailure === error.message;
+      current.lastStartFailure = error.message;
+      await this.#fail(object, current, error, reason, { controller: true, quiet: repeated });
+      if (reason === 'KindNotServed' || reason === 'Forbidden' || isRetryable(err)) {
+        // Retried in the background: a CRD installed or a rule granted later starts it without any touch.
+        current.startFailures++;
+        return { requeueAfterMs: Math.min(START_RETRY_MAX_MS, 1000 * 2 ** (current.startFailures - 1)) };
+      }
+      current.controllerRejected = { controllerKey, reason, error };
+      return undefined;
+    }
+    // Still starting: the sync its outcome triggers writes the status.
+    if (!running) return undefined;
+    current.startFailures = 0;
+    current.lastStartFailure = undefined;
     await this.#writeStatus(object, current, spec, undefined);
+    return undefined;
+  }
+
+  /** The WasmReconciler that already reconciles (some of) the primaries `spec` names, if any. */
+  #conflictFor(self: CachedObject, spec: ReconcilerSpec): string | undefined {
+    const mine = claimOf(spec);
+    const mineAt = self.object().metadata.creationTimestamp ?? '';
+    const selfKey = objectKey(self.namespace, self.name);
+    for (const other of this.#handle?.reader.list() ?? []) {
+      const otherKey = objectKey(other.namespace, other.name);
+      if (otherKey === selfKey || other.deletionTimestamp !== undefined || other.uid === undefined) continue;
+      let memo = this.#claims.get(other.uid);
+      if (memo === undefined || memo.generation !== other.generation) {
+        let claim: Claim | undefined;
+        try {
+          claim = claimOf(parseReconcilerSpec(other.object()));
+        } catch {
+          claim = undefined;
+        }
+        memo = { generation: other.generation, claim };
+        this.#claims.set(other.uid, memo);
+      }
+      if (memo.claim === undefined || !claimsOverlap(mine, memo.claim)) continue;
+      // The older one keeps serving (creation time, then key, so every host replica decides alike).
+      const otherAt = other.object().metadata.creationTimestamp ?? '';
+      if (otherAt < mineAt || (otherAt === mineAt && otherKey < selfKey)) return otherKey;
+    }
     return undefined;
   }
 
@@ -229,6 +351,10 @@ export class WasmReconcilerManager {
       moduleKey: undefined,
       controllerKey: undefined,
       rejected: undefined,
+      transition: undefined,
+      controllerRejected: undefined,
+      startFailures: 0,
+      lastStartFailure: undefined,
       generation: spec.generation,
       loadedAt: undefined,
       lastError: undefined,
@@ -270,66 +396,111 @@ export class WasmReconcilerManager {
     entry.lastError = undefined;
   }
 
-  async #runController(entry: Entry, spec: ReconcilerSpec): Promise<void> {
+  /**
+   * Brings the controller to `spec`'s config. True when it runs that config; false while a start or
+   * reconfigure is under way off the queue (its outcome queues the key again); throws what the last one
+   * for this config failed with.
+   */
+  #runController(entry: Entry, spec: ReconcilerSpec): boolean {
     const config = controllerConfig(spec);
     const controllerKey = JSON.stringify(config);
-    if (entry.controller === undefined) {
-      const controller = new ReconcilerController({
-        name: spec.name,
-        namespace: spec.namespace,
-        registry: this.#o.registry,
-        client: this.#o.executorClient,
-        reconciler: new GuestReconciler(entry.slot),
-        readPort: entry.readPort,
-        logger: this.#o.logger,
-        generation: () => entry.generation,
-        ...(this.#o.metrics === undefined ? {} : { queueObserver: queueMetrics(this.#o.metrics, entry.key) }),
-        onResult: (_item, result, durationMs) => {
-          entry.reconciles++;
-          const m = this.#o.metrics;
-          m?.reconcileTime.labels(entry.key).observe(durationMs / 1000);
-          if (result.error !== undefined) {
-            entry.errors++;
-            entry.lastError = {
-              code: result.error.code,
-              message: result.error.message.slice(0, 1024),
-              at: new Date().toISOString(),
-            };
-            m?.reconcileErrorsTotal.labels(entry.key, result.error.code).inc();
-          }
-          m?.reconcileTotal.labels(entry.key, result.error === undefined ? 'success' : 'error').inc();
-          const done = result.summary;
-          if (m !== undefined && done !== undefined) {
-            if (done.applied > 0) m.writesTotal.labels(entry.key, 'apply', 'ok').inc(done.applied);
-            if (done.pruned > 0) m.writesTotal.labels(entry.key, 'delete', 'ok').inc(done.pruned);
-            if (done.statusWritten) m.writesTotal.labels(entry.key, 'status', 'ok').inc();
-            if (done.events > 0) m.writesTotal.labels(entry.key, 'event', 'ok').inc(done.events);
-          }
-          // Counts and the last error reach status at most every STATUS_FLUSH_MS: the queue coalesces delays.
-          this.#queue.requeueAfter(entry.key, STATUS_FLUSH_MS, { reason: 'requeue' });
-        },
-      });
-      if (spec.suspend) controller.suspend();
-      await controller.start(config);
-      entry.controller = controller;
-      entry.controllerKey = controllerKey;
-      return;
+    const transition = entry.transition;
+    if (transition !== undefined) {
+      if (!transition.settled) return false;
+      entry.transition = undefined;
+      if (transition.error !== undefined && transition.controllerKey === controllerKey) throw transition.error;
     }
     if (entry.controllerKey !== controllerKey) {
-      await entry.controller.reconfigure(config);
-      entry.controllerKey = controllerKey;
+      this.#beginTransition(entry, spec, config, controllerKey);
+      return false;
     }
-    if (spec.suspend) entry.controller.suspend();
-    else entry.controller.resume();
+    if (spec.suspend) entry.controller?.suspend();
+    else entry.controller?.resume();
+    return true;
   }
 
-  async #teardown(entry: Entry): Promise<void> {
-    await entry.controller?.stop();
+  #beginTransition(entry: Entry, spec: ReconcilerSpec, config: ControllerConfig, controllerKey: string): void {
+    const existing = entry.controller;
+    const controller = existing ?? this.#newController(entry, spec);
+    const transition: Transition = { controllerKey, controller, settled: false, error: undefined };
+    entry.transition = transition;
+    const step = existing === undefined ? controller.start(config) : controller.reconfigure(config);
+    void step.then(
+      () => {
+        transition.settled = true;
+        entry.controller = controller;
+        entry.controllerKey = controllerKey;
+        if (!this.#stopped) this.#queue.add(entry.key, { reason: 'updated', lane: 'user' });
+      },
+      (err: unknown) => {
+        transition.settled = true;
+        transition.error = err;
+        if (!this.#stopped) this.#queue.add(entry.key, { reason: 'updated', lane: 'user' });
+      },
+    );
+  }
+
+  #newController(entry: Entry, spec: ReconcilerSpec): ReconcilerController {
+    const controller = new ReconcilerController({
+      name: spec.name,
+      namespace: spec.namespace,
+      registry: this.#o.registry,
+      client: this.#o.executorClient,
+      reconciler: new GuestReconciler(entry.slot),
+      readPort: entry.readPort,
+      logger: this.#o.logger,
+      generation: () => entry.generation,
+      ...(this.#o.metrics === undefined ? {} : { queueObserver: queueMetrics(this.#o.metrics, entry.key) }),
+      onResult: (_item, result, durationMs) => {
+        entry.reconciles++;
+        const m = this.#o.metrics;
+        m?.reconcileTime.labels(entry.key).observe(durationMs / 1000);
+        if (result.error !== undefined) {
+          entry.errors++;
+          entry.lastError = {
+            code: result.error.code,
+            message: result.error.message.slice(0, 1024),
+            at: new Date().toISOString(),
+          };
+          m?.reconcileErrorsTotal.labels(entry.key, result.error.code).inc();
+        }
+        m?.reconcileTotal.labels(entry.key, result.error === undefined ? 'success' : 'error').inc();
+        const done = result.summary;
+        if (m !== undefined && done !== undefined) {
+          if (done.applied > 0) m.writesTotal.labels(entry.key, 'apply', 'ok').inc(done.applied);
+          if (done.pruned > 0) m.writesTotal.labels(entry.key, 'delete', 'ok').inc(done.pruned);
+          if (done.statusWritten) m.writesTotal.labels(entry.key, 'status', 'ok').inc();
+          if (done.events > 0) m.writesTotal.labels(entry.key, 'event', 'ok').inc(done.events);
+        }
+        // Counts and the last error reach status at most every STATUS_FLUSH_MS: the queue coalesces delays.
+        this.#queue.requeueAfter(entry.key, STATUS_FLUSH_MS, { reason: 'requeue' });
+      },
+    });
+    if (spec.suspend) controller.suspend();
+    return controller;
+  }
+
+  async #teardown(entry: Entry, drainMs?: number): Promise<void> {
+    // A controller still starting holds no worker yet: it stops as soon as its start settles, without
+    // holding up this queue (stop() waits for it).
+    const starting = entry.transition?.controller;
+    if (starting !== undefined && starting !== entry.controller) {
+      const stopping = starting.stop(drainMs).catch(() => undefined);
+      this.#stopping.add(stopping);
+      void stopping.then(() => this.#stopping.delete(stopping));
+    }
+    await entry.controller?.stop(drainMs);
     entry.slot.close();
     await this.#o.store.deletePins(entry.key);
   }
 
-  async #fail(object: KubeObject, entry: Entry | undefined, err: unknown, reason: string): Promise<void> {
+  async #fail(
+    object: KubeObject,
+    entry: Entry | undefined,
+    err: unknown,
+    reason: string,
+    options: { controller?: boolean; quiet?: boolean } = {},
+  ): Promise<void> {
     const error = isWrError(err) ? err : new WrError('WR_HOST_INTERNAL', String(err), { cause: err });
     this.#o.logger.warn(
       { reconciler: objectKey(object.metadata.namespace, object.metadata.name), code: error.code, err: error.message },
@@ -340,15 +511,19 @@ export class WasmReconcilerManager {
       .inc();
     if (entry !== undefined)
       entry.lastError = { code: error.code, message: error.message.slice(0, 1024), at: new Date().toISOString() };
-    await this.#event(object, 'Warning', reason, `${error.code}: ${error.message}`);
-    await this.#writeStatus(object, entry, undefined, { reason, error });
+    if (options.quiet !== true) await this.#event(object, 'Warning', reason, `${error.code}: ${error.message}`);
+    await this.#writeStatus(object, entry, undefined, {
+      reason,
+      error,
+      ...(options.controller === true ? { controller: true } : {}),
+    });
   }
 
   async #writeStatus(
     object: KubeObject,
     entry: Entry | undefined,
     spec: ReconcilerSpec | undefined,
-    failure: { reason: string; error: WrError } | undefined,
+    failure: { reason: string; error: WrError; controller?: boolean } | undefined,
   ): Promise<void> {
     const previous = (object.status ?? {}) as { conditions?: Condition[] };
     let conditions = previous.conditions ?? [];
@@ -383,7 +558,7 @@ export class WasmReconcilerManager {
             }
           : { type: 'Ready', status: 'True', reason: 'Reconciling', message: '', observedGeneration: generation },
       );
-    } else if (failure.reason === 'ControllerFailed') {
+    } else if (failure.controller === true) {
       // The module loaded but nothing reconciles: not Ready, and Degraded says why.
       for (const type of ['Ready', 'Degraded'] as const) {
         conditions = setCondition(conditions, {
@@ -423,7 +598,11 @@ export class WasmReconcilerManager {
     // observedGeneration means "this spec is what serves": a refused spec leaves it at the last good one.
     if (failure === undefined && generation !== undefined) status.observedGeneration = generation;
     if (entry !== undefined) {
-      if (entry.slot.activeDigest !== undefined) status.activeDigest = entry.slot.activeDigest;
+      if (entry.slot.activeDigest !== undefined) {
+        status.activeDigest = entry.slot.activeDigest;
+        // `kubectl get wr` shows this: JSONPath cannot shorten a string. sha256: plus 12 hex digits.
+        status.activeDigestShort = entry.slot.activeDigest.slice(0, 19);
+      }
       if (entry.slot.previousDigest !== undefined) status.previousDigest = entry.slot.previousDigest;
       if (entry.loadedAt !== undefined) status.loadedAt = entry.loadedAt;
       status.moduleGeneration = entry.slot.generation;
@@ -477,6 +656,86 @@ export class WasmReconcilerManager {
       this.#o.logger.warn({ err: String(err) }, 'could not record WasmReconciler event');
     }
   }
+}
+
+interface Transition {
+  readonly controllerKey: string;
+  readonly controller: ReconcilerController;
+  settled: boolean;
+  error: unknown;
+}
+
+/** The Ready reason of a controller that could not start. */
+function controllerFailureReason(err: unknown): string {
+  if (isWrError(err, 'WR_KUBE_NOT_FOUND')) return 'KindNotServed';
+  if (isWrError(err, 'WR_KUBE_FORBIDDEN')) return 'Forbidden';
+  if (isWrError(err, 'WR_SPEC_INVALID')) return 'SpecInvalid';
+  return 'ControllerFailed';
+}
+
+/** The primaries a reconciler reconciles: kind (by group, any version), namespaces, label selector. */
+interface Claim {
+  readonly groupKind: string;
+  readonly namespaces: readonly string[];
+  readonly selector: SpecSelector | undefined;
+}
+
+function claimOf(spec: ReconcilerSpec): Claim {
+  const slash = spec.for.apiVersion.lastIndexOf('/');
+  const group = slash < 0 ? '' : spec.for.apiVersion.slice(0, slash);
+  return { groupKind: `${spec.for.kind}.${group}`, namespaces: spec.for.namespaces, selector: spec.for.labelSelector };
+}
+
+/** True unless the two provably reconcile different objects (other kind, namespaces or disjoint selectors). */
+export function claimsOverlap(a: Claim, b: Claim): boolean {
+  if (a.groupKind !== b.groupKind) return false;
+  if (a.namespaces.length > 0 && b.namespaces.length > 0 && !a.namespaces.some((ns) => b.namespaces.includes(ns)))
+    return false;
+  return !selectorsDisjoint(a.selector, b.selector);
+}
+
+/** Whether no label set can match both selectors, judged key by key (sound, not complete). */
+function selectorsDisjoint(a: SpecSelector | undefined, b: SpecSelector | undefined): boolean {
+  if (a === undefined || b === undefined) return false;
+  const keys = new Set([...keysOf(a), ...keysOf(b)]);
+  for (const key of keys) {
+    const va = allowedValues(a, key);
+    const vb = allowedValues(b, key);
+    if (va !== undefined && vb !== undefined && ![...va].some((v) => vb.has(v))) return true;
+    if ((va !== undefined || requiresKey(a, key)) && forbidsKey(b, key)) return true;
+    if ((vb !== undefined || requiresKey(b, key)) && forbidsKey(a, key)) return true;
+    if (va !== undefined && [...va].every((v) => excludedValues(b, key).has(v))) return true;
+    if (vb !== undefined && [...vb].every((v) => excludedValues(a, key).has(v))) return true;
+  }
+  return false;
+}
+
+function keysOf(s: SpecSelector): string[] {
+  return [...Object.keys(s.matchLabels), ...s.matchExpressions.map((e) => e.key)];
+}
+
+/** The values `key` may take under `s` (matchLabels and In, intersected); undefined when unconstrained. */
+function allowedValues(s: SpecSelector, key: string): Set<string> | undefined {
+  let values: Set<string> | undefined;
+  const narrow = (next: readonly string[]) => {
+    values = values === undefined ? new Set(next) : new Set(next.filter((v) => values!.has(v)));
+  };
+  const label = s.matchLabels[key];
+  if (label !== undefined) narrow([label]);
+  for (const e of s.matchExpressions) if (e.key === key && e.operator === 'In') narrow(e.values);
+  return values;
+}
+
+function requiresKey(s: SpecSelector, key: string): boolean {
+  return s.matchExpressions.some((e) => e.key === key && e.operator === 'Exists');
+}
+
+function forbidsKey(s: SpecSelector, key: string): boolean {
+  return s.matchExpressions.some((e) => e.key === key && e.operator === 'DoesNotExist');
+}
+
+function excludedValues(s: SpecSelector, key: string): Set<string> {
+  return new Set(s.matchExpressions.filter((e) => e.key === key && e.operator === 'NotIn').flatMap((e) => e.values));
 }
 
 function queueMetrics(m: Metrics, controller: string): QueueObserver {
