@@ -2,6 +2,8 @@
 
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { WrError } from '../errors.ts';
 
@@ -63,7 +65,7 @@ export function httpTransport(options: HttpTransportOptions): Transport {
   const secure = base.protocol === 'https:';
   const prefix = base.pathname.replace(/\/+$/, '');
   const agentOptions = { keepAlive: true, keepAliveMsecs: 15_000, maxFreeSockets: options.maxFreeSockets ?? 8 };
-  const agent = secure ? new https.Agent({ ...agentOptions, ...options.tls }) : new http.Agent(agentOptions);
+  const agent = secure ? new ResettableHttpsAgent({ ...agentOptions, ...options.tls }) : new http.Agent(agentOptions);
   const requestFn = secure ? https.request : http.request;
 
   return {
@@ -91,7 +93,12 @@ export function httpTransport(options: HttpTransportOptions): Transport {
           const reason = asError(req.signal?.reason);
           // After headers the abort must surface from the body iterator, not as a silent end of stream.
           if (response !== undefined) response.destroy(reason);
-          else outgoing.destroy(reason);
+          else {
+            // Before the answer the request may sit unsent in the kernel (a stalled path): a reset discards
+            // it, where a plain close would let the kernel deliver it, and the server act on it, later.
+            resetSocket(outgoing.socket);
+            outgoing.destroy(reason);
+          }
         };
         const detach = () => req.signal?.removeEventListener('abort', onAbort);
         req.signal?.addEventListener('abort', onAbort, { once: true });
@@ -113,6 +120,30 @@ export function httpTransport(options: HttpTransportOptions): Transport {
       agent.destroy();
     },
   };
+}
+
+/** The TCP socket under each TLS socket the agent made, so an abort can reset it (TLS sockets cannot). */
+const tcpOf = new WeakMap<object, net.Socket>();
+
+/** https.Agent whose TLS sockets run over a TCP socket of its own making, kept in tcpOf. */
+class ResettableHttpsAgent extends https.Agent {
+  override createConnection(options: tls.ConnectionOptions & net.TcpNetConnectOpts): net.Socket {
+    const tcp = net.connect(options);
+    const socket = tls.connect({ ...options, socket: tcp });
+    tcpOf.set(socket, tcp);
+    return socket;
+  }
+}
+
+/** Sends RST: unsent bytes are dropped by the kernel, and the peer sees a reset, never a complete request. */
+function resetSocket(socket: net.Socket | null): void {
+  if (socket === null || socket.destroyed) return;
+  const tcp = tcpOf.get(socket) ?? socket;
+  try {
+    tcp.resetAndDestroy();
+  } catch {
+    // Not a TCP handle (a pipe): a plain destroy follows.
+  }
 }
 
 function asError(reason: unknown): Error {

@@ -80,7 +80,7 @@ export class LeaderElector {
   /** Resolves once this process holds the lease; rejects only if stop() is called first. */
   async acquire(): Promise<void> {
     while (!this.#stopped) {
-      if (await this.#tryAcquireOrRenew()) {
+      if (await this.#tryAcquireOrRenew(this.#o.renewDeadlineMs)) {
         this.#leading = true;
         this.#lastRenew = this.#o.now();
         this.#o.logger?.info(
@@ -102,7 +102,10 @@ export class LeaderElector {
     while (!this.#stopped) {
       await this.#sleep(this.#o.retryPeriodMs);
       if (this.#stopped) break;
-      if (await this.#tryAcquireOrRenew()) {
+      // Bounded by what is left of the renew deadline: a stalled path must not hide the loss behind a
+      // request timeout (client-go bounds its renew loop the same way).
+      const left = this.#lastRenew + this.#o.renewDeadlineMs - this.#o.now();
+      if (await this.#tryAcquireOrRenew(Math.max(left, 1))) {
         this.#lastRenew = this.#o.now();
       } else if (this.#o.now() - this.#lastRenew >= this.#o.renewDeadlineMs) {
         this.#leading = false;
@@ -131,24 +134,29 @@ export class LeaderElector {
     }
   }
 
-  async #tryAcquireOrRenew(): Promise<boolean> {
+  async #tryAcquireOrRenew(timeoutMs: number): Promise<boolean> {
     const now = this.#o.now();
     const leaseDurationSeconds = Math.ceil(this.#o.leaseDurationMs / 1000);
+    const signal = AbortSignal.timeout(timeoutMs);
     try {
-      const lease = await this.#get();
+      const lease = await this.#get(signal);
       if (lease === undefined) {
-        await this.#client.create(await this.#res(), {
-          apiVersion: 'coordination.k8s.io/v1',
-          kind: 'Lease',
-          metadata: { name: this.#o.name, namespace: this.#o.namespace },
-          spec: {
-            holderIdentity: this.#o.identity,
-            leaseDurationSeconds,
-            acquireTime: microTime(now),
-            renewTime: microTime(now),
-            leaseTransitions: 0,
+        await this.#client.create(
+          await this.#res(),
+          {
+            apiVersion: 'coordination.k8s.io/v1',
+            kind: 'Lease',
+            metadata: { name: this.#o.name, namespace: this.#o.namespace },
+            spec: {
+              holderIdentity: this.#o.identity,
+              leaseDurationSeconds,
+              acquireTime: microTime(now),
+              renewTime: microTime(now),
+              leaseTransitions: 0,
+            },
           },
-        });
+          { signal },
+        );
         return true;
       }
       const spec = (lease.spec ?? {}) as LeaseSpec;
@@ -167,19 +175,19 @@ export class LeaderElector {
         leaseTransitions: (spec.leaseTransitions ?? 0) + (transition ? 1 : 0),
       };
       // PUT with the resourceVersion just read: a competing writer makes this a 409, never a double leader.
-      await this.#client.replace(await this.#res(), lease);
+      await this.#client.replace(await this.#res(), lease, { signal });
       return true;
     } catch (err) {
-      if (!isWrError(err, 'WR_KUBE_CONFLICT') && !isWrError(err, 'WR_KUBE_UNAVAILABLE')) {
+      if (!isWrError(err, 'WR_KUBE_CONFLICT') && !isWrError(err, 'WR_KUBE_UNAVAILABLE') && !signal.aborted) {
         this.#o.logger?.warn({ err: String(err) }, 'leader election attempt failed');
       }
       return false;
     }
   }
 
-  async #get(): Promise<KubeObject | undefined> {
+  async #get(signal?: AbortSignal): Promise<KubeObject | undefined> {
     try {
-      return await this.#client.get(await this.#res(), this.#o.namespace, this.#o.name);
+      return await this.#client.get(await this.#res(), this.#o.namespace, this.#o.name, signal);
     } catch (err) {
       if (isWrError(err, 'WR_KUBE_NOT_FOUND')) return undefined;
       throw err;
