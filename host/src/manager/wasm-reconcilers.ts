@@ -10,7 +10,7 @@ import type { CachedObject, CacheHandle, ReflectorRegistry } from '../cache/inde
 import { labelSelectorFromObject } from '../cache/index.ts';
 import { type ControllerConfig, type ReadGrant, ReconcilerController, ScopedReadPort } from '../controller/index.ts';
 import { isRetryable, isWrError, WrError } from '../errors.ts';
-import type { CoreEvent, ExecutorClient } from '../executor/index.ts';
+import { type CoreEvent, EventBroadcaster, type ExecutorClient } from '../executor/index.ts';
 import type { KubeClient, Logger } from '../kube/index.ts';
 import { objectKey, splitKey } from '../mapping/index.ts';
 import type { Metrics } from '../metrics/index.ts';
@@ -101,8 +101,22 @@ export class WasmReconcilerManager {
   /** Controllers of torn-down entries that were still starting: stop() waits for them. */
   readonly #stopping = new Set<Promise<void>>();
 
+  /**
+   * The manager's own Events (load failures, swaps): retried, bounded and aggregated like the executor's,
+   * so one WasmReconciler failing the same way every few seconds makes one Event whose count grows.
+   */
+  readonly #events: EventBroadcaster;
+
   constructor(options: WasmReconcilerManagerOptions) {
     this.#o = options;
+    this.#events = new EventBroadcaster({
+      client: options.executorClient,
+      onDrop: (reason, event, err) =>
+        options.logger.warn(
+          { reason, event: event.reason, err: err === undefined ? undefined : String(err) },
+          'could not record WasmReconciler event',
+        ),
+    });
     // Two at a time: module loads compile (CPU) and fetch (network); more would only contend on 2 cores.
     this.#queue = new WorkQueue({ name: 'wasmreconcilers', concurrency: 2 });
   }
@@ -174,6 +188,8 @@ export class WasmReconcilerManager {
     this.#entries.clear();
     await Promise.all(this.#stopping);
     this.#handle?.release();
+    // Best-effort: what is still queued gets as long as the drain, then the host's fence ends it.
+    await Promise.race([this.#events.flush(), new Promise((resolve) => setTimeout(resolve, drainMs).unref())]);
   }
 
   /** The slot of a reconciler, for diagnostics and tests. */
@@ -386,7 +402,7 @@ export class WasmReconcilerManager {
       this.#o.metrics?.moduleGeneration.labels(entry.key).set(result.generation);
       // The new logic sees every primary once (from the warm cache, no re-list), as after a rollout.
       entry.controller?.resyncAll();
-      await this.#event(
+      this.#event(
         object,
         'Normal',
         'ModuleLoaded',
@@ -511,7 +527,7 @@ export class WasmReconcilerManager {
       .inc();
     if (entry !== undefined)
       entry.lastError = { code: error.code, message: error.message.slice(0, 1024), at: new Date().toISOString() };
-    if (options.quiet !== true) await this.#event(object, 'Warning', reason, `${error.code}: ${error.message}`);
+    if (options.quiet !== true) this.#event(object, 'Warning', reason, `${error.code}: ${error.message}`);
     await this.#writeStatus(object, entry, undefined, {
       reason,
       error,
@@ -625,7 +641,7 @@ export class WasmReconcilerManager {
     }
   }
 
-  async #event(object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  #event(object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): void {
     const now = new Date().toISOString();
     const namespace = object.metadata.namespace ?? 'default';
     const event: CoreEvent = {
@@ -650,11 +666,7 @@ export class WasmReconcilerManager {
       lastTimestamp: now,
       count: 1,
     };
-    try {
-      await this.#o.executorClient.createEvent(event);
-    } catch (err) {
-      this.#o.logger.warn({ err: String(err) }, 'could not record WasmReconciler event');
-    }
+    this.#events.record(event);
   }
 }
 
