@@ -7,9 +7,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { ApiException, CoreV1Api } from '@kubernetes/client-node';
 import { load, loadAll } from 'js-yaml';
+import pino from 'pino';
 import { buildV1 } from '../../examples/configmap-app/test/modules.ts';
 import type { KubeObject } from '../../host/src/abi/types.ts';
 import { isWrError } from '../../host/src/errors.ts';
@@ -198,5 +200,38 @@ describe('deploy/', () => {
     assert.equal(warnings.length, 1);
     assert.equal(warnings[0]!.fields.code, 'WR_KUBE_FORBIDDEN');
     assert.match(warnings[0]!.message, /cannot list WasmReconcilers in namespace .* \(WR_KUBE_FORBIDDEN\)/);
+
+    // And startHost logs it at start. Such a host waits for its first list forever (it retries with backoff),
+    // so once the line is there, a grant lets startHost return and the host stop.
+    const lines: Record<string, unknown>[] = [];
+    const hostLogger = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const starting = startHost({
+      kubeConfig: await mintServiceAccountKubeconfig({ namespace: ns, name: 'default' }),
+      namespace: ns,
+      moduleCacheDir: mkdtempSync(path.join(cacheDir, 'nobody-')),
+      logger: hostLogger,
+    });
+    const warned = await waitFor(() => lines.find((l) => l.code === 'WR_KUBE_FORBIDDEN'), {
+      description: 'a WR_KUBE_FORBIDDEN warn line from startHost',
+    });
+    assert.equal(warned.level, 40);
+    assert.match(String(warned.msg), /cannot list WasmReconcilers in namespace/);
+    await admin.apply(
+      {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'default-may-list', namespace: ns },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'wasm-reconciler-host-core' },
+        subjects: [{ kind: 'ServiceAccount', name: 'default', namespace: ns }],
+      } as KubeObject,
+      { fieldManager: FIELD_MANAGER },
+    );
+    const nobodyHost = await Promise.race([
+      starting,
+      sleep(60_000, undefined, { ref: false }).then(() =>
+        Promise.reject(new Error('startHost did not return within 60 s of the grant')),
+      ),
+    ]);
+    await nobodyHost.stop();
   });
 });

@@ -8,7 +8,7 @@ import { ReflectorRegistry } from '../cache/index.ts';
 import { UID_INDEX, uidIndexer } from '../controller/index.ts';
 import { isWrError, WrError } from '../errors.ts';
 import { kubeExecutorClient } from '../executor/index.ts';
-import { KubeClient } from '../kube/index.ts';
+import { KubeClient, warnIfNoAccess } from '../kube/index.ts';
 import { LeaderElector, type LeaseOptions } from '../leader/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { ModuleResolver, ModuleStore } from '../modules/index.ts';
@@ -150,6 +150,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
   }
 
   try {
+    // An identity that may not list WasmReconcilers (403) serves nothing and retries forever: say so once.
+    await warnIfNoAccess(client, logger, options.namespace);
     if (elector !== undefined) {
       logger.info({ identity: options.leaderElection?.identity }, 'waiting to acquire the lease');
       await elector.acquire();
