@@ -1,0 +1,60 @@
+// Unit tests of the elector against a scripted API server: a stalled renewal cannot hide the loss.
+
+import assert from 'node:assert/strict';
+import { after, it } from 'node:test';
+import { KubeClient } from '../kube/client.ts';
+import { type FakeApiServer, sendJson, startFakeApiServer } from '../kube/testing/fake-api-server.ts';
+import { httpTransport } from '../kube/transport.ts';
+import { LeaderElector } from './lease.ts';
+
+const servers: FakeApiServer[] = [];
+const clients: KubeClient[] = [];
+after(async () => {
+  for (const c of clients) c.close();
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+it('a renewal that never answers ends in "lost" at the renew deadline, not at the request timeout', async () => {
+  let stalled = false;
+  let lease: Record<string, unknown> | undefined;
+  const server = await startFakeApiServer((req, res) => {
+    if (req.path === '/apis/coordination.k8s.io/v1') {
+      sendJson(res, 200, {
+        kind: 'APIResourceList',
+        groupVersion: 'coordination.k8s.io/v1',
+        resources: [{ name: 'leases', kind: 'Lease', namespaced: true }],
+      });
+      return;
+    }
+    if (stalled) return; // the path is dead: nothing answers
+    if (req.method === 'GET') {
+      if (lease === undefined) sendJson(res, 404, { kind: 'Status', code: 404, reason: 'NotFound' });
+      else sendJson(res, 200, lease);
+      return;
+    }
+    lease = { ...JSON.parse(req.body), metadata: { name: 'host', namespace: 'ns', resourceVersion: '1' } };
+    sendJson(res, req.method === 'POST' ? 201 : 200, lease);
+  });
+  servers.push(server);
+  // The default 30 s request timeout: only the elector's own bound can end a stalled renewal in time.
+  const client = new KubeClient(httpTransport({ server: server.url }), { maxRetries: 0 });
+  clients.push(client);
+  const elector = new LeaderElector(client, {
+    namespace: 'ns',
+    name: 'host',
+    identity: 'a',
+    leaseDurationMs: 1500,
+    renewDeadlineMs: 1000,
+    retryPeriodMs: 200,
+  });
+  await elector.acquire();
+  const held = elector.hold();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  stalled = true;
+  const started = performance.now();
+  assert.equal(await held, 'lost');
+  const tookMs = performance.now() - started;
+  assert.ok(tookMs < 2000, `lost after ${Math.round(tookMs)} ms`);
+  assert.equal(elector.leading, false);
+  await elector.stop();
+});
