@@ -196,3 +196,8 @@ export function isRetryable(err: unknown): boolean {
 export function isDeterministic(err: unknown): boolean {
   return err instanceof WrError && err.deterministic;
 }
+
+/** An error as log fields: its stable code (WR_HOST_INTERNAL for anything untyped) and its message. */
+export function errorFields(err: unknown): { code: ErrorCode; err: string } {
+  return err instanceof WrError ? { code: err.code, err: err.message } : { code: 'WR_HOST_INTERNAL', err: String(err) };
+}

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import pino from 'pino';
 import { buildV1, buildV2 } from '../../examples/configmap-app/test/modules.ts';
 import type { KubeObject } from '../../host/src/abi/types.ts';
 import { isWrError } from '../../host/src/errors.ts';
@@ -104,7 +105,10 @@ function sample(text: string, name: string, labels: Record<string, string>): num
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
-async function startTestHost(namespace: string, options: { sourceCa?: string } = {}): Promise<Host> {
+async function startTestHost(
+  namespace: string,
+  options: { sourceCa?: string; logger?: pino.Logger } = {},
+): Promise<Host> {
   return startHost({
     kubeConfig: await getTestCluster(),
     namespace,
@@ -112,6 +116,13 @@ async function startTestHost(namespace: string, options: { sourceCa?: string } =
     logLevel: 'silent',
     ...options,
   });
+}
+
+/** A pino logger whose JSON lines are kept, for tests of what the host tells its operator. */
+function recordingPino(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) };
+  return { logger: pino({ level: 'info' }, stream), lines };
 }
 
 before(async () => {
@@ -286,6 +297,44 @@ describe('WasmReconciler lifecycle', () => {
       undefined,
       'App watch released',
     );
+  });
+
+  test('load, swap, rollback and unload each log one info line with the digest and generation', async (t) => {
+    const ns = await createTestNamespace(t, 'wr-logs');
+    const { logger, lines } = recordingPino();
+    const host = await startTestHost(ns, { logger });
+    t.after(() => host.stop());
+    const key = `${ns}/logged`;
+    const logged = (msg: string) => lines.filter((l) => l.msg === msg && l.reconciler === key);
+    await client.create(wrs, wasmReconciler(ns, 'logged', { inline: b64(v1) }));
+    await waitFor(async () => logged('module loaded').length === 1, { description: 'module loaded' });
+    await patchSpec(ns, 'logged', { module: { inline: b64(v2) } });
+    await waitFor(async () => logged('module swapped').length === 1, { description: 'module swapped' });
+    await patchSpec(ns, 'logged', { module: { inline: b64(v1) } });
+    await waitFor(async () => logged('module rolled back').length === 1, { description: 'module rolled back' });
+    await client.delete(wrs, ns, 'logged');
+    await waitFor(async () => logged('module unloaded').length === 1, { description: 'module unloaded' });
+    const [loaded, swapped, rolledBack, unloaded] = [
+      'module loaded',
+      'module swapped',
+      'module rolled back',
+      'module unloaded',
+    ].map((m) => logged(m)[0]!);
+    assert.deepEqual(
+      [loaded, swapped, rolledBack, unloaded].map((l) => [l.digest, l.generation]),
+      [
+        [digestOf(v1), 1],
+        [digestOf(v2), 2],
+        [digestOf(v1), 3],
+        [digestOf(v1), 3],
+      ],
+    );
+    assert.equal(swapped.previousDigest, digestOf(v1));
+    assert.equal(rolledBack.previousDigest, digestOf(v2));
+    // Every warning or error line names a stable code.
+    for (const line of lines.filter((l) => (l.level as number) >= 40)) {
+      assert.match(String(line.code), /^WR_[A-Z_]+$/, `a ${line.msg} line without its code`);
+    }
   });
 
   test('a bad first version never starts, and two reconcilers on one kind share one watch', async (t) => {

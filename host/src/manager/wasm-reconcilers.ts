@@ -9,7 +9,7 @@ import type { KubeObject } from '../abi/types.ts';
 import type { CachedObject, CacheHandle, ReflectorRegistry } from '../cache/index.ts';
 import { labelSelectorFromObject } from '../cache/index.ts';
 import { type ControllerConfig, type ReadGrant, ReconcilerController, ScopedReadPort } from '../controller/index.ts';
-import { isRetryable, isWrError, WrError } from '../errors.ts';
+import { errorFields, isRetryable, isWrError, WrError } from '../errors.ts';
 import { type CoreEvent, EventBroadcaster, type ExecutorClient } from '../executor/index.ts';
 import type { KubeClient, Logger } from '../kube/index.ts';
 import { objectKey, splitKey } from '../mapping/index.ts';
@@ -113,7 +113,7 @@ export class WasmReconcilerManager {
       client: options.executorClient,
       onDrop: (reason, event, err) =>
         options.logger.warn(
-          { reason, event: event.reason, err: err === undefined ? undefined : String(err) },
+          { reason, event: event.reason, ...(err === undefined ? {} : errorFields(err)) },
           'could not record WasmReconciler event',
         ),
     });
@@ -392,6 +392,18 @@ export class WasmReconcilerManager {
     if (entry.slot.previousDigest !== undefined) pins.push(entry.slot.previousDigest as typeof resolved.digest);
     await this.#o.store.setPins(entry.key, [...new Set(pins)]);
     if (result.swapped) {
+      // A swap back to the digest that served before this one is a rollback: said so, since it is what an
+      // operator looks for after a bad rollout.
+      const rollback = entry.swaps[1]?.digest === result.digest;
+      this.#o.logger.info(
+        {
+          reconciler: entry.key,
+          digest: result.digest,
+          generation: result.generation,
+          ...(entry.slot.previousDigest === undefined ? {} : { previousDigest: entry.slot.previousDigest }),
+        },
+        entry.swaps.length === 0 ? 'module loaded' : rollback ? 'module rolled back' : 'module swapped',
+      );
       const at = new Date().toISOString();
       entry.loadedAt = at;
       entry.swaps = [{ digest: result.digest, at, generation: result.generation }, ...entry.swaps].slice(
@@ -506,8 +518,12 @@ export class WasmReconcilerManager {
       void stopping.then(() => this.#stopping.delete(stopping));
     }
     await entry.controller?.stop(drainMs);
+    const digest = entry.slot.activeDigest;
     entry.slot.close();
     await this.#o.store.deletePins(entry.key);
+    if (digest !== undefined) {
+      this.#o.logger.info({ reconciler: entry.key, digest, generation: entry.slot.generation }, 'module unloaded');
+    }
   }
 
   async #fail(
@@ -637,7 +653,10 @@ export class WasmReconcilerManager {
     try {
       await this.#o.client.patchStatus(object, status, { fieldManager: STATUS_MANAGER, force: true });
     } catch (err) {
-      this.#o.logger.warn({ err: String(err) }, 'could not write WasmReconciler status');
+      this.#o.logger.warn(
+        { reconciler: objectKey(object.metadata.namespace, object.metadata.name), ...errorFields(err) },
+        'could not write WasmReconciler status',
+      );
     }
   }
 
