@@ -14,9 +14,10 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildV1 } from '../examples/configmap-app/test/modules.ts';
 import type { KubeObject } from '../host/src/abi/types.ts';
+import { sha256Digest } from '../host/src/digest.ts';
 import { type ApiResource, KubeClient } from '../host/src/kube/index.ts';
 import { type Host, startHost } from '../host/src/manager/index.ts';
-import { digestOf, type ModuleSlot } from '../host/src/runtime/index.ts';
+import type { ModuleSlot } from '../host/src/runtime/index.ts';
 import { type ControlPlane, startControlPlane } from '../test/controlplane/index.ts';
 import { installCrd } from '../test/support/crds.ts';
 import { customSection } from '../test/support/wasm-bytes.ts';
@@ -143,7 +144,7 @@ interface SwapTiming {
 }
 
 async function swapOnce(cluster: Cluster, slot: ModuleSlot, bytes: Uint8Array, iteration: number): Promise<SwapTiming> {
-  const digest = digestOf(bytes);
+  const digest = sha256Digest(bytes);
   const t0 = performance.now();
   await cluster.client.request('PATCH', `/apis/${WR_API_VERSION}/namespaces/${NAMESPACE}/wasmreconcilers/${NAME}`, {
     body: { spec: { module: { inline: Buffer.from(bytes).toString('base64') } } },

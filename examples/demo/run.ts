@@ -1,6 +1,5 @@
 // `npm run demo`: a local control plane, the host, and the configmap-app example hot-swapped without a restart.
 
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -8,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { buildModule } from '@wasm-reconciler/sdk-assemblyscript/tools/build';
 import type { KubeObject } from '../../host/src/abi/types.ts';
+import { sha256Digest } from '../../host/src/digest.ts';
 import { isWrError } from '../../host/src/errors.ts';
 import { type ApiResource, KubeClient } from '../../host/src/kube/index.ts';
 import { startHost } from '../../host/src/manager/index.ts';
@@ -145,7 +145,7 @@ async function main(): Promise<number> {
     const lists = host.registry.stats().reduce((n, s) => n + s.watch.lists, 0);
     const t0 = performance.now();
     await client.apply(wasmReconciler(ns, v2), { fieldManager: 'demo', force: true });
-    const v2digest = `sha256:${createHash('sha256').update(v2).digest('hex')}`;
+    const v2digest = sha256Digest(v2);
     await until(
       'v2 to serve',
       async () => ((await client.get(wrs, ns, 'apps')).status as { activeDigest?: string })?.activeDigest === v2digest,

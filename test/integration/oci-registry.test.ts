@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { sha256Digest } from '../../host/src/digest.ts';
 import { isWrError } from '../../host/src/errors.ts';
 import {
   type Digest,
@@ -15,7 +16,6 @@ import {
   parseOciReference,
   pullModule,
   pushModule,
-  sha256Digest,
 } from '../../host/src/modules/index.ts';
 import { startRegistry, type TestRegistry } from '../support/registry.ts';
 import { createTestCa, type TestCa } from '../support/test-ca.ts';

@@ -1,7 +1,6 @@
 // The WasmReconciler lifecycle on a real apiserver: load, converge, hot swap under load, bad modules, delete.
 
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { buildV1, buildV2 } from '../../examples/configmap-app/test/modules.ts';
 import type { KubeObject } from '../../host/src/abi/types.ts';
+import { sha256Digest } from '../../host/src/digest.ts';
 import { isWrError } from '../../host/src/errors.ts';
 import { type ApiResource, KubeClient } from '../../host/src/kube/index.ts';
 import { type Host, startHost } from '../../host/src/manager/index.ts';
@@ -31,7 +31,6 @@ let v1: Uint8Array;
 let v2: Uint8Array;
 let cacheDir: string;
 
-const digestOf = (bytes: Uint8Array) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 
 function wasmReconciler(
@@ -154,7 +153,7 @@ describe('WasmReconciler lifecycle', () => {
     await waitFor(async () => (await conditionOf(ns, 'apps', 'Ready'))?.status === 'True', {
       description: 'WasmReconciler Ready',
     });
-    assert.equal((await statusOf(ns, 'apps')).activeDigest, digestOf(v1));
+    assert.equal((await statusOf(ns, 'apps')).activeDigest, sha256Digest(v1));
     const names = ['a1', 'a2', 'a3'];
     for (const name of names) await client.create(apps, app(ns, name, { ROUND: '0' }));
     for (const name of names) {
@@ -205,7 +204,7 @@ describe('WasmReconciler lifecycle', () => {
       }
       if (round === rounds / 2) await patchSpec(ns, 'apps', { module: { inline: b64(v2) } });
     }
-    await waitFor(async () => (await statusOf(ns, 'apps')).activeDigest === digestOf(v2), {
+    await waitFor(async () => (await statusOf(ns, 'apps')).activeDigest === sha256Digest(v2), {
       description: 'v2 active',
     });
     // Every App converges to its last update, rendered by v2 (no event lost across the swap).
@@ -222,8 +221,8 @@ describe('WasmReconciler lifecycle', () => {
       );
     }
     const slot = host.manager.slot(ns, 'apps')!;
-    assert.equal(slot.activeDigest, digestOf(v2));
-    assert.equal(slot.previousDigest, digestOf(v1));
+    assert.equal(slot.activeDigest, sha256Digest(v2));
+    assert.equal(slot.previousDigest, sha256Digest(v1));
     assert.equal(host.manager.controller(ns, 'apps'), controllerBefore, 'the controller is not rebuilt by a swap');
     const listsAfter = host.registry.stats().reduce((n, s) => n + s.watch.lists, 0);
     assert.equal(listsAfter, listsBefore, 'a module swap re-lists nothing');
@@ -239,7 +238,11 @@ describe('WasmReconciler lifecycle', () => {
       limits?: Record<string, unknown>;
       code: string;
     }[] = [
-      { name: 'digest mismatch', module: { inline: b64(v1), digest: digestOf(v2) }, code: 'WR_SOURCE_DIGEST_MISMATCH' },
+      {
+        name: 'digest mismatch',
+        module: { inline: b64(v1), digest: sha256Digest(v2) },
+        code: 'WR_SOURCE_DIGEST_MISMATCH',
+      },
       {
         name: 'not wasm',
         module: { inline: b64(Buffer.from('definitely not a module')) },
@@ -250,7 +253,7 @@ describe('WasmReconciler lifecycle', () => {
       {
         name: 'unreachable URL',
         // A digest the disk cache does not hold: a cached one would (rightly) be served without the network.
-        module: { url: 'https://127.0.0.1:9/module.wasm', digest: digestOf(Buffer.from('never cached')) },
+        module: { url: 'https://127.0.0.1:9/module.wasm', digest: sha256Digest(Buffer.from('never cached')) },
         code: 'WR_SOURCE_UNREACHABLE',
       },
       // Last: its limits stay in the spec, so a valid module would otherwise be refused afterwards too.
@@ -267,7 +270,7 @@ describe('WasmReconciler lifecycle', () => {
       const degraded = await conditionOf(ns, 'apps', 'Degraded');
       assert.equal(degraded?.status, 'True', bad.name);
       assert.match(degraded?.message ?? '', new RegExp(bad.code), bad.name);
-      assert.equal((await statusOf(ns, 'apps')).activeDigest, digestOf(v2), `${bad.name}: v2 still serves`);
+      assert.equal((await statusOf(ns, 'apps')).activeDigest, sha256Digest(v2), `${bad.name}: v2 still serves`);
     }
     // The old version still serves: a new App is reconciled by v2.
     await client.create(apps, app(ns, 'after-bad', { ROUND: 'x' }));
@@ -323,14 +326,14 @@ describe('WasmReconciler lifecycle', () => {
         first(m).generation,
       ]),
       [
-        [digestOf(v1), 1],
-        [digestOf(v2), 2],
-        [digestOf(v1), 3],
-        [digestOf(v1), 3],
+        [sha256Digest(v1), 1],
+        [sha256Digest(v2), 2],
+        [sha256Digest(v1), 3],
+        [sha256Digest(v1), 3],
       ],
     );
-    assert.equal(swapped.previousDigest, digestOf(v1));
-    assert.equal(rolledBack.previousDigest, digestOf(v2));
+    assert.equal(swapped.previousDigest, sha256Digest(v1));
+    assert.equal(rolledBack.previousDigest, sha256Digest(v2));
     // Every warning or error line names a stable code.
     for (const line of lines.filter((l) => (l.level as number) >= 40)) {
       assert.match(String(line.code), /^WR_[A-Z_]+$/, `a ${line.msg} line without its code`);
@@ -488,7 +491,7 @@ describe('WasmReconciler lifecycle', () => {
     });
     await client.create(
       wrs,
-      wasmReconciler(ns, 'cached', { configMap: { name: 'module', key: 'app.wasm' }, digest: digestOf(v1) }),
+      wasmReconciler(ns, 'cached', { configMap: { name: 'module', key: 'app.wasm' }, digest: sha256Digest(v1) }),
     );
     await waitFor(async () => (await conditionOf(ns, 'cached', 'Ready'))?.status === 'True', {
       description: 'cached Ready',
@@ -498,7 +501,7 @@ describe('WasmReconciler lifecycle', () => {
 
     host = await startTestHost(ns);
     t.after(() => host.stop());
-    assert.equal(host.manager.slot(ns, 'cached')?.activeDigest, digestOf(v1), 'loaded from the disk cache');
+    assert.equal(host.manager.slot(ns, 'cached')?.activeDigest, sha256Digest(v1), 'loaded from the disk cache');
     await client.create(apps, app(ns, 'restarted', { K: 'r' }));
     await waitFor(async () => (await configMapData(ns, 'restarted'))?.K === 'r', {
       description: 'reconciles after restart',
@@ -525,14 +528,14 @@ describe('WasmReconciler lifecycle', () => {
     await waitFor(async () => (await conditionOf(ns, 'from-oci', 'Ready'))?.status === 'True', {
       description: 'OCI-sourced reconciler Ready',
     });
-    assert.equal((await statusOf(ns, 'from-oci')).activeDigest, digestOf(v1));
+    assert.equal((await statusOf(ns, 'from-oci')).activeDigest, sha256Digest(v1));
 
     await host.stop();
     await registry.stop();
     registryUp = false;
     host = await startTestHost(ns, { sourceCa: ca.cert });
     t.after(() => host.stop());
-    assert.equal(host.manager.slot(ns, 'from-oci')?.activeDigest, digestOf(v1), 'resumed with the registry down');
+    assert.equal(host.manager.slot(ns, 'from-oci')?.activeDigest, sha256Digest(v1), 'resumed with the registry down');
     await client.create(apps, app(ns, 'oci-app', { K: 'o' }));
     await waitFor(async () => (await configMapData(ns, 'oci-app'))?.K === 'o', { description: 'reconciles offline' });
   });

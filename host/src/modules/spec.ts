@@ -16,7 +16,9 @@ export const WR_API_VERSION = `${WR_GROUP}/${WR_VERSION}`;
 export const WR_KIND = 'WasmReconciler';
 
 /** A content digest as the spec writes it: `sha256:` and 64 lowercase hex digits. */
-export type Digest = `sha256:${string}`;
+export type { Digest } from '../digest.ts';
+
+import type { Digest } from '../digest.ts';
 export const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
 
 /**

@@ -6,7 +6,6 @@ export { DEFAULT_RUNTIME_LIMITS, type LimitOverrides, type RuntimeLimits, resolv
 export {
   type CompiledModule,
   compileModule,
-  digestOf,
   type LoadLimits,
   ModuleLoader,
   type ModuleLoaderOptions,

@@ -3,9 +3,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { fixture, watToWasm } from '../../../test/fixtures/guests/wat.ts';
+import { sha256Digest as digestOf } from '../digest.ts';
 import { type ErrorCode, isWrError } from '../errors.ts';
 import { resolveLimits } from './limits.ts';
-import { digestOf, ModuleLoader } from './loader.ts';
+import { ModuleLoader } from './loader.ts';
 
 const limits = resolveLimits();
 

@@ -7,8 +7,8 @@
 // compiles anything. The marker comes first: a module built for another ABI major would otherwise be
 // reported as importing unknown host functions, which hides the real cause.
 
-import { createHash } from 'node:crypto';
 import { ABI_MARKER, ABI_MARKER_PREFIX, EXPORTS, IMPORT_NAMESPACE } from '../abi/constants.ts';
+import { sha256Digest } from '../digest.ts';
 import { WrError } from '../errors.ts';
 import { HOST_IMPORT_SIGNATURES } from './internal/host-bridge.ts';
 import { LruCache } from './internal/lru.ts';
@@ -78,10 +78,6 @@ export const GUEST_FUNCTION_EXPORTS: ReadonlyArray<{ name: string; signature: Si
   { name: EXPORTS.finalize, signature: BUFFER_CALL, required: false },
   { name: ABI_MARKER, signature: { params: [], results: [] }, required: true },
 ];
-
-export function digestOf(bytes: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-}
 
 function sameSignature(actual: { params: readonly string[]; results: readonly string[] }, expected: Signature) {
   return (
@@ -189,7 +185,7 @@ export class ModuleLoader {
         }),
       );
     }
-    const digest = digestOf(bytes);
+    const digest = sha256Digest(bytes);
     const key = `${digest}/${limits.memoryPages}/${limits.fuel}/${MODULE_LIMIT_KEYS.map((k) => limits[k]).join(',')}`;
     const cached = this.#cache.get(key);
     if (cached !== undefined) return Promise.resolve(cached);

@@ -1,8 +1,9 @@
 // The ConfigMap source: a module stored under one `binaryData` key of a ConfigMap beside the WasmReconciler.
 
+import { sha256Digest } from '../../digest.ts';
 import { isWrError, WrError } from '../../errors.ts';
 import type { ConfigMapSource } from '../spec.ts';
-import { sha256Digest, verifyDigest } from './internal/digest.ts';
+import { verifyDigest } from './internal/digest.ts';
 import { type ConfigMapGetter, decodeBase64Strict, type FetchedModule } from './types.ts';
 
 export async function readConfigMapModule(

@@ -2,7 +2,7 @@
 
 export { readConfigMapModule } from './configmap.ts';
 export { readInlineModule } from './inline.ts';
-export { sha256Digest, verifyDigest } from './internal/digest.ts';
+export { verifyDigest } from './internal/digest.ts';
 export * from './oci/index.ts';
 export type { ConfigMapGetter, FetchedModule, SecretGetter } from './types.ts';
 export type { UrlFetchOptions } from './url.ts';

@@ -1,8 +1,9 @@
 // The inline source: a module carried as base64 in the WasmReconciler itself (small modules only, ~1 MiB).
 
+import { sha256Digest } from '../../digest.ts';
 import { WrError } from '../../errors.ts';
 import type { InlineSource } from '../spec.ts';
-import { sha256Digest, verifyDigest } from './internal/digest.ts';
+import { verifyDigest } from './internal/digest.ts';
 import { decodeBase64Strict, type FetchedModule } from './types.ts';
 
 export function readInlineModule(source: InlineSource, maxBytes: number): FetchedModule {

@@ -8,9 +8,9 @@ import { after, before, test } from 'node:test';
 import { freePort } from '../../../../test/support/registry.ts';
 import { createTestCa, type TestCa } from '../../../../test/support/test-ca.ts';
 import { wasmWithPayload } from '../../../../test/support/wasm-bytes.ts';
+import { sha256Digest } from '../../digest.ts';
 import { isWrError } from '../../errors.ts';
 import type { UrlSource } from '../spec.ts';
-import { sha256Digest } from './internal/digest.ts';
 import { fetchUrlModule } from './url.ts';
 
 const MODULE = wasmWithPayload('served over https');

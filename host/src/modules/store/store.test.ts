@@ -5,8 +5,8 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
+import { sha256Digest } from '../../digest.ts';
 import { isWrError } from '../../errors.ts';
-import { sha256Digest } from '../sources/internal/digest.ts';
 import type { Digest } from '../spec.ts';
 import { ModuleStore, type StoreEvent } from './store.ts';
 

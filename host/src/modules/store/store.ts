@@ -7,9 +7,10 @@
 // mtime survives restarts so the order does too. Pinned digests (each reconciler's active and last good
 // module) are never evicted, even if the pinned set alone exceeds the bound.
 
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
+import { sha256Digest } from '../../digest.ts';
 import { WrError } from '../../errors.ts';
 import { DIGEST_PATTERN, type Digest } from '../spec.ts';
 
@@ -110,7 +111,7 @@ export class ModuleStore {
       }
       throw storeError('read', err);
     }
-    const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest;
+    const actual = sha256Digest(bytes);
     if (actual !== digest) {
       this.#entries.delete(digest);
       await unlink(file).catch(() => {});
@@ -129,7 +130,7 @@ export class ModuleStore {
    * evicts least-recently-used unpinned blobs past the size bound, never the one just written.
    */
   async put(bytes: Uint8Array, expected?: Digest): Promise<Digest> {
-    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest;
+    const digest = sha256Digest(bytes);
     if (expected !== undefined && digest !== expected) {
       throw new WrError('WR_SOURCE_DIGEST_MISMATCH', `refusing to cache ${digest} as ${expected}`, {
         details: { expected, actual: digest },

@@ -3,9 +3,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { fixture } from '../../../../test/fixtures/guests/wat.ts';
+import { sha256Digest } from '../../digest.ts';
 import { isWrError } from '../../errors.ts';
 import { resolveLimits } from '../limits.ts';
-import { compileModule, digestOf, ModuleLoader } from '../loader.ts';
+import { compileModule, ModuleLoader } from '../loader.ts';
 import { OffThreadCompiler } from './compiler.ts';
 
 describe('OffThreadCompiler', () => {
@@ -17,7 +18,7 @@ describe('OffThreadCompiler', () => {
     const bytes = await fixture('ok');
     const limits = resolveLimits();
     const remote = await loader.load(bytes, limits);
-    const local = await compileModule(bytes, digestOf(bytes), limits);
+    const local = await compileModule(bytes, sha256Digest(bytes), limits);
     const { module, ...rest } = remote;
     const { module: _, ...expected } = local;
     assert.deepEqual(rest, expected);

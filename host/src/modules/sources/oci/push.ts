@@ -5,9 +5,9 @@
 // ({"architecture":"wasm","os":"wasip1","layerDigests":[...]}, what wkg and oci-wasm write) or the OCI 1.1
 // empty descriptor with artifactType application/wasm. Blobs go up by the monolithic POST + PUT upload.
 
+import { sha256Digest } from '../../../digest.ts';
 import { WrError } from '../../../errors.ts';
 import type { Digest } from '../../spec.ts';
-import { sha256Digest } from '../internal/digest.ts';
 import { statusError } from '../internal/http.ts';
 import { type RegistryAccessOptions, RegistryClient } from './client.ts';
 import { OCI_EMPTY, OCI_EMPTY_DIGEST, OCI_MANIFEST, WASM_CONFIG_V0, WASM_LAYER } from './media-types.ts';
