@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import { until } from '../../../test/support/wait.ts';
 import type { KubeObject } from '../abi/types.ts';
 import { createStore, type StoreEvent } from '../cache/store.ts';
 import { isWrError } from '../errors.ts';
@@ -56,14 +57,6 @@ async function start(state: CollectionState, logger?: Logger) {
     await server.close();
   });
   return { server, store, r, stop };
-}
-
-async function until(what: string, fn: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 describe('reflector', () => {

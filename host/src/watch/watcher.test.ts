@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import type http from 'node:http';
 import { afterEach, describe, it } from 'node:test';
+import { until } from '../../../test/support/wait.ts';
 import type { KubeObject } from '../abi/types.ts';
 import { KubeClient, type KubeClientOptions } from '../kube/client.ts';
 import type { ApiResource } from '../kube/paths.ts';
@@ -58,14 +59,6 @@ async function start(
     await server.close();
   });
   return { server, w, events, ctl, consumed };
-}
-
-async function until(what: string, fn: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!fn()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 const watchRequests = (server: FakeApiServer) => server.requests.filter((r) => r.query.get('watch') === 'true');
