@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import pino from 'pino';
 import { startHost } from '../manager/index.ts';
 
 function port(value: string): number {
@@ -18,6 +19,16 @@ function positiveInt(value: string): number {
   if (!Number.isSafeInteger(n) || n < 1 || n > 64)
     throw new InvalidArgumentError('must be a whole number from 1 to 64');
   return n;
+}
+
+/**
+ * A human-readable logger when asked for, or by default on a terminal; undefined leaves the host its JSON
+ * logger. The printer is imported only then, so a production process never loads it.
+ */
+async function prettyLogger(format: 'auto' | 'json' | 'pretty', level: string): Promise<{ logger?: pino.Logger }> {
+  if (format === 'json' || (format === 'auto' && process.stdout.isTTY !== true)) return {};
+  const { prettyStream } = await import('./pretty-log.ts');
+  return { logger: pino({ level, base: { component: 'wasm-reconciler' } }, prettyStream(process.stdout)) };
 }
 
 function loadKubeConfig(path: string | undefined): KubeConfig {
@@ -43,6 +54,11 @@ program
       .choices(['trace', 'debug', 'info', 'warn', 'error', 'silent'])
       .default('info'),
   )
+  .addOption(
+    new Option('--log-format <format>', 'log lines: JSON, human-readable, or pretty on a terminal and JSON otherwise')
+      .choices(['auto', 'json', 'pretty'])
+      .default('auto'),
+  )
   .option('--source-ca <file>', 'extra CA (PEM) trusted for module URLs and registries')
   .option('--insecure-registries', 'allow plain-http OCI registries (development only)', false)
   .option(
@@ -61,6 +77,7 @@ program
       moduleCacheDir: opts.moduleCacheDir,
       metricsPort: opts.metricsPort,
       logLevel: opts.logLevel,
+      ...(await prettyLogger(opts.logFormat, opts.logLevel)),
       ...(opts.sourceCa === undefined ? {} : { sourceCa: await readFile(opts.sourceCa, 'utf8') }),
       insecureRegistries: opts.insecureRegistries,
       ...(opts.guestWorkers === undefined ? {} : { guestWorkers: opts.guestWorkers }),
