@@ -10,7 +10,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { startControlPlane } from '../controlplane/controlplane.ts';
 import { mintServiceAccountKubeconfig as mint, type ServiceAccountRef } from '../controlplane/serviceaccount.ts';

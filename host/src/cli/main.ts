@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
+import { errorFields } from '../errors.ts';
 import { startHost } from '../manager/index.ts';
 
 function port(value: string): number {
@@ -111,7 +112,7 @@ program
       host.stop().then(
         () => process.exit(0),
         (err: unknown) => {
-          host.logger.error({ err: String(err) }, 'unclean stop');
+          host.logger.error(errorFields(err), 'unclean stop');
           process.exit(1);
         },
       );

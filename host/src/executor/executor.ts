@@ -6,7 +6,7 @@
 
 import { hash } from 'node:crypto';
 import type { GuestEvent, KubeObject, ReconcileOutput } from '../abi/types.ts';
-import { isWrError, WrError } from '../errors.ts';
+import { errorFields, isWrError, WrError } from '../errors.ts';
 import type { ReconcileRequest } from '../reconcile/types.ts';
 import { EventRecorder, type EventTally } from './events.ts';
 import { type FinalizerChange, updateFinalizerOrGone } from './finalizers.ts';
@@ -142,7 +142,7 @@ export class Executor {
         eventsGivenUp++;
         if (eventsGivenUp === 1 || eventsGivenUp % 100 === 0) {
           logger?.warn(
-            { err, reconciler: options.name, reason: event.reason, eventsGivenUp },
+            { ...errorFields(err), reconciler: options.name, reason: event.reason, eventsGivenUp },
             'event could not be recorded',
           );
         }

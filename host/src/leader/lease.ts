@@ -5,7 +5,7 @@
 // let two hosts lead at once. A leader that cannot renew within renewDeadline steps down.
 
 import type { KubeObject } from '../abi/types.ts';
-import { isWrError, WrError } from '../errors.ts';
+import { errorFields, isWrError, WrError } from '../errors.ts';
 import type { ApiResource, KubeClient, Logger } from '../kube/index.ts';
 
 export interface LeaseOptions {
@@ -109,7 +109,10 @@ export class LeaderElector {
         this.#lastRenew = this.#o.now();
       } else if (this.#o.now() - this.#lastRenew >= this.#o.renewDeadlineMs) {
         this.#leading = false;
-        this.#o.logger?.error({ identity: this.#o.identity }, 'lost the lease: could not renew within renewDeadline');
+        this.#o.logger?.error(
+          { identity: this.#o.identity, code: 'WR_LEADERSHIP_LOST' },
+          'lost the lease: could not renew within renewDeadline',
+        );
         return 'lost';
       }
     }
@@ -130,7 +133,7 @@ export class LeaderElector {
       lease.spec = { ...spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(this.#o.now()) };
       await this.#client.replace(await this.#res(), lease);
     } catch (err) {
-      this.#o.logger?.warn({ err: String(err) }, 'could not release the lease; it expires on its own');
+      this.#o.logger?.warn(errorFields(err), 'could not release the lease; it expires on its own');
     }
   }
 
@@ -179,7 +182,7 @@ export class LeaderElector {
       return true;
     } catch (err) {
       if (!isWrError(err, 'WR_KUBE_CONFLICT') && !isWrError(err, 'WR_KUBE_UNAVAILABLE') && !signal.aborted) {
-        this.#o.logger?.warn({ err: String(err) }, 'leader election attempt failed');
+        this.#o.logger?.warn(errorFields(err), 'leader election attempt failed');
       }
       return false;
     }

@@ -6,7 +6,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { ReflectorRegistry } from '../cache/index.ts';
 import { UID_INDEX, uidIndexer } from '../controller/index.ts';
-import { isWrError, WrError } from '../errors.ts';
+import { errorFields, isWrError, WrError } from '../errors.ts';
 import { kubeExecutorClient } from '../executor/index.ts';
 import { KubeClient, warnIfNoAccess } from '../kube/index.ts';
 import { LeaderElector, type LeaseOptions } from '../leader/index.ts';
@@ -173,7 +173,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       .then(
         () => true,
         (err: unknown) => {
-          logger.warn({ err: String(err), what }, 'clean-up step failed');
+          logger.warn({ ...errorFields(err), what }, 'clean-up step failed');
           return true;
         },
       );
@@ -192,7 +192,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     const drained = manager.stop().then(
       () => true,
       (err: unknown) => {
-        logger.warn({ err: String(err) }, 'manager stop failed');
+        logger.warn(errorFields(err), 'manager stop failed');
         return true;
       },
     );
@@ -216,7 +216,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       // Another replica may lead one lease duration after our last renewal: stop writing now, not after a
       // drain. The fence refuses every write from here on and aborts those in flight.
       fenceWrites('the lease was lost: this host no longer leads');
-      logger.error('lease lost: writes fenced, stopping');
+      logger.error({ code: 'WR_LEADERSHIP_LOST' }, 'lease lost: writes fenced, stopping');
       await shutdown(0);
       options.leaderElection?.onLost?.();
     });

@@ -1,7 +1,7 @@
 // reflector(): feeds a watcher's events into a store writer and reports when the first list is in.
 
 import type { KubeObject } from '../abi/types.ts';
-import { WrError } from '../errors.ts';
+import { errorFields, WrError } from '../errors.ts';
 import { type Logger, silentLogger } from '../kube/logger.ts';
 import type { Watcher, WatcherStats } from './watcher.ts';
 
@@ -47,10 +47,7 @@ export function reflector(writer: ReflectorWriter, source: Watcher, options: Ref
     try {
       fn();
     } catch (err) {
-      logger.error(
-        { reflector: options.name, err: err instanceof Error ? err.message : String(err) },
-        `reflector skipped a ${what} it could not store`,
-      );
+      logger.error({ reflector: options.name, ...errorFields(err) }, `reflector skipped a ${what} it could not store`);
     }
   };
 
@@ -83,10 +80,7 @@ export function reflector(writer: ReflectorWriter, source: Watcher, options: Ref
       }
     } catch (err) {
       // The watcher handles every API failure itself; reaching here means a bug, which is logged, not thrown.
-      logger.error(
-        { reflector: options.name, err: err instanceof Error ? err.message : String(err) },
-        'reflector ended',
-      );
+      logger.error({ reflector: options.name, ...errorFields(err) }, 'reflector ended');
     } finally {
       if (!hasSynced) {
         rejectSynced(new WrError('WR_KUBE_UNAVAILABLE', 'the reflector stopped before its first list completed'));

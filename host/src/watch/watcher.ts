@@ -1,7 +1,7 @@
 // watcher(): a resilient list-then-watch stream of one resource, with client-go Reflector semantics.
 
 import type { KubeObject } from '../abi/types.ts';
-import { isWrError, WrError } from '../errors.ts';
+import { errorFields, isWrError, WrError } from '../errors.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { retryAfterMsOf } from '../kube/internal/status.ts';
 import { type Logger, silentLogger } from '../kube/logger.ts';
@@ -179,7 +179,7 @@ async function* run(
       } catch (err) {
         if (signal?.aborted) return;
         stats.errors++;
-        logger.warn({ ...where, err: describe(err) }, 'list failed');
+        logger.warn({ ...where, ...describe(err) }, 'list failed');
         await pause(err);
         continue;
       }
@@ -241,7 +241,7 @@ async function* run(
       } else {
         stats.errors++;
         if (isWrError(err, 'WR_WATCH_STALLED')) stats.stalls++;
-        logger.warn({ ...where, err: describe(err), resourceVersion: state.resourceVersion }, 'watch failed; resuming');
+        logger.warn({ ...where, ...describe(err), resourceVersion: state.resourceVersion }, 'watch failed; resuming');
       }
       await pause(err);
     } finally {
@@ -251,9 +251,9 @@ async function* run(
   }
 }
 
+/** Log fields of a failure: its stable code and message first, then whatever details it carries. */
 function describe(err: unknown): Record<string, unknown> {
-  if (err instanceof WrError) return { code: err.code, message: err.message, ...err.details };
-  return { message: err instanceof Error ? err.message : String(err) };
+  return { ...(err instanceof WrError ? err.details : {}), ...errorFields(err) };
 }
 
 /** Resolves after `ms`, or early (without error) when the watcher is stopped. */

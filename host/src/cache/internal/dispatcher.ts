@@ -1,5 +1,6 @@
 // Delivers store events to subscribers asynchronously, in order, with each handler's failures contained.
 
+import { errorFields } from '../../errors.ts';
 import type { Logger } from '../../kube/logger.ts';
 
 /** A returned promise is observed only for rejection: delivery never waits for it. */
@@ -77,7 +78,7 @@ export class Dispatcher<E> {
 
   #report(err: unknown): void {
     this.#logger.error(
-      { ...this.#context, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) },
+      { ...this.#context, ...errorFields(err), ...(err instanceof Error ? { stack: err.stack } : {}) },
       'cache event handler failed; the event is dropped for this handler only',
     );
   }
