@@ -95,6 +95,31 @@ function nsPerUnit(bytes: Uint8Array<ArrayBuffer>, name: string, iterations: num
   return best;
 }
 
+/**
+ * Time per fuel unit of growing memory to its cap and touching every new page, the costliest way to spend
+ * a grow's fuel: the pages are new, so each first write faults and zeroes them. A fresh instance per round,
+ * since a full memory cannot grow again.
+ */
+function growAndTouchNsPerUnit(wat: (src: string) => Uint8Array<ArrayBuffer>): number {
+  const bytes = wat(`(module (memory 1 256)
+    (func (export "run") (local $b i32)
+      (loop $l
+        (local.set $b (memory.grow (i32.const 16)))
+        (if (i32.ge_s (local.get $b) (i32.const 0))
+          (then (memory.fill (i32.shl (local.get $b) (i32.const 16)) (i32.const 0xa5) (i32.const 1048576)) (br $l))))))`);
+  const module = new WebAssembly.Module(instrumentModule(bytes, { memoryMaxPages: 256 }).bytes);
+  let best = Number.POSITIVE_INFINITY;
+  for (let round = 0; round < 8; round++) {
+    const exports = new WebAssembly.Instance(module, {}).exports;
+    const fuel = exports[FUEL_GLOBAL_EXPORT] as WebAssembly.Global;
+    fuel.value = MAX_FUEL;
+    const t = process.hrtime.bigint();
+    (exports.run as () => void)();
+    best = Math.min(best, Number(process.hrtime.bigint() - t) / (MAX_FUEL - (fuel.value as number)));
+  }
+  return best;
+}
+
 /** N functions with loops, branches, memory traffic and a br_table: code-heavy, like a real guest. */
 function bigModuleWat(functions: number): string {
   const parts = ['(module (memory 1)'];
@@ -209,6 +234,13 @@ export async function run(): Promise<BenchResult[]> {
       note: `${what}, metered; ordinary code: <= ~1.8`,
     });
   }
+
+  results.push({
+    name: 'metering/bulk/grow-and-touch-16MiB',
+    value: Number(growAndTouchNsPerUnit(wat).toFixed(2)),
+    unit: 'ns/fuel',
+    note: 'memory.grow 1 MiB at a time to a 16 MiB cap, every new page written: the kernel faults and zeroes each one',
+  });
 
   const big = wat(bigModuleWat(8000));
   const mb = big.length / (1024 * 1024);

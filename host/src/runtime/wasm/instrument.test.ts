@@ -443,7 +443,7 @@ describe('bulk operations', () => {
     const plain = instantiate(wat(src));
     const { exports, fuel } = metered(src, 4);
     // [export, argument, fuel spent]: the body's other instructions (one each), the bulk one's base cost,
-    // and its length: bytes / 8, 32 per table element, 8192 per page (requests clamped to 65536).
+    // and its length: bytes / 8, 32 per table element, 16384 per page (requests clamped to 65536).
     const cases: Array<[string, number, number]> = [
       ['fill', 100, 3 + 128 + 1 + 12],
       ['fill', 0, 3 + 128 + 1],
@@ -454,8 +454,8 @@ describe('bulk operations', () => {
       ['tableCopy', 4, 3 + 32 + 1 + 4 * 32],
       ['tableGrow', 2, 2 + 32 + 1 + 2 * 32], // ref.null, local.get: no third operand
       ['tableGrow', 0x7fffffff, 2 + 32 + 1 + 2 ** 24 * 32],
-      ['grow', 2, 1 + 1024 + 1 + 2 * 8192],
-      ['grow', -1, 1 + 1024 + 1 + 65536 * 8192],
+      ['grow', 2, 1 + 1024 + 1 + 2 * 16384],
+      ['grow', -1, 1 + 1024 + 1 + 65536 * 16384],
     ];
     for (const [name, arg, spent] of cases) {
       fuel.value = 0x7fffffff;
@@ -477,7 +477,7 @@ describe('bulk operations', () => {
     assert.equal(fuel.value, 100_000 - 8);
     fuel.value = 100_000;
     assert.equal(call(exports, 'ensure', 1), 1);
-    assert.equal(fuel.value, 100_000 - 8 - 1023 - 8192);
+    assert.equal(fuel.value, 100_000 - 8 - 1023 - 16384);
   });
 
   it('traps before a bulk operation whose length the budget cannot pay, leaving memory untouched', () => {

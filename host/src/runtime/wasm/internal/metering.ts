@@ -13,7 +13,7 @@
 //   entry cost joins the caller's level and the call goes to an unchecked twin (prepayLeafCalls).
 // - Bulk instructions (memory.fill/copy/init, table.fill/copy/init/grow, memory.grow) also pay, right
 //   before they run, a base cost for the runtime call behind them plus their length operand (the top of
-//   the stack): 1 unit per 8 bytes, 32 per table element, 8192 per memory page (what filling the page
+//   the stack): 1 unit per 8 bytes, 32 per table element, 16384 per memory page (what faulting in and zeroing the fresh page
 //   costs: the kernel zero-fills it when first touched). Lengths are charged as requested, so an
 //   out-of-range one pays before it traps or fails. Charging these at the instruction rather than in the
 //   level keeps a rarely taken path, like an allocator's grow, from costing every call.
@@ -111,13 +111,17 @@ const LEVEL = 0;
 const BYTES = 1;
 /** min(n, 2^24) << 5: 32 units per table element; V8 caps tables at 10^7 elements. */
 const ELEMENTS = 2;
-/** min(n, 65536) << 13: 8192 units per 64 KiB page, as filling it; no 32-bit memory has more pages. */
+/**
+ * min(n, 65536) << 14: 16384 units per 64 KiB page, what the kernel's faulting in and zeroing a fresh page
+ * costs when it is first written (bench/metering.ts grow-and-touch); no 32-bit memory has more pages, and
+ * 2^30 plus the base still fits the i32 charge.
+ */
 const PAGES = 3;
 const BYTES_SHIFT = 3;
 const ELEMENT_CLAMP = 1 << 24;
 const ELEMENT_SHIFT = 5;
 const PAGE_CLAMP = 65536;
-const PAGE_SHIFT = 13;
+const PAGE_SHIFT = 14;
 
 // The 0xFC sub-opcodes charged by their length, by sub-opcode: their cost before the length, and its kind.
 // A bulk instruction's cost beyond 1 is charged with its length, right before it runs, so an arm not taken
