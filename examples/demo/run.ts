@@ -168,7 +168,7 @@ async function main(): Promise<number> {
     say(`      kubectl -n ${ns} get configmap hello-config -o yaml     # rendered by the Wasm module`);
     say(`      kubectl -n ${ns} edit app hello                         # change spec.config and watch it converge`);
     say(`      curl -s ${host.metricsUrl}/metrics | grep -E 'controller_runtime|wasm_reconciler'`);
-    say('      (kubectl is not bundled: any kubectl >= 1.33, or any Kubernetes client, works with that kubeconfig)');
+    say('      (kubectl is not bundled: any kubectl >= 1.36, or any Kubernetes client, works with that kubeconfig)');
     if (values.exit) return 0;
     say('\nPress Ctrl+C to stop the host and the control plane.');
     await new Promise<void>((resolve) => {

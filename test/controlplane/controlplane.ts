@@ -230,6 +230,10 @@ function apiserverArgs(pki: ControlPlanePki, port: number, etcdPort: number): st
   return [
     '--bind-address=127.0.0.1',
     '--advertise-address=127.0.0.1',
+    // Since 1.37 the endpoint reconciler refuses a loopback advertise address at startup; nothing here
+    // reads the default/kubernetes Service's endpoints (no pods run), so skip reconciling them, as
+    // upstream's own kube-apiserver test server does for a loopback address.
+    '--endpoint-reconciler-type=none',
     `--secure-port=${port}`,
     `--etcd-servers=http://127.0.0.1:${etcdPort}`,
     `--tls-cert-file=${pki.apiserver.cert}`,

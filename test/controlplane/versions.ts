@@ -13,9 +13,9 @@ export const ETCD_MODULE_DIR = fileURLToPath(new URL('./go/etcd/', import.meta.u
 export const KUSTOMIZE_MODULE_DIR = fileURLToPath(new URL('./go/kustomize/', import.meta.url));
 
 export interface PinnedVersions {
-  /** Kubernetes release, e.g. `v1.34.4`. */
+  /** Kubernetes release, e.g. `v1.37.2`. */
   readonly kubernetes: string;
-  /** etcd release, e.g. `v3.6.8`. */
+  /** etcd release, e.g. `v3.7.3`. */
   readonly etcd: string;
   /** kustomize release, e.g. `v5.7.1`. */
   readonly kustomize: string;
