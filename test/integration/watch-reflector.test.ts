@@ -110,7 +110,7 @@ function startReflector(
 }
 
 /** Waits until the store holds exactly the ConfigMaps (name -> value) the API server holds. */
-async function converged(store: Store, h: Harness, description: string): Promise<void> {
+async function converged(store: Store, h: Harness, description: string, timeoutMs = 30_000): Promise<void> {
   await waitFor(
     async () => {
       const live = await h.direct.list(h.resource, { namespace: h.namespace, labelSelector: SELECTOR });
@@ -120,7 +120,7 @@ async function converged(store: Store, h: Harness, description: string): Promise
       for (const [name, rv] of want) if (have.get(name) !== rv) return false;
       return true;
     },
-    { timeoutMs: 30_000, description },
+    { timeoutMs, description },
   );
 }
 
@@ -229,6 +229,44 @@ test('a stalled watch is abandoned by the watchdog and resumed once the path rec
   await converged(store, h, 'convergence after the stall');
   assert.ok(store.reader.get(h.namespace, 'during-stall'));
   assert.equal(r.stats.lists, 1, 'a stall resumes the watch, it does not relist');
+});
+
+/** How long the frozen-connection test blacks the path out; WR_TEST_FREEZE_MS=40000 reproduces the field report. */
+const FREEZE_MS = Number(process.env.WR_TEST_FREEZE_MS ?? 12_000);
+/** How long the cache may take to catch up once new connections work; raise it to measure a slow recovery. */
+const RECOVERY_LIMIT_MS = Number(process.env.WR_TEST_RECOVERY_LIMIT_MS ?? 30_000);
+
+test('a watch frozen by a proxy that lost its state is replaced within 30 s once new connections work', async (t) => {
+  const h = await harness(t, 'watch-frozen');
+  // Production defaults throughout: the client's timeouts and the watcher's watchdog and probe.
+  const { client, proxy } = await proxiedClient(t);
+  const { store, r } = startReflector(t, client, h);
+  await r.synced;
+  await h.direct.create(h.resource, item(h, 'before', '1'));
+  await h.direct.create(h.resource, item(h, 'doomed', '1'));
+  await converged(store, h, 'the first objects');
+
+  // A blackhole: nothing passes, new connections included. When it ends, the connections that were open
+  // stay frozen for good (no FIN, no RST) while new ones work again.
+  proxy.pause();
+  proxy.freeze();
+  const frozenAt = Date.now();
+  await h.direct.create(h.resource, item(h, 'during', '1'));
+  await h.direct.apply(item(h, 'before', '2'), { fieldManager: FIELD_MANAGER, force: true });
+  await h.direct.delete(h.resource, h.namespace, 'doomed');
+  await new Promise((resolve) => setTimeout(resolve, FREEZE_MS));
+  proxy.resume();
+  const backAt = Date.now();
+  await h.direct.create(h.resource, item(h, 'after', '1'));
+  await converged(store, h, 'every change in the cache after the freeze', RECOVERY_LIMIT_MS);
+  const recoveredMs = Date.now() - backAt;
+  t.diagnostic(
+    `freeze ${FREEZE_MS} ms; cache caught up ${recoveredMs} ms after new connections worked ` +
+      `(${Date.now() - frozenAt} ms after the freeze began); stalls=${r.stats.stalls} ` +
+      `probes=${r.stats.probes} frozen=${r.stats.frozen} lists=${r.stats.lists}`,
+  );
+  assert.ok(recoveredMs < 30_000, `caught up in ${recoveredMs} ms`);
+  assert.equal(r.stats.lists, 1, 'a frozen watch is resumed from its resourceVersion, not relisted');
 });
 
 /** Wraps a transport so a test can hold watch requests and make the next one ask for an expired resourceVersion. */

@@ -16,8 +16,17 @@ export interface TcpProxy {
    * held), as a half-dead network path does: nothing errors, nothing arrives.
    */
   pause(): void;
-  /** Forwards again, including whatever was held while paused. */
+  /** Forwards again, including whatever was held while paused (frozen connections excepted). */
   resume(): void;
+  /**
+   * Freezes every connection open now, for good: no byte, FIN or RST passes in either direction again,
+   * while connections accepted later are forwarded normally (once not paused). This is a proxy or load
+   * balancer that lost its state: new connections work, the old ones hang silently. Combined with
+   * pause()/resume() it models a blackhole after which only new connections recover.
+   */
+  freeze(): void;
+  /** Connections frozen by freeze() that the client has not closed yet. */
+  readonly frozenConnections: number;
   close(): Promise<void>;
 }
 
@@ -26,6 +35,8 @@ interface Pair {
   upstream: net.Socket | undefined;
   /** Bytes each side sent while the proxy was paused. */
   readonly held: { toUpstream: Buffer[]; toClient: Buffer[] };
+  /** Set by freeze(): bytes are dropped and neither side ever hears of the other's close. */
+  frozen: boolean;
 }
 
 /** Proxies raw bytes to `target`: TLS passes through untouched, so certificates verify end to end. */
@@ -34,8 +45,13 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   let paused = false;
   let accepted = 0;
 
-  const forward = (from: net.Socket, to: () => net.Socket | undefined, held: Buffer[]) => {
+  const forward = (pair: Pair, from: net.Socket, to: () => net.Socket | undefined, held: Buffer[]) => {
     from.on('data', (chunk: Buffer) => {
+      if (pair.frozen) {
+        // Dropped, and reading stops: the sender's kernel buffers fill as behind a dead proxy.
+        from.pause();
+        return;
+      }
       const dest = to();
       if (paused || dest === undefined || dest.connecting) {
         held.push(chunk);
@@ -46,7 +62,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       if (!dest.write(chunk)) {
         from.pause();
         dest.once('drain', () => {
-          if (!paused) from.resume();
+          if (!paused && !pair.frozen) from.resume();
         });
       }
     });
@@ -54,7 +70,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
 
   const flush = (pair: Pair) => {
     const upstream = pair.upstream;
-    if (upstream === undefined || upstream.connecting) return;
+    if (upstream === undefined || upstream.connecting || pair.frozen) return;
     for (const chunk of pair.held.toUpstream.splice(0)) upstream.write(chunk);
     for (const chunk of pair.held.toClient.splice(0)) pair.client.write(chunk);
     pair.client.resume();
@@ -64,21 +80,29 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const connectUpstream = (pair: Pair) => {
     const upstream = net.connect({ host: target.host, port: target.port });
     pair.upstream = upstream;
-    forward(upstream, () => pair.client, pair.held.toClient);
+    forward(pair, upstream, () => pair.client, pair.held.toClient);
     upstream.on('connect', () => {
       if (!paused) flush(pair);
     });
-    upstream.on('end', () => pair.client.end());
-    upstream.on('error', () => pair.client.destroy());
-    upstream.on('close', () => pair.client.destroy());
+    upstream.on('end', () => {
+      if (!pair.frozen) pair.client.end();
+    });
+    upstream.on('error', () => {
+      if (!pair.frozen) pair.client.destroy();
+    });
+    upstream.on('close', () => {
+      if (!pair.frozen) pair.client.destroy();
+    });
   };
 
   const server = net.createServer((client) => {
     accepted++;
-    const pair: Pair = { client, upstream: undefined, held: { toUpstream: [], toClient: [] } };
+    const pair: Pair = { client, upstream: undefined, held: { toUpstream: [], toClient: [] }, frozen: false };
     pairs.add(pair);
-    forward(client, () => pair.upstream, pair.held.toUpstream);
-    client.on('end', () => pair.upstream?.end());
+    forward(pair, client, () => pair.upstream, pair.held.toUpstream);
+    client.on('end', () => {
+      if (!pair.frozen) pair.upstream?.end();
+    });
     client.on('error', () => pair.upstream?.destroy());
     client.on('close', () => {
       pair.upstream?.destroy();
@@ -100,6 +124,11 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     get acceptedConnections() {
       return accepted;
     },
+    get frozenConnections() {
+      let n = 0;
+      for (const pair of pairs) if (pair.frozen) n++;
+      return n;
+    },
     cut() {
       for (const pair of pairs) {
         pair.client.resetAndDestroy();
@@ -117,8 +146,18 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     resume() {
       paused = false;
       for (const pair of pairs) {
+        if (pair.frozen) continue;
         if (pair.upstream === undefined) connectUpstream(pair);
         else flush(pair);
+      }
+    },
+    freeze() {
+      for (const pair of pairs) {
+        pair.frozen = true;
+        pair.held.toUpstream.length = 0;
+        pair.held.toClient.length = 0;
+        pair.client.pause();
+        pair.upstream?.pause();
       }
     },
     close() {

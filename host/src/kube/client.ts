@@ -324,7 +324,14 @@ export class KubeClient {
     );
     let response: Awaited<ReturnType<Transport['request']>>;
     try {
-      response = await this.#transport.request({ method: 'GET', path, headers: this.#headers(undefined), signal });
+      // A connection of its own: a watch must never inherit a pooled connection a dead path has frozen.
+      response = await this.#transport.request({
+        method: 'GET',
+        path,
+        headers: this.#headers(undefined),
+        signal,
+        dedicated: true,
+      });
     } catch (err) {
       throw errorFromTransport(signal.aborted ? signal.reason : err, ctx);
     } finally {

@@ -15,6 +15,12 @@ export interface TransportRequest {
   readonly body?: string;
   /** Aborting destroys the request and, once the answer has begun, its body stream (with the abort reason). */
   readonly signal?: AbortSignal;
+  /**
+   * Dial a connection of its own, outside the keep-alive pool, closed when the exchange ends. Watches use
+   * it: a long-lived stream (and the watcher's liveness probe, see watcher.ts) must never land on a pooled
+   * connection that a proxy which lost its state has frozen. Transports without a pool may ignore it.
+   */
+  readonly dedicated?: boolean;
 }
 
 export interface TransportResponse {
@@ -66,6 +72,10 @@ export function httpTransport(options: HttpTransportOptions): Transport {
   const prefix = base.pathname.replace(/\/+$/, '');
   const agentOptions = { keepAlive: true, keepAliveMsecs: 15_000, maxFreeSockets: options.maxFreeSockets ?? 8 };
   const agent = secure ? new ResettableHttpsAgent({ ...agentOptions, ...options.tls }) : new http.Agent(agentOptions);
+  // One connection per exchange (Connection: close), TCP keepalive still on: see TransportRequest.dedicated.
+  const dedicatedAgent = secure
+    ? new ResettableHttpsAgent({ keepAlive: false, ...options.tls })
+    : new DedicatedHttpAgent({ keepAlive: false });
   const requestFn = secure ? https.request : http.request;
 
   return {
@@ -74,7 +84,7 @@ export function httpTransport(options: HttpTransportOptions): Transport {
       req.signal?.throwIfAborted();
       return new Promise<TransportResponse>((resolve, reject) => {
         const outgoing = requestFn({
-          agent,
+          agent: req.dedicated === true ? dedicatedAgent : agent,
           protocol: base.protocol,
           hostname: base.hostname.replace(/^\[|\]$/g, ''),
           port: base.port === '' ? undefined : Number(base.port),
@@ -118,8 +128,19 @@ export function httpTransport(options: HttpTransportOptions): Transport {
     },
     close() {
       agent.destroy();
+      dedicatedAgent.destroy();
     },
   };
+}
+
+/** Every connection probes its peer when idle; a dead peer is then noticed in about a minute, not hours. */
+const TCP_KEEPALIVE = { keepAlive: true, keepAliveInitialDelay: 15_000 } as const;
+
+/** http.Agent for dedicated plain-HTTP connections: not pooled, TCP keepalive on (a pooled agent sets it itself). */
+class DedicatedHttpAgent extends http.Agent {
+  override createConnection(options: net.TcpNetConnectOpts): net.Socket {
+    return net.connect({ ...options, ...TCP_KEEPALIVE });
+  }
 }
 
 /** The TCP socket under each TLS socket the agent made, so an abort can reset it (TLS sockets cannot). */
@@ -128,7 +149,7 @@ const tcpOf = new WeakMap<object, net.Socket>();
 /** https.Agent whose TLS sockets run over a TCP socket of its own making, kept in tcpOf. */
 class ResettableHttpsAgent extends https.Agent {
   override createConnection(options: tls.ConnectionOptions & net.TcpNetConnectOpts): net.Socket {
-    const tcp = net.connect(options);
+    const tcp = net.connect({ ...options, ...TCP_KEEPALIVE });
     const socket = tls.connect({ ...options, socket: tcp });
     tcpOf.set(socket, tcp);
     return socket;

@@ -170,6 +170,72 @@ describe('watcher', () => {
     assert.equal(w.stats.lists, 1, 'a stall never relists');
   });
 
+  it('replaces a silent watch when a probe on a new connection sees changes it has not delivered', async () => {
+    const state = {
+      items: [],
+      listRv: '7',
+      watches: [
+        (_req: RecordedRequest, res: http.ServerResponse) => {
+          beginWatch(res);
+          writeEvent(res, 'ADDED', cm('x', '8'));
+          // Then frozen: open, silent, and the change below never arrives on this connection.
+        },
+        // The probe: the server has a change after 8 that the running watch did not deliver.
+        (_req: RecordedRequest, res: http.ServerResponse) => {
+          beginWatch(res);
+          writeEvent(res, 'ADDED', cm('y', '9'));
+          res.end();
+        },
+        (_req: RecordedRequest, res: http.ServerResponse) => {
+          beginWatch(res);
+          writeEvent(res, 'ADDED', cm('y', '9'));
+        },
+      ],
+    };
+    const { server, w, events } = await start(apiServer(state), { watchdogMs: 60_000, probeIntervalMs: 50 });
+    await until('the missed change through the resumed watch', () =>
+      events.some((e) => e.type === 'apply' && e.object.metadata.name === 'y'),
+    );
+    const [, probe, resumed] = watchRequests(server);
+    assert.equal(probe?.query.get('resourceVersion'), '8');
+    assert.equal(probe?.query.get('timeoutSeconds'), '1');
+    assert.equal(resumed?.query.get('resourceVersion'), '8', 'resumes from the last delivered resourceVersion');
+    assert.equal(w.stats.frozen, 1);
+    assert.equal(w.stats.stalls, 1);
+    assert.equal(w.stats.lists, 1, 'a frozen watch is resumed, not relisted');
+  });
+
+  it('keeps a silent watch whose probe finds nothing new, and probes only while it is silent', async () => {
+    let open: http.ServerResponse | undefined;
+    const emptyProbe = (_req: RecordedRequest, res: http.ServerResponse) => {
+      beginWatch(res);
+      res.end();
+    };
+    const state = {
+      items: [],
+      listRv: '7',
+      watches: [
+        (_req: RecordedRequest, res: http.ServerResponse) => {
+          beginWatch(res);
+          open = res;
+        },
+        ...Array.from({ length: 50 }, () => emptyProbe),
+      ],
+    };
+    const { w, events } = await start(apiServer(state), { watchdogMs: 60_000, probeIntervalMs: 40 });
+    await until('two probes of the idle watch', () => w.stats.probes >= 2);
+    // Busy: an event every 10 ms keeps every probe away.
+    const probesBefore = w.stats.probes;
+    for (let i = 0; i < 20; i++) {
+      writeEvent(open!, 'ADDED', cm(`busy-${i}`, String(10 + i)));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await until('the busy events', () => events.filter((e) => e.type === 'apply').length === 20);
+    assert.ok(w.stats.probes <= probesBefore + 1, `probes while busy: ${w.stats.probes - probesBefore}`);
+    assert.equal(w.stats.frozen, 0);
+    assert.equal(w.stats.watchesStarted, 1, 'the live watch was never replaced');
+  });
+
   it('keeps a healthy watch open far past the request timeout (client-node #364)', async () => {
     let open: http.ServerResponse | undefined;
     const state = {

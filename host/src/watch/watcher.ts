@@ -37,6 +37,19 @@ export interface WatcherOptions {
    * The API server sends a bookmark about once a minute, so the default allows one to go missing.
    */
   readonly watchdogMs?: number;
+  /**
+   * A watch silent (no event, no bookmark) this long is probed, and again after every further interval of
+   * silence; 0 turns probing off. A probe is one short watch (server timeout 1 s) from the same
+   * resourceVersion on a new connection: if it delivers a change the running watch has not, that watch's
+   * connection is frozen (a proxy or load balancer lost its state: no FIN, no RST, and TCP keepalive is
+   * answered by the proxy), so it is abandoned and resumed from its resourceVersion, without a relist.
+   * Cost: nothing while events or bookmarks arrive at least this often; otherwise at most one probe per
+   * interval per watch (the API server sends bookmarks about once a minute, so an idle watch costs up to
+   * five probes a minute at the default). Default 10 s.
+   */
+  readonly probeIntervalMs?: number;
+  /** Longest a probe may take, connecting included; a probe that fails or times out proves nothing. Default 5 s. */
+  readonly probeTimeoutMs?: number;
   /** A watch that ends cleanly sooner than this without any event counts as a failure (no hot loop). */
   readonly minHealthyWatchMs?: number;
   readonly backoff?: BackoffOptions;
@@ -61,8 +74,12 @@ export interface WatcherStats {
   reconnects: number;
   events: number;
   bookmarks: number;
-  /** Watches aborted by the inactivity watchdog. */
+  /** Watches abandoned as stalled: by the inactivity watchdog, or after a probe found them frozen. */
   stalls: number;
+  /** Liveness probes started on a silent watch (see WatcherOptions.probeIntervalMs). */
+  probes: number;
+  /** Watches abandoned because a probe on a new connection saw changes they had not delivered. */
+  frozen: number;
   /** 410 Gone answers and ERROR events. */
   gone: number;
   errors: number;
@@ -88,6 +105,8 @@ export function watcher(client: WatchClient, spec: WatcherSpec, options: Watcher
     events: 0,
     bookmarks: 0,
     stalls: 0,
+    probes: 0,
+    frozen: 0,
     gone: 0,
     errors: 0,
   };
@@ -117,6 +136,8 @@ async function* run(
   const maxTimeout = options.maxWatchTimeoutSeconds ?? 600;
   const watchdogMs = options.watchdogMs ?? 120_000;
   const minHealthyWatchMs = options.minHealthyWatchMs ?? 1000;
+  const probeIntervalMs = options.probeIntervalMs ?? 10_000;
+  const probeTimeoutMs = options.probeTimeoutMs ?? 5000;
   const backoff = new Backoff({ now, random, ...options.backoff });
   const where = { resource: spec.resource.plural, namespace: spec.namespace, labelSelector: spec.labelSelector };
   const selectors = {
@@ -188,12 +209,67 @@ async function* run(
     const ctl = new AbortController();
     const watchSignal = signal === undefined ? ctl.signal : AbortSignal.any([signal, ctl.signal]);
     let watchdog: ReturnType<typeof setTimeout> | undefined;
-    const arm = () => {
+    let probeTimer: ReturnType<typeof setTimeout> | undefined;
+    /** Events and bookmarks read from this watch: a probe compares it before and after. */
+    let heard = 0;
+    let streaming = false;
+    const disarm = () => {
       clearTimeout(watchdog);
+      clearTimeout(probeTimer);
+    };
+    const arm = () => {
+      disarm();
       watchdog = setTimeout(
         () => ctl.abort(new WrError('WR_WATCH_STALLED', `no watch event or bookmark within ${watchdogMs} ms`)),
         watchdogMs,
       );
+      if (streaming && probeIntervalMs > 0) probeTimer = setTimeout(() => void probe(), probeIntervalMs);
+    };
+    // Is the silence an idle resource or a frozen connection? Ask the server again, on a new connection.
+    const probe = async () => {
+      if (watchSignal.aborted) return;
+      const from = state.resourceVersion;
+      const before = heard;
+      stats.probes++;
+      const probeCtl = new AbortController();
+      const timer = setTimeout(
+        () => probeCtl.abort(new WrError('WR_KUBE_UNAVAILABLE', `watch probe: no answer within ${probeTimeoutMs} ms`)),
+        probeTimeoutMs,
+      );
+      let missed = false;
+      let gone = false;
+      try {
+        const probeStream = await client.watch(spec.resource, {
+          ...selectors,
+          resourceVersion: from,
+          allowWatchBookmarks: false,
+          timeoutSeconds: 1,
+          signal: AbortSignal.any([watchSignal, probeCtl.signal]),
+        });
+        // Read to the server's end of the probe (1 s): a live watch gets the same changes within that time.
+        for await (const event of probeStream) if (event.type !== 'BOOKMARK') missed = true;
+      } catch (err) {
+        // An expired resourceVersion would also stop the running watch at its next reconnect: resume now.
+        if (isWrError(err, 'WR_KUBE_GONE')) gone = true;
+        else if (!watchSignal.aborted) logger.debug({ ...where, ...describe(err) }, 'watch probe failed');
+      } finally {
+        clearTimeout(timer);
+        probeCtl.abort();
+      }
+      if (watchSignal.aborted || heard !== before) return; // gone, or alive: arm() already rescheduled us
+      if (missed || gone) {
+        stats.frozen++;
+        ctl.abort(
+          new WrError(
+            'WR_WATCH_STALLED',
+            gone
+              ? `watch silent for ${probeIntervalMs} ms and its resourceVersion expired`
+              : `watch silent while a probe on a new connection saw changes it has not delivered`,
+          ),
+        );
+        return;
+      }
+      arm();
     };
     const startedAt = now();
     let delivered = 0;
@@ -209,9 +285,11 @@ async function* run(
         timeoutSeconds: minTimeout + Math.floor(random() * (maxTimeout - minTimeout + 1)),
         signal: watchSignal,
       });
+      streaming = true;
       arm();
       backoff.healthy();
       for await (const event of stream) {
+        heard++;
         const rv = event.object.metadata?.resourceVersion;
         if (typeof rv === 'string' && rv !== '') state.resourceVersion = rv;
         if (event.type === 'BOOKMARK') {
@@ -221,8 +299,8 @@ async function* run(
         }
         stats.events++;
         delivered++;
-        // The watchdog measures the server, not a slow consumer: it sleeps while the event is handed over.
-        clearTimeout(watchdog);
+        // The watchdog and probe measure the server, not a slow consumer: they sleep while the event is handed over.
+        disarm();
         yield event.type === 'DELETED'
           ? { type: 'delete', object: event.object }
           : { type: 'apply', object: event.object };
@@ -245,7 +323,7 @@ async function* run(
       }
       await pause(err);
     } finally {
-      clearTimeout(watchdog);
+      disarm();
       ctl.abort(new WrError('WR_KUBE_UNAVAILABLE', 'watch released'));
     }
   }
