@@ -1,8 +1,9 @@
 // ReflectorRegistry: one reference-counted reflector and store per (kind, namespace scope, label selector).
 
 import type { KubeClient } from '../kube/client.ts';
+import { apiVersionOf, gvkOf } from '../kube/gvk.ts';
 import { type Logger, silentLogger } from '../kube/logger.ts';
-import { type ApiResource, apiVersionOf, gvkOf } from '../kube/paths.ts';
+import type { ApiResource } from '../kube/paths.ts';
 import { type Reflector, reflector } from '../watch/reflector.ts';
 import { type WatchClient, type WatcherOptions, type WatcherStats, watcher } from '../watch/watcher.ts';
 import type { Handler } from './internal/dispatcher.ts';

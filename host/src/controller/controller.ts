@@ -9,13 +9,14 @@ import type { TriggerReason } from '../abi/types.ts';
 import type { CachedObject, Indexer, ReflectorRegistry } from '../cache/index.ts';
 import { WrError } from '../errors.ts';
 import { Executor, type ExecutorClient, groupOf, type KindRef } from '../executor/index.ts';
+import { kindKey } from '../kube/gvk.ts';
 import type { Logger } from '../kube/index.ts';
 import { EventMapper, type MappingEvent, objectKey, PeriodicResync, splitKey } from '../mapping/index.ts';
 import { type QueueObserver, type TriggerSource, type WorkItem, WorkQueue } from '../queue/index.ts';
 import type { ObjectView, ReconcileRequest, Reconciler } from '../reconcile/types.ts';
 import { ReconcileWorker, type WorkResult } from '../reconcile/worker.ts';
 import { type ReadGrant, ScopedReadPort } from './read-port.ts';
-import { acquireScope, type KindCaches, kindKey, type WatchScope } from './scope.ts';
+import { acquireScope, type KindCaches, type WatchScope } from './scope.ts';
 
 export interface ControllerConfig {
   readonly scope: WatchScope;
@@ -198,8 +199,8 @@ export class ReconcilerController {
       client: this.#options.client,
       logger: this.#options.logger,
     });
-    const relatedByKey = new Map(related.map((c) => [kindKey(c.kind), c] as const));
-    const ownedByKey = new Map(owned.map((c) => [kindKey(c.kind), c] as const));
+    const relatedByKey = new Map(related.map((c) => [kindKey(c.kind.apiVersion, c.kind.kind), c] as const));
+    const ownedByKey = new Map(owned.map((c) => [kindKey(c.kind.apiVersion, c.kind.kind), c] as const));
     const options = this.#options;
     const worker = new ReconcileWorker({
       reconciler: options.reconciler,
@@ -213,7 +214,7 @@ export class ReconcilerController {
       } as ReconcileRequest['reconciler'],
       primaries: { get: (ns, name) => primary.get(ns, name) },
       children: {
-        byOwner: (uid, kind) => ownedByKey.get(kindKey(kind))?.byOwner(uid, undefined) ?? [],
+        byOwner: (uid, kind) => ownedByKey.get(kindKey(kind.apiVersion, kind.kind))?.byOwner(uid, undefined) ?? [],
       },
       related: {
         // Related objects are those of the declared kinds in the primary's namespace (narrowed by the
@@ -247,7 +248,7 @@ export class ReconcilerController {
       },
       related: Object.fromEntries(
         related.map((c) => [
-          kindKey(c.kind),
+          kindKey(c.kind.apiVersion, c.kind.kind),
           (obj: { metadata: { namespace?: string } }) => primaryKeysIn(obj.metadata.namespace),
         ]),
       ),
@@ -269,7 +270,7 @@ export class ReconcilerController {
     };
     subscribe(primary, (e) => mapper.primary(e));
     for (const c of owned) subscribe(c, (e) => mapper.child(e));
-    for (const c of related) subscribe(c, mapper.related(kindKey(c.kind)));
+    for (const c of related) subscribe(c, mapper.related(kindKey(c.kind.apiVersion, c.kind.kind)));
 
     const resync =
       config.resyncPeriodMs > 0

@@ -7,4 +7,4 @@ export {
   uidIndexer,
 } from './controller.ts';
 export { type ReadGrant, ScopedReadPort } from './read-port.ts';
-export { acquireScope, KindCaches, kindKey, type WatchScope } from './scope.ts';
+export { acquireScope, KindCaches, type WatchScope } from './scope.ts';

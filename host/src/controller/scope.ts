@@ -2,7 +2,8 @@
 
 import type { CachedObject, CacheHandle, LabelSelector, ReflectorRegistry, StoreReader } from '../cache/index.ts';
 import { isWrError, WrError } from '../errors.ts';
-import { type KindRef, validateOwnedKinds } from '../executor/index.ts';
+import { validateOwnedKinds } from '../executor/index.ts';
+import { type KindRef, kindKey } from '../kube/gvk.ts';
 
 /** What a controller watches. An empty `namespaces` list means every namespace (one cluster-wide watch). */
 export interface WatchScope {
@@ -14,11 +15,6 @@ export interface WatchScope {
     readonly kind: string;
     readonly labelSelector?: LabelSelector;
   }[];
-}
-
-/** The key of a kind in the reconcile input and in scopes: "apiVersion/kind". */
-export function kindKey(kind: { readonly apiVersion: string; readonly kind: string }): string {
-  return `${kind.apiVersion}/${kind.kind}`;
 }
 
 /**
@@ -188,7 +184,9 @@ async function syncedWithin(acquired: readonly Acquired[], timeoutMs: number): P
         });
       }
       const timer = setTimeout(() => {
-        const waiting = acquired.filter((a) => a.handles.some((h) => !h.hasSynced)).map((a) => kindKey(a.kind));
+        const waiting = acquired
+          .filter((a) => a.handles.some((h) => !h.hasSynced))
+          .map((a) => kindKey(a.kind.apiVersion, a.kind.kind));
         reject(
           new WrError(
             'WR_KUBE_UNAVAILABLE',

@@ -1,24 +1,9 @@
 // How the executor names kinds: the primary's and the owned children's, with their scope.
 
 import { WrError } from '../errors.ts';
-import { groupOf } from './permissions.ts';
+import { groupKind, type KindRef } from '../kube/gvk.ts';
 
-/** A kind as the host watches it; `namespaced` comes from discovery. */
-export interface KindRef {
-  readonly apiVersion: string;
-  readonly kind: string;
-  readonly namespaced: boolean;
-}
-
-/** The key of a kind in ReconcileInput.children/related: "apiVersion/kind" ("v1/ConfigMap", "apps/v1/Deployment"). */
-export function kindKey(apiVersion: string, kind: string): string {
-  return `${apiVersion}/${kind}`;
-}
-
-/** Identity across versions: the same object is served as apps/v1 and apps/v1beta2, so group + kind decide. */
-export function groupKind(apiVersion: string, kind: string): string {
-  return `${kind}.${groupOf(apiVersion)}`;
-}
+export { groupKind, type KindRef, kindKey } from '../kube/gvk.ts';
 
 /** A child's identity across versions: "Kind.group/namespace/name". */
 export function childKey(apiVersion: string, kind: string, namespace: string | undefined, name: string): string {

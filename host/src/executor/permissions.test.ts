@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isWrError } from '../errors.ts';
-import { compilePermissions, groupOf, type Permissions } from './permissions.ts';
+import { groupOf } from '../kube/gvk.ts';
+import { compilePermissions, type Permissions } from './permissions.ts';
 
 const cm = (namespace: string | undefined) => ({ group: '', kind: 'ConfigMap', namespace });
 

@@ -40,12 +40,6 @@ export interface CapabilityChecker {
   allows(verb: Verb, target: CapabilityTarget, primaryNamespace: string | undefined): boolean;
 }
 
-/** The group part of an apiVersion: 'apps/v1' -> 'apps', 'v1' -> '' (core). */
-export function groupOf(apiVersion: string): string {
-  const slash = apiVersion.indexOf('/');
-  return slash === -1 ? '' : apiVersion.slice(0, slash);
-}
-
 const MAX_RULES = 256;
 const VERB_SET: ReadonlySet<string> = new Set(VERBS);
 

@@ -7,13 +7,14 @@ import { OUTPUT_LIMITS } from '../abi/constants.ts';
 import { findShapeViolation } from '../abi/shape.ts';
 import type { GuestEvent, KubeObject, OwnerReference, ReconcileOutput } from '../abi/types.ts';
 import { WrError } from '../errors.ts';
+import { groupOf } from '../kube/gvk.ts';
 import { isPathSegment } from '../kube/paths.ts';
 import type { ObjectView } from '../reconcile/types.ts';
 import { isObject } from './internal/compare.ts';
 import type { ObservedChild } from './internal/observed.ts';
 import { truncateUtf8 } from './internal/truncate.ts';
 import { childKey, groupKind, type KindRef, kindKey } from './kinds.ts';
-import { type CapabilityChecker, groupOf, type Verb } from './permissions.ts';
+import type { CapabilityChecker, Verb } from './permissions.ts';
 import type { ObjectRef } from './ports.ts';
 
 export interface PlanLimits {

@@ -4,6 +4,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../abi/types.ts';
 import { isWrError, WrError } from '../errors.ts';
 import { Discovery, type DiscoveryOptions } from './discovery.ts';
+import { apiVersionOf, gvkOf } from './gvk.ts';
 import { lines } from './internal/lines.ts';
 import {
   errorFromKubeStatus,
@@ -13,15 +14,7 @@ import {
   type RequestContext,
   retryAfterMsOf,
 } from './internal/status.ts';
-import {
-  type ApiResource,
-  apiVersionOf,
-  collectionPath,
-  gvkOf,
-  objectPath,
-  type QueryValue,
-  withQuery,
-} from './paths.ts';
+import { type ApiResource, collectionPath, objectPath, type QueryValue, withQuery } from './paths.ts';
 import { kubeConfigTransport, type Transport } from './transport.ts';
 
 export interface KubeList {

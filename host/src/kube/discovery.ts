@@ -1,7 +1,8 @@
 // Resolves a kind to its resource (plural, scope) through API discovery, cached per group version.
 
 import { WrError } from '../errors.ts';
-import { type ApiResource, apiVersionOf, type GroupVersionKind, groupVersionPath } from './paths.ts';
+import { apiVersionOf, type GroupVersionKind } from './gvk.ts';
+import { type ApiResource, groupVersionPath } from './paths.ts';
 
 /** The parts of a metav1.APIResourceList that discovery reads. */
 interface ApiResourceList {

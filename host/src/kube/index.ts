@@ -15,19 +15,19 @@ export {
   type WriteOptions,
 } from './client.ts';
 export { Discovery, type DiscoveryOptions } from './discovery.ts';
+export {
+  apiVersionOf,
+  type GroupVersionKind,
+  groupKind,
+  groupOf,
+  gvkOf,
+  type KindRef,
+  kindKey,
+  parseApiVersion,
+} from './gvk.ts';
 export { retryAfterMsOf } from './internal/status.ts';
 export { type LogFn, type Logger, silentLogger } from './logger.ts';
-export {
-  type ApiResource,
-  apiVersionOf,
-  collectionPath,
-  type GroupVersionKind,
-  groupVersionPath,
-  gvkOf,
-  objectPath,
-  parseApiVersion,
-  withQuery,
-} from './paths.ts';
+export { type ApiResource, collectionPath, groupVersionPath, objectPath, withQuery } from './paths.ts';
 export {
   type HttpTransportOptions,
   httpTransport,

@@ -1,13 +1,7 @@
 // Builds API server URL paths and query strings for a resource, an object or one of its subresources.
 
 import { WrError } from '../errors.ts';
-
-export interface GroupVersionKind {
-  /** "" for the core group. */
-  readonly group: string;
-  readonly version: string;
-  readonly kind: string;
-}
+import type { GroupVersionKind } from './gvk.ts';
 
 /** A resource as discovery describes it: everything needed to build its paths. */
 export interface ApiResource extends GroupVersionKind {
@@ -27,24 +21,6 @@ function checkSegment(what: string, value: string): string {
     throw new WrError('WR_KUBE_INVALID', `${what} ${JSON.stringify(value.slice(0, 64))} is not a valid path segment`);
   }
   return encodeURIComponent(value);
-}
-
-export function parseApiVersion(apiVersion: string): { group: string; version: string } {
-  const parts = apiVersion.split('/');
-  if (parts.length === 1 && parts[0] !== '') return { group: '', version: parts[0]! };
-  if (parts.length === 2 && parts[0] !== '' && parts[1] !== '') return { group: parts[0]!, version: parts[1]! };
-  throw new WrError('WR_KUBE_INVALID', `apiVersion ${JSON.stringify(apiVersion)} is not "version" or "group/version"`);
-}
-
-export function apiVersionOf(gv: { group: string; version: string }): string {
-  return gv.group === '' ? gv.version : `${gv.group}/${gv.version}`;
-}
-
-export function gvkOf(obj: { apiVersion?: unknown; kind?: unknown }): GroupVersionKind {
-  if (typeof obj.apiVersion !== 'string' || typeof obj.kind !== 'string' || obj.kind === '') {
-    throw new WrError('WR_KUBE_INVALID', 'object lacks apiVersion or kind');
-  }
-  return { ...parseApiVersion(obj.apiVersion), kind: obj.kind };
 }
 
 /** "/api/v1" or "/apis/apps/v1": where a group version lives and is discovered. */

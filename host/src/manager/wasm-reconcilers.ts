@@ -11,6 +11,7 @@ import { labelSelectorFromObject } from '../cache/index.ts';
 import { type ControllerConfig, type ReadGrant, ReconcilerController, ScopedReadPort } from '../controller/index.ts';
 import { errorFields, isRetryable, isWrError, WrError } from '../errors.ts';
 import { type CoreEvent, EventBroadcaster, type ExecutorClient } from '../executor/index.ts';
+import { groupKind } from '../kube/gvk.ts';
 import type { KubeClient, Logger } from '../kube/index.ts';
 import { objectKey, splitKey } from '../mapping/index.ts';
 import type { Metrics } from '../metrics/index.ts';
@@ -712,9 +713,11 @@ interface Claim {
 }
 
 function claimOf(spec: ReconcilerSpec): Claim {
-  const slash = spec.for.apiVersion.lastIndexOf('/');
-  const group = slash < 0 ? '' : spec.for.apiVersion.slice(0, slash);
-  return { groupKind: `${spec.for.kind}.${group}`, namespaces: spec.for.namespaces, selector: spec.for.labelSelector };
+  return {
+    groupKind: groupKind(spec.for.apiVersion, spec.for.kind),
+    namespaces: spec.for.namespaces,
+    selector: spec.for.labelSelector,
+  };
 }
 
 /** True unless the two provably reconcile different objects (other kind, namespaces or disjoint selectors). */

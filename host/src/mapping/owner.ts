@@ -5,6 +5,7 @@
 // collection) would wake the new one on every change. So the UID decides whenever the cache knows it.
 
 import type { KubeObject, OwnerReference } from '../abi/types.ts';
+import { groupOf } from '../kube/gvk.ts';
 import { objectKey } from './event.ts';
 
 /** The primary kind children are mapped to. Versions are ignored: an owner is named by group and kind. */
@@ -53,10 +54,4 @@ function controllerRef(child: KubeObject, owner: OwnerKind): OwnerReference | un
     }
   }
   return undefined;
-}
-
-/** "apps/v1" -> "apps"; "v1" (the core group) -> "". */
-function groupOf(apiVersion: string): string {
-  const slash = apiVersion.lastIndexOf('/');
-  return slash === -1 ? '' : apiVersion.slice(0, slash);
 }

@@ -4,7 +4,7 @@
 // serialises children or related objects; the Wasm path splices their cached JSON into the guest input.
 
 import type { KubeObject } from '../abi/types.ts';
-import { type KindRef, kindKey } from '../executor/kinds.ts';
+import { type KindRef, kindKey } from '../kube/gvk.ts';
 import type { ObjectView, ReconcileRequest } from './types.ts';
 
 export interface PrimaryReader {
