@@ -130,6 +130,8 @@ export class HostBridge {
   /** Any unexpected host exception becomes an abort of this call, so nothing escapes unclassified. */
   #guard<T>(body: () => T): T {
     try {
+      // Every import pays its base price here, once, before anything else (and traps outside a call).
+      this.#pay(HOST_CALL_FUEL.base);
       return body();
     } catch (err) {
       // A stack overflow inside an import belongs to the guest's recursion: let the instance classify it.
@@ -159,8 +161,9 @@ export class HostBridge {
     if (left < 0) this.#fail('WR_GUEST_BUDGET_EXCEEDED', 'the guest used up its fuel budget in a host call');
   }
 
-  #charge(bytes: number): void {
-    this.#pay(HOST_CALL_FUEL.base + Math.ceil(bytes / HOST_CALL_FUEL.bytesPerUnit));
+  /** The per-byte price of what an import reads, measures or copies. */
+  #payBytes(bytes: number): void {
+    this.#pay(Math.ceil(bytes / HOST_CALL_FUEL.bytesPerUnit));
   }
 
   /** Guest memory [ptr, ptr+len) as a view, or an abort when the range is outside linear memory. */
@@ -180,12 +183,11 @@ export class HostBridge {
   }
 
   #log(level: number, ptr: number, len: number): void {
-    this.#charge(0);
     const name = LEVEL_NAMES[level];
     if (name === undefined) this.#fail('WR_GUEST_TRAP', `log: unknown level ${level}`, { level });
     const view = this.#bytes('log', ptr, len);
     const kept = Math.min(view.length, this.#env.limits.logBytes);
-    this.#charge(kept);
+    this.#payBytes(kept);
     if (!this.#env.logger.isLevelEnabled(name)) return;
     if (this.#logLines >= this.#env.limits.logLinesPerCall) {
       this.#logDropped++;
@@ -200,17 +202,15 @@ export class HostBridge {
   }
 
   #logEnabled(level: number): number {
-    this.#charge(0);
     const name = LEVEL_NAMES[level];
     if (name === undefined) return HOST_STATUS.INVALID_ARGUMENT;
     return this.#env.logger.isLevelEnabled(name) ? 1 : 0;
   }
 
   #read(kind: 'get' | 'list', ptr: number, len: number): number {
-    this.#charge(0);
     const view = this.#bytes(kind, ptr, len);
     this.#pay(HOST_CALL_FUEL.request);
-    this.#charge(view.length);
+    this.#payBytes(view.length);
     this.#held = undefined;
     if (this.#mode !== 'call') return HOST_STATUS.DENIED;
     let request: unknown;
@@ -224,7 +224,8 @@ export class HostBridge {
     // The round trip to the cache is paid before it is made; what it found, as soon as that is known.
     this.#pay(HOST_CALL_FUEL.read);
     const answer = this.#env.reads(kind, parsed);
-    this.#pay(answer.scanned * HOST_CALL_FUEL.perObject + Math.ceil(answer.bytes / HOST_CALL_FUEL.bytesPerUnit));
+    this.#pay(answer.scanned * HOST_CALL_FUEL.perObject);
+    this.#payBytes(answer.bytes);
     if (answer.status !== HOST_STATUS.OK || answer.data === undefined) return answer.status;
     if (answer.bytes > this.#env.limits.resultBytes) return HOST_STATUS.TOO_LARGE;
     this.#held = answer.data;
@@ -232,19 +233,17 @@ export class HostBridge {
   }
 
   #resultRead(ptr: number, len: number): number {
-    this.#charge(0);
     const view = this.#bytes('result_read', ptr, len);
     const held = this.#held;
     if (held === undefined) return HOST_STATUS.NO_RESULT;
     if (view.length < held.length) return HOST_STATUS.INVALID_ARGUMENT;
-    this.#charge(held.length);
+    this.#payBytes(held.length);
     view.set(held);
     this.#held = undefined;
     return held.length;
   }
 
   #setOutput(ptr: number, len: number): void {
-    this.#charge(0);
     const view = this.#bytes('set_output', ptr, len);
     const limit = this.#env.limits.outputBytes;
     if (view.length > limit) {
@@ -254,7 +253,7 @@ export class HostBridge {
       });
     }
     if (this.#output !== undefined) this.#fail('WR_GUEST_OUTPUT_INVALID', 'set_output called twice in one call');
-    this.#charge(view.length);
+    this.#payBytes(view.length);
     try {
       this.#output = utf8.decode(view);
     } catch {
@@ -263,7 +262,6 @@ export class HostBridge {
   }
 
   #nowMs(): number {
-    this.#charge(0);
     return this.#env.clock();
   }
 }
