@@ -126,3 +126,30 @@ describe('ModuleSlot', () => {
     assert.deepEqual(s.stats(), []);
   });
 });
+
+describe('ModuleSlot on a failing host', () => {
+  it('a cache read the host fails to answer fails that call as WR_HOST_INTERNAL; the next read is answered', async () => {
+    const { logger, lines } = recordingLogger();
+    let broken = true;
+    const port = mapReadPort([]);
+    const s = new ModuleSlot({
+      identity: { name: 'probe' },
+      loader,
+      logger,
+      readPort: {
+        get: port.get,
+        list: (query) => {
+          if (broken) throw new Error('a bug in the cache');
+          return port.list(query);
+        },
+      },
+    });
+    await s.load(await fixture('probe'), null);
+    const list = 'l{"apiVersion":"v1","kind":"ConfigMap"}';
+    await assert.rejects(s.call('wr_reconcile', list), (err: unknown) => isWrError(err, 'WR_HOST_INTERNAL'));
+    assert.ok(lines.some((l) => l.level === 'error' && l.fields.code === 'WR_HOST_INTERNAL'));
+    broken = false;
+    assert.deepEqual(await s.call('wr_reconcile', list), { status: { r: [] } });
+    await s.close();
+  });
+});

@@ -24,6 +24,8 @@ export const STATE = { idle: 0, request: 1, read: 2, reply: 3, done: 4 } as cons
 export const OP = { instantiate: 1, call: 2, drop: 3 } as const;
 export const CALL_EXPORT = ['wr_reconcile', 'wr_finalize'] as const;
 export const READ_KIND = ['get', 'list'] as const;
+/** The status of a read the main thread failed to answer (a host bug): the worker fails the call. */
+export const READ_HOST_FAILED = -1000;
 
 const DATA_INITIAL_BYTES = 64 * 1024;
 /** Virtual reservation per worker; only touched pages cost memory. Bounds every message. */
@@ -77,6 +79,13 @@ export class Channel {
     }
   }
 
+  /** Writes `text` from offset 0 and sets CTL.len; `bytes`, its UTF-8 length, when the caller knows it. */
+  writeText(text: string, bytes = Buffer.byteLength(text, 'utf8')): void {
+    this.#reserve(bytes);
+    Buffer.from(this.#data, 0, bytes).write(text, 0, bytes, 'utf8');
+    this.ctl[CTL.len] = bytes;
+  }
+
   /** Writes `parts` back to back from offset 0; returns each part's UTF-8 length. Sets CTL.len to the total. */
   writeTexts(...parts: string[]): number[] {
     const lengths = parts.map((p) => Buffer.byteLength(p, 'utf8'));
@@ -105,6 +114,12 @@ export interface WireError {
   readonly code: string;
   readonly message: string;
   readonly details?: Record<string, unknown>;
+}
+
+/** A failure as it crosses the thread boundary; anything but a WrError is a host bug. */
+export function toWire(err: unknown): WireError {
+  const e = err instanceof WrError ? err : new WrError('WR_HOST_INTERNAL', String((err as Error)?.message ?? err));
+  return { code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) };
 }
 
 /** The WrError a wire error stands for; a code this host does not know is a host bug. */

@@ -5,8 +5,8 @@
 // structured clone, which shares V8's compiled code instead of copying or recompiling it.
 
 import { parentPort } from 'node:worker_threads';
-import { isWrError } from '../../errors.ts';
 import { compileModule, type LoadLimits } from '../loader.ts';
+import { toWire } from './channel.ts';
 
 export interface CompileRequest {
   readonly id: number;
@@ -19,9 +19,6 @@ parentPort!.on('message', async ({ id, bytes, digest, limits }: CompileRequest) 
   try {
     parentPort!.postMessage({ id, compiled: await compileModule(bytes, digest, limits) });
   } catch (err) {
-    const error = isWrError(err)
-      ? { code: err.code, message: err.message, details: err.details }
-      : { code: 'WR_MODULE_COMPILE', message: `the compile thread failed: ${(err as Error)?.message ?? err}` };
-    parentPort!.postMessage({ id, error });
+    parentPort!.postMessage({ id, error: toWire(err) });
   }
 });

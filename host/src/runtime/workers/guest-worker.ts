@@ -6,7 +6,7 @@
 // heap limit) ends this thread, which the main thread notices and replaces, never the host.
 
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { isWrError, WrError } from '../../errors.ts';
+import { WrError } from '../../errors.ts';
 import { GuestInstance } from '../instance.ts';
 import type { ReadKind, ReadRequest } from '../internal/reads.ts';
 import type { RuntimeLimits } from '../limits.ts';
@@ -18,8 +18,10 @@ import {
   type ChannelBuffers,
   CTL,
   OP,
+  READ_HOST_FAILED,
   READ_KIND,
   STATE,
+  toWire,
   type WireInstantiate,
   type WireLog,
   type WireModule,
@@ -81,12 +83,12 @@ function awaitChange(current: number): void {
 
 /** A cache read: handed to the main thread, which answers while this thread waits. */
 function remoteRead(kind: ReadKind, request: ReadRequest) {
-  const [len] = channel.writeTexts(JSON.stringify(request));
+  channel.writeText(JSON.stringify(request));
   ctl[CTL.a0] = READ_KIND.indexOf(kind);
-  ctl[CTL.len] = len!;
   channel.signal(STATE.read);
   awaitChange(STATE.read);
   const status = ctl[CTL.a0]!;
+  if (status === READ_HOST_FAILED) throw new WrError('WR_HOST_INTERNAL', 'the host failed to answer a cache read');
   const bytes = ctl[CTL.a2]!;
   return {
     status,
@@ -136,11 +138,6 @@ function drop(instanceId: number): void {
   if (--entry.refs === 0) modules.delete(held.moduleId);
 }
 
-function wireError(err: unknown): WrError {
-  if (isWrError(err)) return err;
-  return new WrError('WR_HOST_INTERNAL', `guest worker failed: ${(err as Error)?.message ?? String(err)}`);
-}
-
 /** Runs the operation in the control block; returns the output text of a call, if any. */
 function perform(): string | undefined {
   const op = ctl[CTL.op];
@@ -175,8 +172,7 @@ for (;;) {
     output = perform() ?? '';
     reply = {};
   } catch (err) {
-    const e = wireError(err);
-    reply = { error: { code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) } };
+    reply = { error: toWire(err) };
   }
   const event = lastEvent as CallEvent | undefined;
   if (event !== undefined) reply = { ...reply, fuelUsed: event.fuelUsed, durationMs: event.durationMs };

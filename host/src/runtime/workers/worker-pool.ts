@@ -18,7 +18,7 @@ import { availableParallelism } from 'node:os';
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { EXPORTS } from '../../abi/constants.ts';
 import type { ReconcileOutput } from '../../abi/types.ts';
-import { type ErrorCode, WrError } from '../../errors.ts';
+import { type ErrorCode, errorFields, WrError } from '../../errors.ts';
 import type { GuestCallExport } from '../instance.ts';
 import { answerRead, type ReadKind, type ReadRequest } from '../internal/reads.ts';
 import type { RuntimeLimits } from '../limits.ts';
@@ -32,6 +32,7 @@ import {
   fromWire,
   MessageTooLarge,
   OP,
+  READ_HOST_FAILED,
   READ_KIND,
   STATE,
   type WireInstantiate,
@@ -77,6 +78,8 @@ interface Operation {
   readonly instance: RemoteInstance;
   readonly export?: number;
   readonly payload: string;
+  /** UTF-8 length of `payload` when the caller has measured it already. */
+  readonly payloadBytes?: number;
   readonly deadlineMs: number;
   readonly resolve: (reply: { reply: WireReply; output: string }) => void;
   readonly reject: (err: WrError) => void;
@@ -139,8 +142,15 @@ class GuestWorker {
     if (this.dead) return Promise.reject(new WrError('WR_GUEST_WORKER_EXITED', 'the guest worker is gone'));
     const { promise, resolve, reject } = Promise.withResolvers<{ reply: WireReply; output: string }>();
     this.#queue.push({ ...op, resolve, reject });
-    if (this.#current === undefined) void this.#next();
+    if (this.#current === undefined) this.#kick();
     return promise;
+  }
+
+  /** Runs the next operation; a failure of the hand-off itself is a host bug that ends this worker only. */
+  #kick(): void {
+    this.#next().catch((err: unknown) =>
+      this.#die('WR_HOST_INTERNAL', `the guest worker's channel failed: ${(err as Error)?.message ?? err}`),
+    );
   }
 
   async #next(): Promise<void> {
@@ -158,11 +168,10 @@ class GuestWorker {
     }
     const ch = this.channel;
     try {
-      const [len] = ch.writeTexts(op.payload);
+      ch.writeText(op.payload, op.payloadBytes);
       ch.ctl[CTL.op] = op.op;
       ch.ctl[CTL.a0] = op.instance.id;
       ch.ctl[CTL.a1] = op.export ?? 0;
-      ch.ctl[CTL.len] = len!;
     } catch (err) {
       this.#current = undefined;
       op.reject(
@@ -170,7 +179,7 @@ class GuestWorker {
           ? new WrError('WR_GUEST_INPUT_TOO_LARGE', err.message, { details: { bytes: err.bytes } })
           : new WrError('WR_HOST_INTERNAL', `could not hand the call to its worker: ${(err as Error).message}`),
       );
-      void this.#next();
+      this.#kick();
       return;
     }
     this.#timer = setTimeout(
@@ -191,7 +200,7 @@ class GuestWorker {
     Atomics.store(ch.ctl, CTL.state, STATE.idle);
     this.#current = undefined;
     op.resolve({ reply, output });
-    void this.#next();
+    this.#kick();
   }
 
   /** Waits for DONE, answering the worker's cache reads meanwhile; spins briefly first (short calls). */
@@ -212,17 +221,26 @@ class GuestWorker {
     }
   }
 
+  /** Answers the worker's read; whatever fails here is answered too, so the worker never waits forever. */
   #answer(op: Operation): void {
     const ch = this.channel;
-    const kind: ReadKind = READ_KIND[ch.ctl[CTL.a0]!]!;
-    const request = JSON.parse(ch.readText(0, ch.ctl[CTL.len]!)) as ReadRequest;
-    const { readPort, limits } = op.instance.options;
-    const answer = answerRead(readPort, kind, request, limits.resultBytes);
-    ch.ctl[CTL.a0] = answer.status;
-    ch.ctl[CTL.a1] = answer.scanned;
-    ch.ctl[CTL.a2] = answer.bytes;
-    if (answer.status === 0) ch.writeTexts(answer.text);
-    else ch.ctl[CTL.len] = 0;
+    try {
+      const kind: ReadKind = READ_KIND[ch.ctl[CTL.a0]!]!;
+      const request = JSON.parse(ch.readText(0, ch.ctl[CTL.len]!)) as ReadRequest;
+      const { readPort, limits } = op.instance.options;
+      const answer = answerRead(readPort, kind, request, limits.resultBytes);
+      ch.ctl[CTL.a0] = answer.status;
+      ch.ctl[CTL.a1] = answer.scanned;
+      ch.ctl[CTL.a2] = answer.bytes;
+      if (answer.status === 0) ch.writeText(answer.text, answer.bytes);
+      else ch.ctl[CTL.len] = 0;
+    } catch (err) {
+      op.instance.options.logger.error(
+        { ...op.instance.options.logBindings, ...errorFields(err) },
+        'a guest cache read failed in the host',
+      );
+      ch.ctl[CTL.a0] = READ_HOST_FAILED;
+    }
     ch.signal(STATE.reply);
   }
 
@@ -328,7 +346,7 @@ export class RemoteInstance {
       const idle = this.#pool.idleWorker();
       if (idle !== undefined) await this.#moveTo(idle);
     }
-    const output = await this.#run(name, OP.call, CALL_EXPORT.indexOf(name), input, 1);
+    const output = await this.#run(name, OP.call, CALL_EXPORT.indexOf(name), input, 1, bytes);
     return JSON.parse(output) as ReconcileOutput;
   }
 
@@ -353,7 +371,14 @@ export class RemoteInstance {
       .catch(() => {});
   }
 
-  async #run(name: string, op: number, exp: number | undefined, payload: string, deadlines: number): Promise<string> {
+  async #run(
+    name: string,
+    op: number,
+    exp: number | undefined,
+    payload: string,
+    deadlines: number,
+    payloadBytes?: number,
+  ): Promise<string> {
     const started = performance.now();
     try {
       const { reply, output } = await this.#worker.run({
@@ -361,6 +386,7 @@ export class RemoteInstance {
         instance: this,
         ...(exp === undefined ? {} : { export: exp }),
         payload,
+        ...(payloadBytes === undefined ? {} : { payloadBytes }),
         deadlineMs: this.options.limits.deadlineMs * deadlines,
       });
       this.#log(reply);
