@@ -25,6 +25,7 @@ import {
 import { mapReadPort, recordingLogger } from '../test/fixtures/guests/host.ts';
 import { fixture } from '../test/fixtures/guests/wat.ts';
 import { type BenchResult, main, median, round } from './lib.ts';
+import { openGuest } from './support/guest.ts';
 
 /** A Deployment-like primary of about 5 KB, as the API would serve it. */
 function primaryJson(): string {
@@ -118,15 +119,7 @@ function inWorker(bytes: Uint8Array, input: string): Promise<{ callsPerSecond: n
 
 /** GuestInstance on the main thread: the call path before guests moved to worker threads. */
 async function mainThread(bytes: Uint8Array, input: string): Promise<number> {
-  const limits = resolveLimits();
-  const compiled = await new ModuleLoader().load(bytes, limits);
-  const guest = GuestInstance.instantiate(compiled, {
-    initInput: '{"abi":1,"reconciler":{"name":"bench"},"config":null}',
-    limits,
-    logger: recordingLogger().logger,
-    logBindings: {},
-    reads: localReads(mapReadPort([]), limits.resultBytes),
-  });
+  const guest = await openGuest(bytes);
   return throughput(async () => guest.call('wr_reconcile', input));
 }
 

@@ -7,7 +7,7 @@
 
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GuestWorkerPool, ModuleLoader, ModuleSlot } from '../host/src/runtime/index.ts';
+import { GuestWorkerPool, type LimitOverrides, ModuleLoader, ModuleSlot } from '../host/src/runtime/index.ts';
 import { mapReadPort, recordingLogger } from '../test/fixtures/guests/host.ts';
 import { fixture } from '../test/fixtures/guests/wat.ts';
 import { customSection } from '../test/support/wasm-bytes.ts';
@@ -30,23 +30,34 @@ async function settled(gc: () => void): Promise<{ rss: number; pss: number }> {
   return memory();
 }
 
+/** A slot on `pool` that has loaded `bytes` and answered one call, so its instance is live. */
+async function servingSlot(
+  name: string,
+  bytes: Uint8Array,
+  loader: ModuleLoader,
+  pool: GuestWorkerPool,
+  limits: LimitOverrides = {},
+): Promise<ModuleSlot> {
+  const slot = new ModuleSlot({
+    identity: { name },
+    loader,
+    logger: recordingLogger().logger,
+    readPort: mapReadPort([]),
+    workers: pool,
+    limits,
+  });
+  await slot.load(bytes, null);
+  await slot.call('wr_reconcile', '{}');
+  return slot;
+}
+
 /**
  * Loads, runs and closes a slot whose module carries a 50 MB custom section. Its own function, so that
  * no suspended frame of the caller keeps the bytes alive while memory is measured.
  */
 async function paddedSlotCycle(bytes: Uint8Array, loader: ModuleLoader, pool: GuestWorkerPool): Promise<void> {
   const padded = new Uint8Array(Buffer.concat([bytes, customSection('padding', new Uint8Array(50 * MiB))]));
-  const slot = new ModuleSlot({
-    identity: { name: 'padded' },
-    loader,
-    logger: recordingLogger().logger,
-    readPort: mapReadPort([]),
-    workers: pool,
-    limits: { moduleBytes: 64 * MiB },
-  });
-  await slot.load(padded, null);
-  await slot.call('wr_reconcile', '{}');
-  await slot.close();
+  await (await servingSlot('padded', padded, loader, pool, { moduleBytes: 64 * MiB })).close();
 }
 
 export async function run(): Promise<BenchResult[]> {
@@ -56,24 +67,12 @@ export async function run(): Promise<BenchResult[]> {
   // Two one-worker pools: a shared pool puts a new instance on an idle worker rather than start another.
   const pools = [new GuestWorkerPool({ size: 1 }), new GuestWorkerPool({ size: 1 })];
   const slots: ModuleSlot[] = [];
-  const addSlot = async (name: string, pool: GuestWorkerPool) => {
-    const slot = new ModuleSlot({
-      identity: { name },
-      loader,
-      logger: recordingLogger().logger,
-      readPort: mapReadPort([]),
-      workers: pool,
-    });
-    await slot.load(bytes, null);
-    await slot.call('wr_reconcile', '{}');
-    slots.push(slot);
-  };
   // The compiled module and the runtime's code are loaded before the baseline, so only threads are measured.
   await loader.load(bytes, (await import('../host/src/runtime/index.ts')).resolveLimits());
   const base = await settled(gc);
-  await addSlot('first', pools[0]!);
+  slots.push(await servingSlot('first', bytes, loader, pools[0]!));
   const one = await settled(gc);
-  await addSlot('second', pools[1]!);
+  slots.push(await servingSlot('second', bytes, loader, pools[1]!));
   const two = await settled(gc);
   for (const slot of slots) await slot.close();
 

@@ -4,20 +4,10 @@
 // and the median single call, through the same GuestInstance the guest workers use.
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { GuestInstance, ModuleLoader, resolveLimits } from '../../host/src/runtime/index.ts';
-import { localReads } from '../../host/src/runtime/internal/reads.ts';
-import { mapReadPort, recordingLogger } from '../../test/fixtures/guests/host.ts';
+import { openGuest } from './guest.ts';
 
 const { bytes, input, ms } = workerData as { bytes: Uint8Array; input: string; ms: number };
-const limits = resolveLimits();
-const compiled = await new ModuleLoader().load(bytes, limits);
-const guest = GuestInstance.instantiate(compiled, {
-  initInput: '{"abi":1,"reconciler":{"name":"bench"},"config":null}',
-  limits,
-  logger: recordingLogger().logger,
-  logBindings: {},
-  reads: localReads(mapReadPort([]), limits.resultBytes),
-});
+const guest = await openGuest(bytes);
 const encoded = new TextEncoder().encode(input);
 for (let i = 0; i < 20_000; i++) guest.callText('wr_reconcile', encoded);
 const batch = 1000;
