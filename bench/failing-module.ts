@@ -6,15 +6,14 @@
 // cost while failing with a transient code (WR_KUBE_UNAVAILABLE), which is how a trap was retried before.
 // Run with `node bench/failing-module.ts`.
 
-import type { KubeObject } from '../host/src/abi/types.ts';
+import { objectView } from '../host/src/abi/testing/object-view.ts';
+import type { KubeObject, ObjectView } from '../host/src/abi/types.ts';
 import { type ErrorCode, WrError } from '../host/src/errors.ts';
 import { Executor } from '../host/src/executor/executor.ts';
 import type { KindRef } from '../host/src/executor/kinds.ts';
 import { FakeExecutorClient } from '../host/src/executor/testing/fake-client.ts';
 import { objectKey } from '../host/src/mapping/index.ts';
 import { WorkQueue } from '../host/src/queue/index.ts';
-import { objectView } from '../host/src/reconcile/testing/object-view.ts';
-import type { ObjectView } from '../host/src/reconcile/types.ts';
 import { ReconcileWorker } from '../host/src/reconcile/worker.ts';
 import { type BenchResult, main, round } from './lib.ts';
 

@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildV1 } from '../examples/configmap-app/test/modules.ts';
-import type { KubeObject, ReconcileRequest } from '../host/src/reconcile/types.ts';
+import type { KubeObject, ReconcileRequest } from '../host/src/abi/types.ts';
 import {
   GuestReconciler,
   GuestWorkerPool,

@@ -11,8 +11,8 @@
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_LIMITS } from '../host/src/abi/constants.ts';
 import { encodeReconcileInput } from '../host/src/abi/encode.ts';
+import type { KubeObject, ReconcileOutput, ReconcileRequest } from '../host/src/abi/types.ts';
 import { validateReconcileOutput } from '../host/src/abi/validate.ts';
-import type { KubeObject, ReconcileOutput, ReconcileRequest } from '../host/src/reconcile/types.ts';
 import {
   GuestInstance,
   GuestReconciler,

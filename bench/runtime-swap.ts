@@ -6,7 +6,7 @@
 // functions, the shape that makes compilers and the metering pass work hardest per byte.
 
 import { readFile } from 'node:fs/promises';
-import type { KubeObject, ReconcileRequest } from '../host/src/reconcile/types.ts';
+import type { KubeObject, ReconcileRequest } from '../host/src/abi/types.ts';
 import { GuestReconciler, ModuleLoader, ModuleSlot } from '../host/src/runtime/index.ts';
 import { mapReadPort, recordingLogger } from '../test/fixtures/guests/host.ts';
 import { watToWasm } from '../test/fixtures/guests/wat.ts';

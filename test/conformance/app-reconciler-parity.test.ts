@@ -5,9 +5,8 @@ import { before, it } from 'node:test';
 import { GuestHarness } from '@wasm-reconciler/sdk-assemblyscript/tools/testing';
 import { buildV1 } from '../../examples/configmap-app/test/modules.ts';
 import { encodeReconcileInput } from '../../host/src/abi/encode.ts';
-import type { KubeObject, ReconcileOutput } from '../../host/src/abi/types.ts';
-import { objectView } from '../../host/src/reconcile/testing/object-view.ts';
-import type { ObjectView, ReconcileRequest } from '../../host/src/reconcile/types.ts';
+import { objectView } from '../../host/src/abi/testing/object-view.ts';
+import type { KubeObject, ObjectView, ReconcileOutput, ReconcileRequest } from '../../host/src/abi/types.ts';
 import { APP_API_VERSION, createAppReconciler } from '../fixtures/native/app-reconciler.ts';
 
 const NOW = Date.parse('2025-06-01T12:00:07.250Z');

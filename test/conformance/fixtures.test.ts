@@ -2,8 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { KubeObject, ReconcileRequest } from '../../host/src/abi/types.ts';
 import { type ErrorCode, isWrError } from '../../host/src/errors.ts';
-import type { KubeObject, ReconcileRequest } from '../../host/src/reconcile/types.ts';
 import { GuestReconciler, type LimitOverrides, ModuleLoader, ModuleSlot } from '../../host/src/runtime/index.ts';
 import { mapReadPort, recordingLogger } from '../fixtures/guests/host.ts';
 import { fixture } from '../fixtures/guests/wat.ts';

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { encodeReconcileInput } from '../../host/src/abi/encode.ts';
-import type { KubeObject, ReconcileOutput } from '../../host/src/abi/types.ts';
+import type { KubeObject, ReconcileOutput, ReconcileRequest } from '../../host/src/abi/types.ts';
 import { isWrError } from '../../host/src/errors.ts';
 import {
   type ApiResource,
@@ -22,7 +22,7 @@ import {
   kubeConfigTransport,
   type Transport,
 } from '../../host/src/kube/index.ts';
-import type { ReconcileRequest, Reconciler } from '../../host/src/reconcile/index.ts';
+import type { Reconciler } from '../../host/src/reconcile/index.ts';
 import { type ControlPlane, startControlPlane } from '../controlplane/index.ts';
 import { APP_API_VERSION, createAppReconciler, reconcileApp } from '../fixtures/native/app-reconciler.ts';
 import { createTestNamespace, getTestCluster, waitFor } from '../support/cluster.ts';

@@ -2,14 +2,14 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { KubeObject } from '../../host/src/abi/types.ts';
+import { objectView } from '../../host/src/abi/testing/object-view.ts';
+import type { KubeObject, ObjectView } from '../../host/src/abi/types.ts';
 import { isWrError } from '../../host/src/errors.ts';
 import { Executor, type KindRef, type Permissions, updateFinalizer } from '../../host/src/executor/index.ts';
 import { kubeExecutorClient } from '../../host/src/executor/kube-client-port.ts';
 import { type ApiResource, KubeClient, objectPath } from '../../host/src/kube/index.ts';
 import type { ChildReader, PrimaryReader } from '../../host/src/reconcile/snapshot.ts';
-import { objectView } from '../../host/src/reconcile/testing/object-view.ts';
-import type { ObjectView, Reconciler } from '../../host/src/reconcile/types.ts';
+import type { Reconciler } from '../../host/src/reconcile/types.ts';
 import { ReconcileWorker } from '../../host/src/reconcile/worker.ts';
 import { APP_API_VERSION, createAppReconciler } from '../fixtures/native/app-reconciler.ts';
 import { createTestNamespace, getTestCluster, waitFor } from '../support/cluster.ts';

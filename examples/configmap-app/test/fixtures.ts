@@ -1,8 +1,7 @@
 // Realistic App inputs for the example's tests and benchmark, encoded by the host's own input encoder.
 
 import { encodeReconcileInput } from '../../../host/src/abi/encode.ts';
-import type { TriggerReason } from '../../../host/src/abi/types.ts';
-import type { KubeObject, ObjectView } from '../../../host/src/reconcile/types.ts';
+import type { KubeObject, ObjectView, TriggerReason } from '../../../host/src/abi/types.ts';
 
 export const GROUP_VERSION = 'demo.wasmreconciler.dev/v1alpha1';
 

@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isWrError } from '../errors.ts';
-import type { KubeObject, ObjectView, ReconcileRequest } from '../reconcile/types.ts';
 import { encodeInitInput, encodeReconcileInput } from './encode.ts';
+import type { KubeObject, ObjectView, ReconcileRequest } from './types.ts';
 
 /** A view whose object() must never be called: the encoder has to use the JSON text. */
 function view(json: string): ObjectView {

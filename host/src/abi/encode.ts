@@ -5,8 +5,8 @@
 // see what the API server served. Only small host-built parts go through JSON.stringify.
 
 import { WrError } from '../errors.ts';
-import type { ObjectView, ReconcileRequest } from '../reconcile/types.ts';
 import { ABI_MAJOR } from './constants.ts';
+import type { ObjectView, ReconcileRequest } from './types.ts';
 
 function views(groups: ReadonlyMap<string, readonly ObjectView[]>): string {
   let out = '{';

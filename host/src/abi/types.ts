@@ -47,6 +47,32 @@ export interface ReconcileInput {
   related: Record<string, KubeObject[]>;
 }
 
+/**
+ * An object as the cache holds it: the JSON text the API served (after the cache's transform) plus a
+ * lazy parse. The encoder splices `json` into a ReconcileInput without re-serialising; native code calls
+ * `object()`.
+ */
+export interface ObjectView {
+  readonly json: string;
+  object(): KubeObject;
+}
+
+/**
+ * The host-side form of ReconcileInput, before encoding: the same fields, with objects as cache views and
+ * groups as maps. A native Reconciler receives it as is; the Wasm path encodes it (encode.ts).
+ */
+export interface ReconcileRequest {
+  readonly trigger: Readonly<ReconcileInput['trigger']>;
+  readonly reconciler: Readonly<ReconcileInput['reconciler']>;
+  readonly primary: ObjectView;
+  /** True when the primary is being deleted (deletionTimestamp set) or already gone (tombstone). */
+  readonly deleted: boolean;
+  /** Owned children keyed "apiVersion/kind". */
+  readonly children: ReadonlyMap<string, readonly ObjectView[]>;
+  /** Declared related objects keyed "apiVersion/kind". */
+  readonly related: ReadonlyMap<string, readonly ObjectView[]>;
+}
+
 export interface GuestEvent {
   type: 'Normal' | 'Warning';
   reason: string;

@@ -1,8 +1,7 @@
 // CachedObject: one cached object as its JSON text plus the few metadata fields the indexes read.
 
-import type { KubeObject } from '../abi/types.ts';
+import type { KubeObject, ObjectView } from '../abi/types.ts';
 import { WrError } from '../errors.ts';
-import type { ObjectView } from '../reconcile/types.ts';
 
 const NO_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 

@@ -5,7 +5,7 @@
 // acquires the new caches first, then switches mapping and worker in one step, then releases what the
 // old scope alone used: queued keys survive, shared watches stay open, no event falls between the two.
 
-import type { TriggerReason } from '../abi/types.ts';
+import type { ObjectView, ReconcileRequest, TriggerReason } from '../abi/types.ts';
 import type { CachedObject, Indexer, ReflectorRegistry } from '../cache/index.ts';
 import { WrError } from '../errors.ts';
 import { Executor, type ExecutorClient, groupOf, type KindRef } from '../executor/index.ts';
@@ -13,7 +13,7 @@ import { kindKey } from '../kube/gvk.ts';
 import type { Logger } from '../kube/index.ts';
 import { EventMapper, type MappingEvent, objectKey, PeriodicResync, splitKey } from '../mapping/index.ts';
 import { type QueueObserver, type TriggerSource, type WorkItem, WorkQueue } from '../queue/index.ts';
-import type { ObjectView, ReconcileRequest, Reconciler } from '../reconcile/types.ts';
+import type { Reconciler } from '../reconcile/types.ts';
 import { ReconcileWorker, type WorkResult } from '../reconcile/worker.ts';
 import { type ReadGrant, ScopedReadPort } from './read-port.ts';
 import { acquireScope, type KindCaches, type WatchScope } from './scope.ts';

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { KubeObject, ReconcileOutput } from '../abi/types.ts';
+import { objectView } from '../abi/testing/object-view.ts';
+import type { KubeObject, ObjectView, ReconcileOutput, ReconcileRequest } from '../abi/types.ts';
 import { isRetryable, isWrError, type WrError } from '../errors.ts';
-import { objectView } from '../reconcile/testing/object-view.ts';
-import type { ObjectView, ReconcileRequest } from '../reconcile/types.ts';
 import { Executor, type ExecutorOptions } from './executor.ts';
 import type { KindRef } from './kinds.ts';
 import type { Permissions } from './permissions.ts';

@@ -5,9 +5,8 @@
 // is released last, after the events about the primary were recorded, because releasing may delete it.
 
 import { hash } from 'node:crypto';
-import type { GuestEvent, KubeObject, ReconcileOutput } from '../abi/types.ts';
+import type { GuestEvent, KubeObject, ReconcileOutput, ReconcileRequest } from '../abi/types.ts';
 import { errorFields, isWrError, WrError } from '../errors.ts';
-import type { ReconcileRequest } from '../reconcile/types.ts';
 import { EventRecorder, type EventTally } from './events.ts';
 import { type FinalizerChange, updateFinalizerOrGone } from './finalizers.ts';
 import { BoundedMap } from './internal/bounded-map.ts';

@@ -5,11 +5,10 @@
 
 import { OUTPUT_LIMITS } from '../abi/constants.ts';
 import { findShapeViolation } from '../abi/shape.ts';
-import type { GuestEvent, KubeObject, OwnerReference, ReconcileOutput } from '../abi/types.ts';
+import type { GuestEvent, KubeObject, ObjectView, OwnerReference, ReconcileOutput } from '../abi/types.ts';
 import { WrError } from '../errors.ts';
 import { groupOf } from '../kube/gvk.ts';
 import { isPathSegment } from '../kube/paths.ts';
-import type { ObjectView } from '../reconcile/types.ts';
 import { isObject } from './internal/compare.ts';
 import type { ObservedChild } from './internal/observed.ts';
 import { truncateUtf8 } from './internal/truncate.ts';

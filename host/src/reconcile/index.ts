@@ -2,6 +2,6 @@
 
 export type { ChildReader, PrimaryReader, RelatedProvider, SnapshotInput } from './snapshot.ts';
 export { buildRequest } from './snapshot.ts';
-export type { GuestEvent, KubeObject, ObjectView, ReconcileOutput, ReconcileRequest, Reconciler } from './types.ts';
+export type { Reconciler } from './types.ts';
 export type { WorkerOptions, WorkResult } from './worker.ts';
 export { clampRequeue, MAX_REQUEUE_AFTER_MS, MIN_REQUEUE_AFTER_MS, ReconcileWorker } from './worker.ts';

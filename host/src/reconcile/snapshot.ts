@@ -3,9 +3,8 @@
 // The readers are ports: the host implements them on its store, tests on arrays. Nothing here parses or
 // serialises children or related objects; the Wasm path splices their cached JSON into the guest input.
 
-import type { KubeObject } from '../abi/types.ts';
+import type { KubeObject, ObjectView, ReconcileRequest } from '../abi/types.ts';
 import { type KindRef, kindKey } from '../kube/gvk.ts';
-import type { ObjectView, ReconcileRequest } from './types.ts';
 
 export interface PrimaryReader {
   /** The primary as cached, or undefined once it is gone. `namespace` is undefined for cluster-scoped kinds. */

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createAppReconciler } from '../../../test/fixtures/native/app-reconciler.ts';
-import type { KubeObject, ReconcileOutput } from '../abi/types.ts';
+import { objectView } from '../abi/testing/object-view.ts';
+import type { KubeObject, ObjectView, ReconcileOutput, ReconcileRequest } from '../abi/types.ts';
 import { isRetryable, isWrError, WrError } from '../errors.ts';
 import { Executor } from '../executor/executor.ts';
 import type { KindRef } from '../executor/kinds.ts';
 import { FakeExecutorClient } from '../executor/testing/fake-client.ts';
 import { splitKey } from '../mapping/event.ts';
 import type { ChildReader, PrimaryReader, RelatedProvider } from './snapshot.ts';
-import { objectView } from './testing/object-view.ts';
-import type { ObjectView, ReconcileRequest, Reconciler } from './types.ts';
+import type { Reconciler } from './types.ts';
 import { clampRequeue, MAX_REQUEUE_AFTER_MS, ReconcileWorker, type WorkerOptions } from './worker.ts';
 
 const APP: KindRef = { apiVersion: 'demo.wasmreconciler.dev/v1alpha1', kind: 'App', namespaced: true };

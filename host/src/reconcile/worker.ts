@@ -3,13 +3,13 @@
 // Whatever fails, the result carries a WrError (never a raw exception), so the work queue can decide between
 // backoff-and-retry and giving up from `retryable` alone.
 
-import type { KubeObject, ReconcileOutput } from '../abi/types.ts';
+import type { KubeObject, ObjectView, ReconcileOutput, ReconcileRequest } from '../abi/types.ts';
 import { isWrError, WrError } from '../errors.ts';
 import type { ExecutionSummary, Executor } from '../executor/executor.ts';
 import { truncateUtf8 } from '../executor/internal/truncate.ts';
 import { splitKey } from '../mapping/event.ts';
 import { buildRequest, type ChildReader, type PrimaryReader, type RelatedProvider } from './snapshot.ts';
-import type { ObjectView, ReconcileRequest, Reconciler } from './types.ts';
+import type { Reconciler } from './types.ts';
 
 /** A guest asking for a faster requeue would spin on slow edge CPUs; one asking for longer would be forgotten. */
 export const MIN_REQUEUE_AFTER_MS = 1000;

@@ -2,7 +2,8 @@
 
 import { EXPORTS } from '../abi/constants.ts';
 import { encodeReconcileInput } from '../abi/encode.ts';
-import type { ReconcileOutput, ReconcileRequest, Reconciler } from '../reconcile/types.ts';
+import type { ReconcileOutput, ReconcileRequest } from '../abi/types.ts';
+import type { Reconciler } from '../reconcile/types.ts';
 import type { ModuleSlot } from './slot.ts';
 
 /**

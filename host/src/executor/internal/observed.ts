@@ -5,8 +5,7 @@
 // fields beside the instance and lets them go with it; the object itself is parsed again only when a
 // comparison has no remembered outcome, and that parse lives for one reconcile.
 
-import type { KubeObject } from '../../abi/types.ts';
-import type { ObjectView } from '../../reconcile/types.ts';
+import type { KubeObject, ObjectView } from '../../abi/types.ts';
 import { childKey } from '../kinds.ts';
 
 export interface ObservedChild {

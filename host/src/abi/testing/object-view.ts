@@ -1,7 +1,6 @@
 // Builds ObjectViews from plain objects for unit tests, the way the cache serves them (text plus lazy parse).
 
-import type { KubeObject } from '../../abi/types.ts';
-import type { ObjectView } from '../types.ts';
+import type { KubeObject, ObjectView } from '../types.ts';
 
 export function objectView(object: KubeObject): ObjectView {
   const json = JSON.stringify(object);
