@@ -2,6 +2,12 @@
 export * as abi from './abi/index.ts';
 export * as cache from './cache/index.ts';
 export * as controller from './controller/index.ts';
+export {
+  controllerRegistry,
+  type StartControllerOptions,
+  type StartedController,
+  startController,
+} from './controller/index.ts';
 export { ERROR_CODES, type ErrorCode, isRetryable, isWrError, WrError } from './errors.ts';
 export * as executor from './executor/index.ts';
 export * as kube from './kube/index.ts';

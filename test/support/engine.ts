@@ -1,14 +1,20 @@
 // Assembles the controller engine (shared caches, mapping, queue, worker, executor) around one native reconciler.
 //
-// The integration tests and bench/converge.ts build it exactly as the host does (registry with the owner-UID
-// index, the KubeClient-backed executor port) so what they prove and measure is the engine, not a variant.
+// Built with the public builder (host/src/controller/builder.ts, the host's own wiring), so what the
+// integration tests and bench/converge.ts prove and measure is the engine, not a variant; this file adds
+// only the App defaults and the counters they assert on.
 
 import type { KubeObject } from '../../host/src/abi/types.ts';
-import { ReflectorRegistry, type ReflectorRegistryOptions } from '../../host/src/cache/index.ts';
-import { ReconcilerController, UID_INDEX, uidIndexer } from '../../host/src/controller/index.ts';
+import type { ReflectorRegistry, ReflectorRegistryOptions } from '../../host/src/cache/index.ts';
+import {
+  controllerRegistry,
+  type ReconcilerController,
+  type StartedController,
+  startController,
+} from '../../host/src/controller/index.ts';
 import type { ErrorCode } from '../../host/src/errors.ts';
 import { type ExecutorClient, kubeExecutorClient } from '../../host/src/executor/index.ts';
-import { type KubeClient, silentLogger } from '../../host/src/kube/index.ts';
+import type { KubeClient } from '../../host/src/kube/index.ts';
 import type { Reconciler } from '../../host/src/reconcile/index.ts';
 import { APP_API_VERSION, APP_KIND } from '../fixtures/native/app-reconciler.ts';
 
@@ -65,39 +71,36 @@ export const APP_OWNS = [
 
 /** Starts the engine for Apps in one namespace; resolves once every cache listed and the workers run. */
 export async function startEngine(options: EngineOptions): Promise<Engine> {
-  const registry = new ReflectorRegistry(options.client, {
-    indexers: { [UID_INDEX]: uidIndexer },
-    ...(options.watcher === undefined ? {} : { watcher: options.watcher }),
-  });
+  // Built here rather than by startController so the watcher options reach it; stop() closes it.
+  const registry = controllerRegistry(
+    options.client,
+    options.watcher === undefined ? {} : { watcher: options.watcher },
+  );
   const { client: executorClient, counts } = countingExecutorClient(
     kubeExecutorClient(options.writeClient ?? options.client),
   );
   const reconciles = { total: 0, failed: 0, codes: new Map<ErrorCode, number>() };
-  const controller = new ReconcilerController({
-    name: options.name ?? 'apps',
-    registry,
-    client: executorClient,
-    reconciler: options.reconciler,
-    logger: silentLogger,
-    onResult: (_item, result) => {
-      reconciles.total++;
-      if (result.error === undefined) return;
-      reconciles.failed++;
-      reconciles.codes.set(result.error.code, (reconciles.codes.get(result.error.code) ?? 0) + 1);
-    },
-  });
+  let started: StartedController;
   try {
-    await controller.start({
-      scope: {
-        primary: { apiVersion: APP_API_VERSION, kind: APP_KIND },
-        namespaces: [options.namespace],
-        owns: options.owns ?? APP_OWNS,
-        related: options.related ?? [],
-      },
-      readGrants: [],
+    started = await startController({
+      client: options.client,
+      name: options.name ?? 'apps',
+      reconciler: options.reconciler,
+      for: { apiVersion: APP_API_VERSION, kind: APP_KIND },
+      namespaces: [options.namespace],
+      owns: options.owns ?? APP_OWNS,
+      related: options.related ?? [],
       maxConcurrentReconciles: options.maxConcurrentReconciles ?? 4,
       // No periodic resync: convergence after a fault must come from watch events alone.
       resyncPeriodMs: 0,
+      registry,
+      executorClient,
+      onResult: (_item, result) => {
+        reconciles.total++;
+        if (result.error === undefined) return;
+        reconciles.failed++;
+        reconciles.codes.set(result.error.code, (reconciles.codes.get(result.error.code) ?? 0) + 1);
+      },
     });
   } catch (err) {
     await registry.close();
@@ -105,7 +108,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
   }
   return {
     registry,
-    controller,
+    controller: started.controller,
     writes: counts,
     reconciles,
     watchStats: () =>
@@ -122,7 +125,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
         ]),
       ),
     async stop() {
-      await controller.stop();
+      await started.stop();
       await registry.close();
     },
   };

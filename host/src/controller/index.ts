@@ -1,5 +1,11 @@
 // Public surface of the controller folder: one running reconciler wired from the shared stages.
 export {
+  controllerRegistry,
+  type StartControllerOptions,
+  type StartedController,
+  startController,
+} from './builder.ts';
+export {
   type ControllerConfig,
   type ControllerOptions,
   ReconcilerController,
