@@ -5,9 +5,12 @@
 import {
   CONDITION_FALSE,
   CONDITION_TRUE,
+  CONFIG_MAP,
   Child,
   Context,
+  DEPLOYMENT,
   EVENT_NORMAL,
+  hex32,
   JsonValue,
   log,
 } from "@wasm-reconciler/sdk-assemblyscript/assembly";
@@ -33,7 +36,7 @@ export function reconcileApp(ctx: Context, version: i32): void {
   if (image.length == 0 || replicas < 0) {
     const problem = image.length == 0 ? "spec.image is required" : "spec.replicas must be an integer >= 0";
     out.condition("Ready", CONDITION_FALSE, "InvalidSpec", problem);
-    out.error(problem, false);
+    out.fail(problem);
     return;
   }
 
@@ -42,7 +45,7 @@ export function reconcileApp(ctx: Context, version: i32): void {
   const config = spec.get("config");
   const message = spec.get("message");
 
-  const cm = out.child("v1", "ConfigMap", configMapName);
+  const cm = out.childOf(CONFIG_MAP, configMapName);
   labelChild(cm, name, version);
   const data = cm.data();
   // Values are copied as the user wrote them (already JSON strings): no decoding, no re-escaping.
@@ -52,7 +55,7 @@ export function reconcileApp(ctx: Context, version: i32): void {
   }
   if (message.isString()) data.value(messageKey, message);
 
-  const deployment = out.child("apps/v1", "Deployment", name);
+  const deployment = out.childOf(DEPLOYMENT, name);
   labelChild(deployment, name, version);
   const dspec = deployment.spec();
   dspec.int("replicas", replicas);
@@ -68,7 +71,7 @@ export function reconcileApp(ctx: Context, version: i32): void {
   container.str("name", "app").str("image", image);
   container.arr("envFrom").obj().obj("configMapRef").str("name", configMapName);
 
-  const existing = ctx.child("apps/v1", "Deployment", name);
+  const existing = ctx.childOf(DEPLOYMENT, name);
   const readyReplicas = existing.status.get("readyReplicas").int(0);
   out.status().str("configMapName", configMapName).int("readyReplicas", readyReplicas).int("replicas", replicas);
   if (!existing.exists) {
@@ -79,7 +82,7 @@ export function reconcileApp(ctx: Context, version: i32): void {
     out.condition("Ready", CONDITION_FALSE, "Progressing", readyReplicas.toString() + "/" + replicas.toString() + " replicas ready");
   }
 
-  if (!existing.exists && !ctx.child("v1", "ConfigMap", configMapName).exists) {
+  if (!existing.exists && !ctx.childOf(CONFIG_MAP, configMapName).exists) {
     out.event(EVENT_NORMAL, "Created", "creating ConfigMap " + configMapName + " and Deployment " + name);
   }
   if (log.debugEnabled()) log.debug("rendered app ", name, " image=", image);
@@ -92,14 +95,5 @@ function labelChild(child: Child, name: string, version: i32): void {
 
 /** FNV-1a over the raw JSON of the config inputs: stable for equal input, cheap, not a security hash. */
 function configHash(config: JsonValue, message: JsonValue): string {
-  let h: u32 = 0x811c9dc5;
-  h = fnv(h, config);
-  h = fnv(h, message);
-  return h.toString(16).padStart(8, "0");
-}
-
-function fnv(h: u32, v: JsonValue): u32 {
-  const end = v.end();
-  for (let p = v.start; p < end; p++) h = (h ^ <u32>load<u8>(p)) * 0x01000193;
-  return h;
+  return hex32(message.fnv1a(config.fnv1a()));
 }

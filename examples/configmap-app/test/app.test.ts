@@ -2,8 +2,12 @@
 
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { type CallResult, GuestHarness } from '@wasm-reconciler/sdk-assemblyscript/tools/testing';
-import type { KubeObject, ReconcileOutput } from '../../../host/src/abi/types.ts';
+import {
+  type CallResult,
+  GuestHarness,
+  type KubeObject,
+  type ReconcileOutput,
+} from '@wasm-reconciler/sdk-assemblyscript/tools/testing';
 import { app, configMap, deployment, input } from './fixtures.ts';
 import { buildV1, buildV2 } from './modules.ts';
 

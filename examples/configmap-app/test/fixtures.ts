@@ -1,14 +1,8 @@
-// Realistic App inputs for the example's tests and benchmark, encoded by the host's own input encoder.
+// Realistic App inputs for the example's tests and benchmark, encoded by the SDK (the host's own encoder).
 
-import { encodeReconcileInput } from '../../../host/src/abi/encode.ts';
-import type { KubeObject, ObjectView, TriggerReason } from '../../../host/src/abi/types.ts';
+import { type KubeObject, reconcileInput, type TriggerReason } from '@wasm-reconciler/sdk-assemblyscript/tools/testing';
 
 export const GROUP_VERSION = 'demo.wasmreconciler.dev/v1alpha1';
-
-function view(object: KubeObject): ObjectView {
-  const json = JSON.stringify(object);
-  return { json, object: () => JSON.parse(json) as KubeObject };
-}
 
 /**
  * An App as the API server serves it, managedFields included: about 5 KB, most of which a reconciler
@@ -77,17 +71,11 @@ export function input(
   primary: KubeObject,
   options: { children?: KubeObject[]; deleted?: boolean; reason?: TriggerReason } = {},
 ): string {
-  const children = new Map<string, ObjectView[]>();
-  for (const child of options.children ?? []) {
-    const key = `${child.apiVersion}/${child.kind}`;
-    children.set(key, [...(children.get(key) ?? []), view(child)]);
-  }
-  return encodeReconcileInput({
+  return reconcileInput({
     trigger: { reason: options.reason ?? 'updated' },
     reconciler: { name: 'configmap-app', namespace: 'wasm-reconciler', generation: 1 },
-    primary: view(primary),
+    primary,
     deleted: options.deleted ?? false,
-    children,
-    related: new Map(),
+    children: options.children ?? [],
   });
 }

@@ -1,5 +1,6 @@
 // Reads from the host's informer cache (wr.get / wr.list), with every host status as a typed result.
 
+import { Kind } from "./kinds";
 import {
   host_get,
   host_list,
@@ -88,6 +89,16 @@ export class Cache {
     }
     request.endObject();
     return fetch(host_list(request.ptr, request.len));
+  }
+
+  /** get() with a typed kind. */
+  getOf(kind: Kind, namespace: string, name: string): ReadResult {
+    return this.get(kind.apiVersion, kind.kind, namespace, name);
+  }
+
+  /** list() with a typed kind, e.g. listOf(NAMESPACE, "", "team=edge"). */
+  listOf(kind: Kind, namespace: string = "", labelSelector: string = ""): ReadResult {
+    return this.list(kind.apiVersion, kind.kind, namespace, labelSelector);
   }
 }
 

@@ -1,6 +1,7 @@
 // What a handler sees: the call's input as lazy views, the init config, and the output being built.
 
 import { JsonDoc, JsonValue } from "./json/reader";
+import { Kind } from "./kinds";
 import { ObjectList, ObjectView } from "./object";
 import { Output } from "./output";
 
@@ -67,6 +68,21 @@ export class Context {
   /** Declared related objects of one kind. */
   related(apiVersion: string, kind: string): ObjectList {
     return new ObjectList(this.input.get("related").getJoined(apiVersion, kind));
+  }
+
+  /** children() with a typed kind, e.g. childrenOf(DEPLOYMENT). */
+  childrenOf(kind: Kind): ObjectList {
+    return this.children(kind.apiVersion, kind.kind);
+  }
+
+  /** child() with a typed kind. */
+  childOf(kind: Kind, name: string): ObjectView {
+    return this.child(kind.apiVersion, kind.kind, name);
+  }
+
+  /** related() with a typed kind. */
+  relatedOf(kind: Kind): ObjectList {
+    return this.related(kind.apiVersion, kind.kind);
   }
 }
 

@@ -26,6 +26,8 @@ export { Context, InitContext } from "./context";
 export { InitFn, ReconcileFn, register, registerFinalize, registerInit } from "./handlers";
 export {
   ArrayIter,
+  FNV1A_OFFSET,
+  hex32,
   JsonDoc,
   JsonValue,
   KIND_ARRAY,
@@ -38,6 +40,30 @@ export {
   ObjectIter,
 } from "./json/reader";
 export { ArrayWriter, JsonWriter, ObjectWriter } from "./json/writer";
+export {
+  CLUSTER_ROLE,
+  CLUSTER_ROLE_BINDING,
+  CONFIG_MAP,
+  CRON_JOB,
+  DAEMON_SET,
+  DEPLOYMENT,
+  HORIZONTAL_POD_AUTOSCALER,
+  INGRESS,
+  JOB,
+  Kind,
+  NAMESPACE,
+  NETWORK_POLICY,
+  NODE,
+  PERSISTENT_VOLUME_CLAIM,
+  POD,
+  POD_DISRUPTION_BUDGET,
+  ROLE,
+  ROLE_BINDING,
+  SECRET,
+  SERVICE,
+  SERVICE_ACCOUNT,
+  STATEFUL_SET,
+} from "./kinds";
 export { Logger, log } from "./log";
 export { ObjectList, ObjectListIter, ObjectView } from "./object";
 export {

@@ -7,6 +7,7 @@
 
 import { JsonValue } from "./json/reader";
 import { ArrayWriter, JsonWriter, ObjectWriter } from "./json/writer";
+import { Kind } from "./kinds";
 import { ObjectView } from "./object";
 import { formatRfc3339, nowMs } from "./time";
 
@@ -201,6 +202,16 @@ export class Output {
     return this.startChild(apiVersion, kind, name, "");
   }
 
+  /** child() with a typed kind, e.g. childOf(DEPLOYMENT, name). */
+  childOf(kind: Kind, name: string): Child {
+    return this.child(kind.apiVersion, kind.kind, name);
+  }
+
+  /** clusterChild() with a typed kind. */
+  clusterChildOf(kind: Kind, name: string): Child {
+    return this.clusterChild(kind.apiVersion, kind.kind, name);
+  }
+
   /** Expresses no opinion on children this call: the host keeps whatever exists. */
   keepChildren(): void {
     this.declareChildren = false;
@@ -261,6 +272,16 @@ export class Output {
   error(message: string, retryable: bool): void {
     this.errorMessage = message;
     this.errorRetryable = retryable;
+  }
+
+  /** A failure retrying cannot fix (an invalid spec): the host does not retry until the input changes. */
+  fail(message: string): void {
+    this.error(message, false);
+  }
+
+  /** A failure that may pass (a dependency not ready yet): the host retries with backoff. */
+  retry(message: string): void {
+    this.error(message, true);
   }
 
   get failed(): bool {

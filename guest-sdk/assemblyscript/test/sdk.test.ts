@@ -282,6 +282,35 @@ describe('typed SDK surface', () => {
     assert.deepEqual(out.error, { message: 'asked to fail', retryable: true });
   });
 
+  it('reads and writes through typed kinds, and hashes and copies raw JSON bytes', () => {
+    const fnv1a = (text: string, seed = 0x811c9dc5) => {
+      let h = seed;
+      for (const b of new TextEncoder().encode(text)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+      return h;
+    };
+    const spec = { ref: 'a', typed: true };
+    const children = { 'v1/ConfigMap': [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c1' } }] };
+    const out = JSON.parse(features.call('wr_reconcile', input(primary(spec), { children })).output!);
+    assert.deepEqual(out.children, [
+      { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', rules: [], metadata: { name: 'typed' } },
+    ]);
+    assert.equal(out.status.typedChildren, 1);
+    assert.equal(out.status.typedChild, true);
+    assert.equal(out.status.typedListCount, out.status.listCount);
+    const text = JSON.stringify(spec);
+    assert.equal(out.status.specBytes, Buffer.byteLength(text));
+    assert.equal(out.status.copiedBytes, Buffer.byteLength(text));
+    assert.equal(out.status.specHash, fnv1a(text).toString(16).padStart(8, '0'));
+    assert.equal(out.status.chainedHash, fnv1a('true', fnv1a(text)).toString(16).padStart(8, '0'));
+  });
+
+  it('reports terminal and retryable errors through fail() and retry()', () => {
+    const terminal = JSON.parse(features.call('wr_reconcile', input(primary({ ref: 'a', terminal: true }))).output!);
+    assert.deepEqual(terminal.error, { message: 'cannot work', retryable: false });
+    const transient = JSON.parse(features.call('wr_reconcile', input(primary({ ref: 'a', transient: true }))).output!);
+    assert.deepEqual(transient.error, { message: 'not yet', retryable: true });
+  });
+
   it('writes cluster-scoped children without a namespace', () => {
     const out = JSON.parse(features.call('wr_reconcile', input(primary({ ref: 'a', clusterChild: true }))).output!);
     assert.deepEqual(out.children, [

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // `wr-as-build <entry.ts>...`: builds guest modules and prints each one's size and sha256.
 
 import { parseArgs } from 'node:util';

@@ -6,6 +6,15 @@
 
 import { readFile } from 'node:fs/promises';
 
+export {
+  initInput,
+  type KubeObject,
+  type ReconcileInputOptions,
+  type ReconcileOutput,
+  reconcileInput,
+  type TriggerReason,
+} from './input.ts';
+
 const HOST_STATUS = { NOT_FOUND: -1, DENIED: -2, INVALID_ARGUMENT: -3, NO_RESULT: -5 } as const;
 const PAGE = 65536;
 

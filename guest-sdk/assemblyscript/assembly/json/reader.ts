@@ -122,6 +122,15 @@ export class JsonDoc {
 // @ts-ignore: decorator
 @inline const INITIAL_MEMBERS: i32 = 8;
 
+/** Where JsonValue.fnv1a starts when given no seed (the FNV-1a 32-bit offset basis). */
+export const FNV1A_OFFSET: u32 = 0x811c9dc5;
+const FNV1A_PRIME: u32 = 0x01000193;
+
+/** Eight lowercase hex digits of `h`, e.g. for an annotation that changes when hashed inputs change. */
+export function hex32(h: u32): string {
+  return h.toString(16).padStart(8, "0");
+}
+
 /** One value inside a JsonDoc; `start == 0` means missing. Cheap to create, never copies. */
 export class JsonValue {
   doc: JsonDoc;
@@ -422,6 +431,32 @@ export class JsonValue {
     const end = this.end();
     if (end == 0) return fallback;
     return load<u8>(this.start) == 0x74;
+  }
+
+  /** Length in bytes of this value's JSON text; 0 when missing. */
+  byteLength(): i32 {
+    const end = this.end();
+    return end == 0 ? 0 : <i32>(end - this.start);
+  }
+
+  /** A copy of this value's JSON text as UTF-8 bytes (empty when missing). */
+  bytes(): Uint8Array {
+    const n = this.byteLength();
+    const out = new Uint8Array(n);
+    memory.copy(out.dataStart, this.start, <usize>n);
+    return out;
+  }
+
+  /**
+   * FNV-1a (32-bit) over this value's JSON text, continuing from `seed` so several values hash into one:
+   * `b.fnv1a(a.fnv1a())`. Stable for equal text and cheap; not a cryptographic hash. A missing value
+   * leaves the hash unchanged.
+   */
+  fnv1a(seed: u32 = FNV1A_OFFSET): u32 {
+    let h = seed;
+    const end = this.end();
+    for (let p = this.start; p < end; p++) h = (h ^ <u32>load<u8>(p)) * FNV1A_PRIME;
+    return h;
   }
 
   /** The JSON text of this value as a string (for messages and debugging; writers splice bytes instead). */

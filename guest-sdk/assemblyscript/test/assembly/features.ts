@@ -1,10 +1,13 @@
 // Test guest exercising the typed SDK surface: init config, cache reads, output intents, finalize, logs.
 
 import {
+  CLUSTER_ROLE,
   CONDITION_TRUE,
+  CONFIG_MAP,
   Context,
   cache,
   EVENT_WARNING,
+  hex32,
   InitContext,
   LOG_LEVEL_DEBUG,
   log,
@@ -51,6 +54,16 @@ register((ctx: Context): void => {
   log.info('reconciled ', ctx.primary.name);
   if (log.enabled(LOG_LEVEL_DEBUG)) log.debug('debug detail');
   if (spec.get('fail').bool()) out.error('asked to fail', true);
+  if (spec.get('typed').bool()) {
+    out.clusterChildOf(CLUSTER_ROLE, 'typed').rawJson('rules', '[]');
+    status.int('typedChildren', ctx.childrenOf(CONFIG_MAP).length);
+    status.bool('typedChild', ctx.childOf(CONFIG_MAP, 'c1').exists);
+    status.int('typedListCount', cache.listOf(CONFIG_MAP, ctx.primary.namespace).value.length());
+    status.int('specBytes', spec.byteLength()).int('copiedBytes', spec.bytes().length);
+    status.str('specHash', hex32(spec.fnv1a())).str('chainedHash', hex32(spec.get('typed').fnv1a(spec.fnv1a())));
+  }
+  if (spec.get('terminal').bool()) out.fail('cannot work');
+  if (spec.get('transient').bool()) out.retry('not yet');
 });
 
 registerFinalize((ctx: Context): void => {
