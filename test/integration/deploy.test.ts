@@ -87,9 +87,12 @@ describe('deploy/', () => {
     const objects = await kustomizeBuild(path.join(ROOT, 'deploy/kustomize'));
     const kinds = objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
     assert.deepEqual(kinds, [
+      'ClusterRole/wasm-reconciler-admin',
       'ClusterRole/wasm-reconciler-host',
       'ClusterRole/wasm-reconciler-host-core',
+      'ClusterRole/wasm-reconciler-view',
       'ClusterRoleBinding/wasm-reconciler-host',
+      'CustomResourceDefinition/clusterwasmreconcilers.wasmreconciler.dev',
       'CustomResourceDefinition/wasmreconcilers.wasmreconciler.dev',
       'Deployment/wasm-reconciler',
       'Namespace/wasm-reconciler-system',

@@ -206,7 +206,7 @@ describe('WasmReconciler isolation', () => {
     t.diagnostic(`needs-crd reported after ${missingMs} ms, valid Ready after ${validMs} ms, spec error ${specMs} ms`);
     assert.ok(missingMs < 5_000 && validMs < 5_000 && specMs < 5_000, 'all three within seconds');
     assert.match((await ready(ns, 'needs-crd'))!.message, new RegExp(`install the CRD for ${group}/v1`));
-    assert.match((await ready(ns, 'owns-namespaces'))!.message, /cluster-scoped kind Namespace/);
+    assert.match((await ready(ns, 'owns-namespaces'))!.message, /spec\.owns\[1\]: v1 Namespace is cluster-scoped/);
 
     // Installing the CRD starts the first one in the background, without touching it.
     const dir = mkdtempSync(path.join(tmpdir(), 'wr-crd-'));

@@ -9,6 +9,11 @@ import { type KindRef, kindKey } from '../kube/gvk.ts';
 export interface WatchScope {
   readonly primary: { readonly apiVersion: string; readonly kind: string; readonly labelSelector?: LabelSelector };
   readonly namespaces: readonly string[];
+  /**
+   * `namespaces` is a tenancy boundary (a namespaced WasmReconciler's own namespace): every kind must be
+   * namespaced, since a cluster-scoped one would be watched, read and written cluster-wide.
+   */
+  readonly confined?: boolean;
   readonly owns: readonly { readonly apiVersion: string; readonly kind: string }[];
   readonly related: readonly {
     readonly apiVersion: string;
@@ -116,6 +121,11 @@ export async function acquireScope(
     for (const kind of scope.owns) owned.push(await acquireKind(kind));
     const related: Acquired[] = [];
     for (const kind of scope.related) related.push(await acquireKind(kind));
+    if (scope.confined === true) {
+      confine(primary, 'spec.for', scope.namespaces);
+      for (const [i, a] of owned.entries()) confine(a, `spec.owns[${i}]`, scope.namespaces);
+      for (const [i, a] of related.entries()) confine(a, `spec.related[${i}]`, scope.namespaces);
+    }
     validateOwnedKinds(kindRefOf(primary), owned.map(kindRefOf));
     await syncedWithin(taken, syncTimeoutMs);
     const caches = (a: Acquired) => {
@@ -138,6 +148,18 @@ interface Acquired {
 
 function kindRefOf(a: Acquired): KindRef {
   return { apiVersion: a.kind.apiVersion, kind: a.kind.kind, namespaced: a.handles[0]!.resource.namespaced };
+}
+
+/** Refuses a cluster-scoped kind inside a tenancy boundary, before any of its lists is awaited. */
+function confine(a: Acquired, path: string, namespaces: readonly string[]): void {
+  if (a.handles[0]!.resource.namespaced) return;
+  throw new WrError(
+    'WR_SPEC_INVALID',
+    `${path}: ${a.kind.apiVersion} ${a.kind.kind} is cluster-scoped, and a WasmReconciler acts only in its own ` +
+      `namespace (${namespaces.join(', ')}); a ClusterWasmReconciler, which a cluster administrator creates, may ` +
+      'reconcile, own or read cluster-scoped kinds',
+    { details: { path, apiVersion: a.kind.apiVersion, kind: a.kind.kind } },
+  );
 }
 
 function notServed(kind: { apiVersion: string; kind: string }, cause: unknown): WrError {

@@ -2,13 +2,12 @@
 
 import { createServer, type Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
-import { ReflectorRegistry } from '../cache/index.ts';
+import { parseLabelSelector, ReflectorRegistry } from '../cache/index.ts';
 import { UID_INDEX, uidIndexer } from '../controller/index.ts';
 import { errorFields, isWrError, WrError } from '../errors.ts';
 import { kubeExecutorClient } from '../executor/index.ts';
-import { KubeClient, warnIfNoAccess } from '../kube/index.ts';
+import { KubeClient, type KubeConfigView, warnIfNoAccess } from '../kube/index.ts';
 import { LeaderElector, type LeaseOptions } from '../leader/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { ModuleResolver, ModuleStore } from '../modules/index.ts';
@@ -16,9 +15,14 @@ import { GuestWorkerPool, ModuleLoader, OffThreadCompiler } from '../runtime/ind
 import { WasmReconcilerManager } from './wasm-reconcilers.ts';
 
 export interface HostOptions {
-  readonly kubeConfig: KubeConfig;
-  /** Watch WasmReconcilers in this namespace only; all namespaces when absent. */
+  /** Our KubeConfig (kube/kubeconfig.ts) or client-node's: the same shape. */
+  readonly kubeConfig: KubeConfigView;
+  /** Watch WasmReconcilers in this namespace only; all namespaces, and ClusterWasmReconcilers, when absent. */
   readonly namespace?: string;
+  /** Where ClusterWasmReconcilers' ConfigMap modules and pull Secrets live (default wasm-reconciler-system). */
+  readonly clusterResourceNamespace?: string;
+  /** Serve only the WasmReconcilers and ClusterWasmReconcilers this selector matches (e.g. `team=edge`). */
+  readonly watchLabelSelector?: string;
   readonly moduleCacheDir: string;
   /** Disk budget of unpinned cached modules. */
   readonly moduleCacheBytes?: number;
@@ -108,6 +112,10 @@ export async function startHost(options: HostOptions): Promise<Host> {
     metrics,
     ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
     ...(options.instance === undefined ? {} : { instance: options.instance }),
+    ...(options.clusterResourceNamespace === undefined
+      ? {}
+      : { clusterResourceNamespace: options.clusterResourceNamespace }),
+    ...(options.watchLabelSelector === undefined ? {} : { selector: parseLabelSelector(options.watchLabelSelector) }),
   });
 
   metrics.collectFrom({

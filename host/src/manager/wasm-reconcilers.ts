@@ -7,16 +7,16 @@
 
 import type { KubeObject } from '../abi/types.ts';
 import type { CachedObject, CacheHandle, ReflectorRegistry } from '../cache/index.ts';
-import { labelSelectorFromObject } from '../cache/index.ts';
+import { type LabelSelector, labelSelectorFromObject } from '../cache/index.ts';
 import { type ControllerConfig, type ReadGrant, ReconcilerController, ScopedReadPort } from '../controller/index.ts';
 import { errorFields, isRetryable, isWrError, WrError } from '../errors.ts';
-import { type CoreEvent, EventBroadcaster, type ExecutorClient } from '../executor/index.ts';
+import { EventRecorder, type EventTally, type ExecutorClient } from '../executor/index.ts';
 import { groupKind } from '../kube/gvk.ts';
 import type { KubeClient, Logger } from '../kube/index.ts';
 import { objectKey, splitKey } from '../mapping/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { ModuleResolver, ModuleStore, ReconcilerSpec, LabelSelector as SpecSelector } from '../modules/index.ts';
-import { parseReconcilerSpec, WR_API_VERSION, WR_KIND } from '../modules/index.ts';
+import { parseReconcilerSpec, WR_API_VERSION, WR_CLUSTER_KIND, WR_KIND } from '../modules/index.ts';
 import { type QueueObserver, WorkQueue } from '../queue/index.ts';
 import {
   type GuestLogger,
@@ -38,8 +38,18 @@ export interface WasmReconcilerManagerOptions {
   readonly workers: GuestWorkerPool;
   readonly logger: Logger & GuestLogger;
   readonly metrics?: Metrics;
-  /** Watch WasmReconcilers in this namespace only; all namespaces when absent. */
+  /**
+   * Watch WasmReconcilers in this namespace only; all namespaces, and ClusterWasmReconcilers, when absent. A
+   * host confined to one namespace serves no cluster-scoped reconciler.
+   */
   readonly namespace?: string;
+  /** Where ClusterWasmReconcilers' ConfigMap sources and pull Secrets live (DEFAULT_CLUSTER_RESOURCE_NAMESPACE). */
+  readonly clusterResourceNamespace?: string;
+  /**
+   * Serve only the WasmReconcilers and ClusterWasmReconcilers this label selector matches (a server-side
+   * selector), so that several hosts can split one cluster's reconcilers between them; all when absent.
+   */
+  readonly selector?: LabelSelector;
   /** Identifies this host in Events (pod name). */
   readonly instance?: string;
 }
@@ -52,6 +62,11 @@ const STATUS_FLUSH_MS = 5_000;
 
 /** A failed controller start or reconfigure is retried in the background this often at most. */
 const START_RETRY_MAX_MS = 30_000;
+/** How often the host looks again for the ClusterWasmReconciler CRD when it is not installed. */
+const CLUSTER_KIND_RETRY_MS = 30_000;
+/** The manager's Events: one series per WasmReconciler and reason, aggregated like client-go's recorder. */
+const EVENT_WINDOW_MS = 10 * 60_000;
+const EVENT_SERIES = 1024;
 
 interface Entry {
   readonly key: string;
@@ -88,8 +103,11 @@ export class WasmReconcilerManager {
   readonly #o: WasmReconcilerManagerOptions;
   readonly #entries = new Map<string, Entry>();
   readonly #queue: WorkQueue;
-  #handle: CacheHandle | undefined;
-  #unsubscribe: (() => void) | undefined;
+  /** WasmReconcilers (keys `namespace/name`) and ClusterWasmReconcilers (keys `name`): two kinds, one queue. */
+  #namespaced: CacheHandle | undefined;
+  #cluster: CacheHandle | undefined;
+  readonly #unsubscribe: (() => void)[] = [];
+  #clusterRetry: NodeJS.Timeout | undefined;
   #processing: Promise<void> | undefined;
   #stopped = false;
   /** Initial keys not yet processed once; start() resolves when it empties. */
@@ -103,20 +121,24 @@ export class WasmReconcilerManager {
   readonly #stopping = new Set<Promise<void>>();
 
   /**
-   * The manager's own Events (load failures, swaps): retried, bounded and aggregated like the executor's,
-   * so one WasmReconciler failing the same way every few seconds makes one Event whose count grows.
+   * The manager's own Events (load failures, swaps), recorded the way the executor records a module's: retried,
+   * bounded and aggregated, so one WasmReconciler failing the same way every few seconds makes one Event whose
+   * count grows.
    */
-  readonly #events: EventBroadcaster;
+  readonly #events: EventRecorder;
+  readonly #eventTally: EventTally = { created: 0, suppressed: 0, failed: 0 };
 
   constructor(options: WasmReconcilerManagerOptions) {
     this.#o = options;
-    this.#events = new EventBroadcaster({
+    this.#events = new EventRecorder({
       client: options.executorClient,
-      onDrop: (reason, event, err) =>
-        options.logger.warn(
-          { reason, event: event.reason, ...(err === undefined ? {} : errorFields(err)) },
-          'could not record WasmReconciler event',
-        ),
+      reportingController: 'wasmreconciler.dev/host',
+      reportingInstance: options.instance,
+      dedupeWindowMs: EVENT_WINDOW_MS,
+      dedupeEntries: EVENT_SERIES,
+      now: Date.now,
+      onError: (err, event) =>
+        options.logger.warn({ event: event.reason, ...errorFields(err) }, 'could not record WasmReconciler event'),
     });
     // Two at a time: module loads compile (CPU) and fetch (network); more would only contend on 2 cores.
     this.#queue = new WorkQueue({ name: 'wasmreconcilers', concurrency: 2 });
@@ -124,34 +146,20 @@ export class WasmReconcilerManager {
 
   /** Resolves once every existing WasmReconciler has been processed once (ready or failed). */
   async start(): Promise<void> {
-    this.#handle = await this.#o.registry.acquire({
+    const namespaced = await this.#o.registry.acquire({
       apiVersion: WR_API_VERSION,
       kind: WR_KIND,
       ...(this.#o.namespace === undefined ? {} : { namespace: this.#o.namespace }),
+      ...this.#selector,
     });
-    await this.#handle.synced;
-    this.#unsubscribe = this.#handle.subscribe(
-      (e) => {
-        // Status-only updates (our own writes) carry no spec change: the generation tells.
-        if (
-          e.type === 'updated' &&
-          e.old.generation === e.object.generation &&
-          !!e.old.deletionTimestamp === !!e.object.deletionTimestamp
-        )
-          return;
-        if (e.type === 'deleted' && e.object.uid !== undefined) this.#claims.delete(e.object.uid);
-        const key = objectKey(e.object.namespace, e.object.name);
-        this.#queue.add(key, { reason: 'updated', lane: 'user' });
-        // Whatever a refused reconciler conflicted with may have just moved out of its way.
-        for (const other of this.#conflicted) {
-          if (other !== key) this.#queue.add(other, { reason: 'updated', lane: 'user' });
-        }
-      },
-      { replay: false },
-    );
+    this.#namespaced = namespaced;
+    await namespaced.synced;
+    this.#subscribe(namespaced);
+    // A host confined to one namespace has no business with cluster-scoped reconcilers (nor, usually, the RBAC).
+    if (this.#o.namespace === undefined) await this.#watchClusterKind();
     // Every sync, the initial ones included, goes through the queue: one sync per key at a time, so an
     // update during startup can never build a second controller for the same WasmReconciler.
-    for (const o of this.#handle.reader.list()) this.#initial.add(objectKey(o.namespace, o.name));
+    for (const o of this.#all()) this.#initial.add(objectKey(o.namespace, o.name));
     const initialDone = new Promise<void>((resolve) => {
       this.#initialDone = resolve;
     });
@@ -180,7 +188,8 @@ export class WasmReconcilerManager {
     if (this.#stopped) return;
     this.#stopped = true;
     const drainMs = options.drainMs ?? 30_000;
-    this.#unsubscribe?.();
+    clearTimeout(this.#clusterRetry);
+    for (const off of this.#unsubscribe) off();
     const entries = [...this.#entries.values()];
     for (const e of entries) e.controller?.closeIntake();
     await this.#queue.shutdown(true, drainMs);
@@ -188,7 +197,8 @@ export class WasmReconcilerManager {
     await Promise.all(entries.map((e) => this.#teardown(e, drainMs)));
     this.#entries.clear();
     await Promise.all(this.#stopping);
-    this.#handle?.release();
+    this.#namespaced?.release();
+    this.#cluster?.release();
     // Best-effort: what is still queued gets as long as the drain, then the host's fence ends it.
     await Promise.race([this.#events.flush(), new Promise((resolve) => setTimeout(resolve, drainMs).unref())]);
   }
@@ -208,12 +218,96 @@ export class WasmReconcilerManager {
   }
 
   get ready(): boolean {
-    return this.#handle?.hasSynced === true;
+    return this.#namespaced?.hasSynced === true;
+  }
+
+  /** Queues the WasmReconcilers of `handle` on every spec change, and what a change may unblock. */
+  #subscribe(handle: CacheHandle): void {
+    const off = handle.subscribe(
+      (e) => {
+        // Status-only updates (our own writes) carry no spec change: the generation tells.
+        if (
+          e.type === 'updated' &&
+          e.old.generation === e.object.generation &&
+          !!e.old.deletionTimestamp === !!e.object.deletionTimestamp
+        )
+          return;
+        if (e.type === 'deleted' && e.object.uid !== undefined) this.#claims.delete(e.object.uid);
+        const key = objectKey(e.object.namespace, e.object.name);
+        this.#queue.add(key, { reason: 'updated', lane: 'user' });
+        // Whatever a refused reconciler conflicted with may have just moved out of its way.
+        for (const other of this.#conflicted) {
+          if (other !== key) this.#queue.add(other, { reason: 'updated', lane: 'user' });
+        }
+      },
+      { replay: false },
+    );
+    this.#unsubscribe.push(off);
+  }
+
+  /**
+   * Watches ClusterWasmReconcilers beside the namespaced kind. Neither a missing CRD (an install from before the
+   * kind existed) nor RBAC that does not grant it stops the host from serving namespaced reconcilers: each is
+   * said once at warn level, the CRD is looked for again every CLUSTER_KIND_RETRY_MS, and a list that succeeds
+   * later queues every object it brings.
+   */
+  async #watchClusterKind(): Promise<void> {
+    let handle: CacheHandle;
+    try {
+      handle = await this.#o.registry.acquire({ apiVersion: WR_API_VERSION, kind: WR_CLUSTER_KIND, ...this.#selector });
+    } catch (err) {
+      if (!isWrError(err, 'WR_KUBE_NOT_FOUND') && !isRetryable(err)) throw err;
+      if (this.#clusterRetry === undefined) {
+        this.#o.logger.warn(
+          { ...errorFields(err) },
+          `${WR_CLUSTER_KIND} is not served: cluster-scoped reconcilers are off until its CRD ` +
+            '(deploy/crd/clusterwasmreconciler.yaml) is installed; the host looks again every 30 s',
+        );
+      }
+      this.#clusterRetry = setTimeout(() => {
+        if (!this.#stopped) void this.#watchClusterKind().catch(() => undefined);
+      }, CLUSTER_KIND_RETRY_MS).unref();
+      return;
+    }
+    if (this.#stopped) {
+      handle.release();
+      return;
+    }
+    this.#cluster = handle;
+    this.#subscribe(handle);
+    const forbidden = new Promise<unknown>((resolve) => {
+      if (isWrError(handle.listError, 'WR_KUBE_FORBIDDEN')) resolve(handle.listError);
+      const off = handle.onListError?.((err) => {
+        if (isWrError(err, 'WR_KUBE_FORBIDDEN')) resolve(err);
+      });
+      void handle.synced.then(() => off?.());
+    });
+    const outcome = await Promise.race([handle.synced.then(() => undefined), forbidden]);
+    if (outcome !== undefined) {
+      this.#o.logger.warn(
+        { ...errorFields(outcome) },
+        `the host may not list ${WR_CLUSTER_KIND}s: cluster-scoped reconcilers are off until it may ` +
+          '(deploy/rbac grants it); the host keeps trying',
+      );
+    }
+    // Whatever the first list brings, now or once it is allowed: queued like any change (the queue coalesces).
+    void handle.synced.then(() => {
+      if (this.#stopped) return;
+      for (const o of handle.reader.list()) this.#queue.add(o.name, { reason: 'created', lane: 'low' });
+    });
+  }
+
+  /** Every WasmReconciler and ClusterWasmReconciler the host sees. */
+  #all(): CachedObject[] {
+    return [...(this.#namespaced?.reader.list() ?? []), ...(this.#cluster?.reader.list() ?? [])];
   }
 
   async #sync(key: string): Promise<{ requeueAfterMs: number } | undefined> {
     const [namespace, name] = splitKey(key);
-    const cached = this.#handle?.reader.get(namespace, name);
+    const cached =
+      namespace === undefined
+        ? this.#cluster?.reader.get(undefined, name)
+        : this.#namespaced?.reader.get(namespace, name);
     const entry = this.#entries.get(key);
     if (cached === undefined || cached.deletionTimestamp !== undefined) {
       this.#conflicted.delete(key);
@@ -226,7 +320,7 @@ export class WasmReconcilerManager {
     const object = cached.object();
     let spec: ReconcilerSpec;
     try {
-      spec = parseReconcilerSpec(object);
+      spec = parseReconcilerSpec(object, this.#parseOptions);
     } catch (err) {
       await this.#fail(object, entry, err, 'SpecInvalid');
       return undefined;
@@ -243,7 +337,7 @@ export class WasmReconcilerManager {
       }
       const error = new WrError(
         'WR_SPEC_INVALID',
-        `WasmReconciler ${holder} already reconciles ${spec.for.kind} (${spec.for.apiVersion}) objects in ` +
+        `${holder.includes('/') ? WR_KIND : WR_CLUSTER_KIND} ${holder} already reconciles ${spec.for.kind} (${spec.for.apiVersion}) objects in ` +
           `${spec.for.namespaces.length === 0 ? 'all namespaces' : spec.for.namespaces.join(', ')}; this one ` +
           'starts once that one is removed or their for.namespaces or for.labelSelector no longer overlap',
         { details: { conflictsWith: holder } },
@@ -311,19 +405,33 @@ export class WasmReconcilerManager {
     return undefined;
   }
 
-  /** The WasmReconciler that already reconciles (some of) the primaries `spec` names, if any. */
+  get #selector() {
+    return this.#o.selector === undefined ? {} : { labelSelector: this.#o.selector };
+  }
+
+  get #parseOptions() {
+    return this.#o.clusterResourceNamespace === undefined
+      ? {}
+      : { clusterResourceNamespace: this.#o.clusterResourceNamespace };
+  }
+
+  /**
+   * The WasmReconciler that already reconciles (some of) the primaries `spec` names, if any. A
+   * ClusterWasmReconciler goes before every namespaced one (a tenant cannot lock an administrator's reconciler
+   * out of the tenant's namespace by creating one first); within a scope the older one serves.
+   */
   #conflictFor(self: CachedObject, spec: ReconcilerSpec): string | undefined {
     const mine = claimOf(spec);
-    const mineAt = self.object().metadata.creationTimestamp ?? '';
+    const mineRank = rankOf(self);
     const selfKey = objectKey(self.namespace, self.name);
-    for (const other of this.#handle?.reader.list() ?? []) {
+    for (const other of this.#all()) {
       const otherKey = objectKey(other.namespace, other.name);
       if (otherKey === selfKey || other.deletionTimestamp !== undefined || other.uid === undefined) continue;
       let memo = this.#claims.get(other.uid);
       if (memo === undefined || memo.generation !== other.generation) {
         let claim: Claim | undefined;
         try {
-          claim = claimOf(parseReconcilerSpec(other.object()));
+          claim = claimOf(parseReconcilerSpec(other.object(), this.#parseOptions));
         } catch {
           claim = undefined;
         }
@@ -331,9 +439,9 @@ export class WasmReconcilerManager {
         this.#claims.set(other.uid, memo);
       }
       if (memo.claim === undefined || !claimsOverlap(mine, memo.claim)) continue;
-      // The older one keeps serving (creation time, then key, so every host replica decides alike).
-      const otherAt = other.object().metadata.creationTimestamp ?? '';
-      if (otherAt < mineAt || (otherAt === mineAt && otherKey < selfKey)) return otherKey;
+      // Scope, then creation time, then key: every host replica decides alike.
+      const otherRank = rankOf(other);
+      if (otherRank < mineRank || (otherRank === mineRank && otherKey < selfKey)) return otherKey;
     }
     return undefined;
   }
@@ -342,7 +450,7 @@ export class WasmReconcilerManager {
     const readPort = new ScopedReadPort();
     const metrics = this.#o.metrics;
     const slot = new ModuleSlot({
-      identity: { name: spec.name, namespace: spec.namespace },
+      identity: { name: spec.name, ...(spec.namespace === undefined ? {} : { namespace: spec.namespace }) },
       loader: this.#o.loader,
       workers: this.#o.workers,
       logger: this.#o.logger,
@@ -472,7 +580,7 @@ export class WasmReconcilerManager {
   #newController(entry: Entry, spec: ReconcilerSpec): ReconcilerController {
     const controller = new ReconcilerController({
       name: spec.name,
-      namespace: spec.namespace,
+      ...(spec.namespace === undefined ? {} : { namespace: spec.namespace }),
       registry: this.#o.registry,
       client: this.#o.executorClient,
       reconciler: new GuestReconciler(entry.slot),
@@ -662,31 +770,7 @@ export class WasmReconcilerManager {
   }
 
   #event(object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string): void {
-    const now = new Date().toISOString();
-    const namespace = object.metadata.namespace ?? 'default';
-    const event: CoreEvent = {
-      apiVersion: 'v1',
-      kind: 'Event',
-      metadata: { generateName: `${object.metadata.name}.`, namespace },
-      involvedObject: {
-        apiVersion: object.apiVersion,
-        kind: object.kind,
-        name: object.metadata.name,
-        namespace,
-        uid: object.metadata.uid,
-        resourceVersion: object.metadata.resourceVersion,
-      },
-      type,
-      reason,
-      message: message.slice(0, 1024),
-      source: { component: STATUS_MANAGER },
-      reportingComponent: 'wasmreconciler.dev/host',
-      ...(this.#o.instance === undefined ? {} : { reportingInstance: this.#o.instance }),
-      firstTimestamp: now,
-      lastTimestamp: now,
-      count: 1,
-    };
-    this.#events.record(event);
+    void this.#events.record(object, [{ type, reason, message: message.slice(0, 1024) }], this.#eventTally);
   }
 }
 
@@ -695,6 +779,11 @@ interface Transition {
   readonly controller: ReconcilerController;
   settled: boolean;
   error: unknown;
+}
+
+/** Orders reconcilers claiming the same objects: cluster-scoped first, then the older, as a sortable string. */
+function rankOf(o: CachedObject): string {
+  return `${o.namespace === undefined ? 0 : 1}${o.object().metadata.creationTimestamp ?? ''}`;
 }
 
 /** The Ready reason of a controller that could not start. */
@@ -801,6 +890,8 @@ export function controllerConfig(spec: ReconcilerSpec): ControllerConfig {
         ...(spec.for.labelSelector === undefined ? {} : { labelSelector: toSelector(spec.for.labelSelector) }),
       },
       namespaces: spec.for.namespaces,
+      // A namespaced WasmReconciler's namespaces are a tenancy boundary: cluster-scoped kinds are outside it.
+      confined: spec.scope === 'Namespaced',
       owns: spec.owns.map((k) => ({ apiVersion: k.apiVersion, kind: k.kind })),
       related: spec.related.map((r) => ({
         apiVersion: r.apiVersion,

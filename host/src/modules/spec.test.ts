@@ -31,6 +31,14 @@ function wr(spec: Record<string, unknown>, metadata: Record<string, unknown> = {
   };
 }
 
+/** A ClusterWasmReconciler: the same spec, no namespace. */
+function cwr(spec: Record<string, unknown>, metadata: Record<string, unknown> = {}): Record<string, unknown> {
+  const object = wr(spec, metadata) as { kind: string; metadata: Record<string, unknown> };
+  object.kind = 'ClusterWasmReconciler';
+  delete object.metadata.namespace;
+  return object;
+}
+
 /** The issues of a rejected object (asserting it was rejected with WR_SPEC_INVALID). */
 function issues(obj: unknown): SpecIssue[] {
   try {
@@ -51,6 +59,7 @@ function paths(obj: unknown): string[] {
 describe('valid objects', () => {
   test('a minimal spec gets every default', () => {
     const s = parseReconcilerSpec(wr({}));
+    assert.equal(s.scope, 'Namespaced');
     assert.equal(s.name, 'config-sync');
     assert.equal(s.namespace, 'edge');
     assert.equal(s.uid, 'u-1');
@@ -60,7 +69,8 @@ describe('valid objects', () => {
       group: 'example.com',
       version: 'v1',
       kind: 'App',
-      namespaces: [],
+      // A namespaced WasmReconciler's primaries are those of its own namespace, written out for every consumer.
+      namespaces: ['edge'],
       labelSelector: undefined,
     });
     assert.deepEqual(s.owns, []);
@@ -80,7 +90,7 @@ describe('valid objects', () => {
 
   test('a full spec parses into typed fields', () => {
     const s = parseReconcilerSpec(
-      wr({
+      cwr({
         for: {
           apiVersion: 'apps/v1',
           kind: 'Deployment',
@@ -103,6 +113,8 @@ describe('valid objects', () => {
         resyncPeriodSeconds: 600,
       }),
     );
+    assert.equal(s.scope, 'Cluster');
+    assert.equal(s.namespace, undefined);
     assert.equal(s.for.group, 'apps');
     assert.deepEqual(s.for.namespaces, ['a', 'b']);
     assert.deepEqual(s.for.labelSelector?.matchExpressions[1], { key: 'x', operator: 'Exists', values: [] });
@@ -320,6 +332,62 @@ describe('invalid objects are reported by JSON path', () => {
       for: { apiVersion: 'v1', kind: 'Pod', namespaces: Array.from({ length: 100 }, () => 'UPPER') },
     });
     assert.equal(issues(flood).length, 20);
+  });
+});
+
+describe('the tenancy boundary', () => {
+  test('a WasmReconciler may name only its own namespace, in for and in permissions', () => {
+    const own = parseReconcilerSpec(
+      wr({
+        for: { apiVersion: 'v1', kind: 'Pod', namespaces: ['edge'] },
+        permissions: [{ apiVersion: 'v1', kind: 'Secret', verbs: ['get'] }],
+      }),
+    );
+    assert.deepEqual(own.for.namespaces, ['edge']);
+    // An empty list means "every namespace" in a ClusterWasmReconciler; here it is the own namespace alone.
+    assert.deepEqual(own.permissions[0]?.namespaces, ['edge']);
+
+    const reaching = issues(
+      wr({
+        for: { apiVersion: 'v1', kind: 'Pod', namespaces: ['edge', 'kube-system'] },
+        permissions: [{ apiVersion: 'v1', kind: 'Secret', verbs: ['get'], namespaces: ['other'] }],
+      }),
+    );
+    assert.deepEqual(
+      reaching.map((i) => i.path),
+      ['spec.for.namespaces', 'spec.permissions[0].namespaces'],
+    );
+    assert.match(reaching[0]!.message, /names kube-system: a WasmReconciler acts only in its own namespace \(edge\)/);
+    assert.match(reaching[0]!.message, /ClusterWasmReconciler/);
+  });
+
+  test('a ClusterWasmReconciler has no namespace, reaches any, and reads module sources from the cluster resource namespace', () => {
+    const s = parseReconcilerSpec(
+      cwr({
+        for: { apiVersion: 'v1', kind: 'Pod', namespaces: ['a', 'b'] },
+        permissions: [{ apiVersion: 'v1', kind: 'Secret', verbs: ['get'] }],
+        module: { configMap: { name: 'mods', key: 'app.wasm' } },
+      }),
+    );
+    assert.deepEqual(s.for.namespaces, ['a', 'b']);
+    assert.deepEqual(s.permissions[0]?.namespaces, []);
+    assert.deepEqual(s.module, {
+      type: 'configMap',
+      namespace: 'wasm-reconciler-system',
+      name: 'mods',
+      key: 'app.wasm',
+      digest: undefined,
+    });
+    const elsewhere = parseReconcilerSpec(
+      cwr({ module: { oci: { reference: `ghcr.io/o/m@${DIGEST}`, pullSecret: { name: 'creds' } } } }),
+      { clusterResourceNamespace: 'platform' },
+    ).module;
+    assert.ok(elsewhere.type === 'oci');
+    assert.deepEqual(elsewhere.pullSecret, { namespace: 'platform', name: 'creds' });
+    const namespaced = cwr({}) as { metadata: Record<string, unknown> };
+    namespaced.metadata.namespace = 'edge';
+    assert.deepEqual(paths(namespaced), ['metadata.namespace']);
+    assert.equal(paths({ ...cwr({}), kind: 'WasmReconcilers' })[0], 'kind');
   });
 });
 

@@ -14,6 +14,17 @@ export const WR_GROUP = 'wasmreconciler.dev';
 export const WR_VERSION = 'v1alpha1';
 export const WR_API_VERSION = `${WR_GROUP}/${WR_VERSION}`;
 export const WR_KIND = 'WasmReconciler';
+/**
+ * The cluster-scoped kind, for reconcilers that act across namespaces (cert-manager's Issuer/ClusterIssuer
+ * model): a namespaced WasmReconciler acts only in its own namespace; only whoever may create this kind (by
+ * default cluster administrators) reaches further.
+ */
+export const WR_CLUSTER_KIND = 'ClusterWasmReconciler';
+/** Where a ClusterWasmReconciler's ConfigMap module sources and pull Secrets live unless the host is told otherwise. */
+export const DEFAULT_CLUSTER_RESOURCE_NAMESPACE = 'wasm-reconciler-system';
+
+/** Namespaced: a WasmReconciler, confined to its namespace. Cluster: a ClusterWasmReconciler. */
+export type ReconcilerScope = 'Namespaced' | 'Cluster';
 
 /** A content digest as the spec writes it: `sha256:` and 64 lowercase hex digits. */
 export type { Digest } from '../digest.ts';
@@ -63,7 +74,10 @@ export interface LabelSelector {
 
 /** The kind a reconciler reconciles, and which of its objects. */
 export interface PrimarySpec extends GroupVersionKind {
-  /** Empty means every namespace the host watches. */
+  /**
+   * Empty means every namespace the host watches. A namespaced WasmReconciler's is always its own namespace
+   * alone (written empty or as that one name; any other is refused).
+   */
   readonly namespaces: readonly string[];
   readonly labelSelector: LabelSelector | undefined;
 }
@@ -79,7 +93,10 @@ export const PERMISSION_VERBS: readonly PermissionVerb[] = ['get', 'list'];
 /** A read grant for the guest's get/list imports, on top of the primary, owned and related kinds. */
 export interface PermissionRule extends GroupVersionKind {
   readonly verbs: readonly PermissionVerb[];
-  /** Empty means every namespace (and cluster-scoped objects). */
+  /**
+   * Empty means every namespace (and cluster-scoped objects). A namespaced WasmReconciler's is always its own
+   * namespace alone, like its primaries'.
+   */
   readonly namespaces: readonly string[];
 }
 
@@ -92,7 +109,10 @@ export interface InlineSource {
 
 export interface ConfigMapSource {
   readonly type: 'configMap';
-  /** Always the WasmReconciler's own namespace: a module never reads another namespace's ConfigMap. */
+  /**
+   * A WasmReconciler's own namespace (a module never reads another namespace's ConfigMap); the host's cluster
+   * resource namespace for a ClusterWasmReconciler.
+   */
   readonly namespace: string;
   readonly name: string;
   readonly key: string;
@@ -110,7 +130,7 @@ export interface OciSource {
   readonly reference: OciReference;
   /** The manifest digest: from `@sha256:` in the reference or the separate `digest` field. */
   readonly digest: Digest;
-  /** A Secret in the WasmReconciler's namespace with registry credentials. */
+  /** A Secret with registry credentials, in the same namespace a ConfigMap source would be read from. */
   readonly pullSecret: { readonly namespace: string; readonly name: string } | undefined;
 }
 
@@ -165,8 +185,10 @@ export const LIMIT_BOUNDS: { readonly [K in SpecLimitKey]?: { readonly min?: num
 };
 
 export interface ReconcilerSpec {
+  readonly scope: ReconcilerScope;
   readonly name: string;
-  readonly namespace: string;
+  /** The WasmReconciler's namespace; undefined for a ClusterWasmReconciler. */
+  readonly namespace: string | undefined;
   readonly uid: string | undefined;
   readonly generation: number | undefined;
   readonly suspend: boolean;
@@ -186,6 +208,8 @@ export interface ReconcilerSpec {
 export interface ParseSpecOptions {
   /** The host's ceilings: a spec asking for more is rejected rather than silently clamped. */
   readonly ceilings?: Partial<Limits>;
+  /** Where a ClusterWasmReconciler's ConfigMap sources and pull Secrets are read; DEFAULT_CLUSTER_RESOURCE_NAMESPACE. */
+  readonly clusterResourceNamespace?: string;
 }
 
 export interface SpecIssue {
@@ -241,14 +265,21 @@ function parseObject(object: unknown, issues: Issues, options: ParseSpecOptions)
     return undefined;
   }
   if (object.apiVersion !== WR_API_VERSION) issues.add('apiVersion', `must be ${WR_API_VERSION}`);
-  if (object.kind !== WR_KIND) issues.add('kind', `must be ${WR_KIND}`);
+  const scope: ReconcilerScope = object.kind === WR_CLUSTER_KIND ? 'Cluster' : 'Namespaced';
+  if (object.kind !== WR_KIND && object.kind !== WR_CLUSTER_KIND) {
+    issues.add('kind', `must be ${WR_KIND} or ${WR_CLUSTER_KIND}`);
+  }
   const meta = object.metadata;
   if (!isObject(meta)) {
     issues.add('metadata', 'must be an object');
     return undefined;
   }
   const name = requiredString(meta, 'name', 'metadata', issues, DNS1123_SUBDOMAIN, 253);
-  const namespace = requiredString(meta, 'namespace', 'metadata', issues, DNS1123_LABEL, 63);
+  let namespace: string | undefined;
+  if (scope === 'Namespaced') namespace = requiredString(meta, 'namespace', 'metadata', issues, DNS1123_LABEL, 63);
+  else if (meta.namespace !== undefined && meta.namespace !== '') {
+    issues.add('metadata.namespace', `must be absent: a ${WR_CLUSTER_KIND} is cluster-scoped`);
+  }
   const uid = typeof meta.uid === 'string' ? meta.uid : undefined;
   const generation = typeof meta.generation === 'number' ? meta.generation : undefined;
 
@@ -258,6 +289,8 @@ function parseObject(object: unknown, issues: Issues, options: ParseSpecOptions)
     return undefined;
   }
   const primary = parsePrimary(spec.for, 'spec.for', issues);
+  // The tenancy boundary: a namespaced WasmReconciler reconciles, writes and reads in its own namespace only.
+  if (primary !== undefined && namespace !== undefined) confine(primary.namespaces, namespace, 'spec.for', issues);
   const owns = parseList(spec.owns, 'spec.owns', SPEC_BOUNDS.owns, issues, (v, p) => parseGvkObject(v, p, issues));
   uniqueGvks(owns, 'spec.owns', issues);
   const related = parseList(spec.related, 'spec.related', SPEC_BOUNDS.related, issues, (v, p) =>
@@ -267,7 +300,12 @@ function parseObject(object: unknown, issues: Issues, options: ParseSpecOptions)
   const permissions = parseList(spec.permissions, 'spec.permissions', SPEC_BOUNDS.permissions, issues, (v, p) =>
     parsePermission(v, p, issues),
   );
-  const module = parseModule(spec.module, 'spec.module', namespace ?? '', issues);
+  permissions.forEach((p, i) => {
+    if (namespace !== undefined) confine(p.namespaces, namespace, `spec.permissions[${i}]`, issues);
+  });
+  const sourceNamespace =
+    scope === 'Cluster' ? (options.clusterResourceNamespace ?? DEFAULT_CLUSTER_RESOURCE_NAMESPACE) : (namespace ?? '');
+  const module = parseModule(spec.module, 'spec.module', sourceNamespace, issues);
   const limits = parseLimits(spec.limits, 'spec.limits', options.ceilings ?? {}, issues);
   const suspend = optionalBoolean(spec, 'suspend', 'spec', issues) ?? false;
   const maxConcurrentReconciles =
@@ -293,17 +331,22 @@ function parseObject(object: unknown, issues: Issues, options: ParseSpecOptions)
     else issues.add('spec.config', 'must be an object');
   }
 
-  if (name === undefined || namespace === undefined || primary === undefined || module === undefined) return undefined;
+  if (name === undefined || (scope === 'Namespaced' && namespace === undefined)) return undefined;
+  if (primary === undefined || module === undefined) return undefined;
+  const own = namespace === undefined ? undefined : [namespace];
   return {
+    scope,
     name,
     namespace,
     uid,
     generation,
     suspend,
-    for: primary,
+    // Confined specs carry their namespace explicitly, so every consumer (watches, read grants) is confined
+    // without knowing about scopes.
+    for: own === undefined ? primary : { ...primary, namespaces: own },
     owns,
     related,
-    permissions,
+    permissions: own === undefined ? permissions : permissions.map((p) => ({ ...p, namespaces: own })),
     config,
     module,
     limits,
@@ -455,6 +498,17 @@ function parsePrimary(value: unknown, path: string, issues: Issues): PrimarySpec
     namespaces: parseNamespaces(value.namespaces, `${path}.namespaces`, issues),
     labelSelector: parseLabelSelector(value.labelSelector, `${path}.labelSelector`, issues),
   };
+}
+
+/** Refuses any namespace but the WasmReconciler's own in a namespaced WasmReconciler's `namespaces`. */
+function confine(namespaces: readonly string[], own: string, path: string, issues: Issues): void {
+  const foreign = namespaces.filter((ns) => ns !== own);
+  if (foreign.length === 0) return;
+  issues.add(
+    `${path}.namespaces`,
+    `names ${foreign.join(', ')}: a ${WR_KIND} acts only in its own namespace (${own}); ` +
+      `reaching other namespaces takes a ${WR_CLUSTER_KIND}, which a cluster administrator creates`,
+  );
 }
 
 function parseRelated(value: unknown, path: string, issues: Issues): RelatedSpec | undefined {
