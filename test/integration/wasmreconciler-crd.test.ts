@@ -1,21 +1,22 @@
 // Installs deploy/crd/wasmreconciler.yaml into a real kube-apiserver and checks that its schema, CEL rules and
 // defaults agree with the host's own parser (host/src/modules/spec.ts).
+//
+// It runs on the shared test cluster (or WR_TEST_USE_EXISTING_CLUSTER's), like the files that run hosts
+// against the same CRD: installing it is idempotent, since every file installs the same file, and each test
+// works in a namespace of its own. What is under test is the file, so the served CRD must be the file's: on
+// a cluster that serves another version of it, the first test fails and says so, rather than the cluster's
+// CRD being replaced for everything else running on it.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import {
-  ApiextensionsV1Api,
-  CoreV1Api,
-  type CoreV1Api as CoreV1ApiType,
-  CustomObjectsApi,
-  loadYaml,
-  type V1CustomResourceDefinition,
-} from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { load } from 'js-yaml';
 import { DEFAULT_LIMITS } from '../../host/src/abi/constants.ts';
+import type { KubeObject } from '../../host/src/abi/types.ts';
 import { isWrError } from '../../host/src/errors.ts';
-import { kubeConfigTransport } from '../../host/src/kube/index.ts';
+import { KubeClient, kubeConfigTransport } from '../../host/src/kube/index.ts';
 import {
   LIMIT_BOUNDS,
   parseReconcilerSpec,
@@ -23,20 +24,22 @@ import {
   WR_GROUP,
   WR_VERSION,
 } from '../../host/src/modules/index.ts';
-import { type ControlPlane, startControlPlane } from '../controlplane/index.ts';
+import { createTestNamespace, getTestCluster } from '../support/cluster.ts';
+import { installCrd } from '../support/crds.ts';
 
 const CRD_PATH = path.join(import.meta.dirname, '../../deploy/crd/wasmreconciler.yaml');
-const NS = 'crd-test';
+const CRD_NAME = 'wasmreconcilers.wasmreconciler.dev';
 const DIGEST = `sha256:${'c'.repeat(64)}`;
 
-let cp: ControlPlane;
+let kc: KubeConfig;
+let client: KubeClient;
 let objects: CustomObjectsApi;
 
-function wr(name: string, spec: Record<string, unknown>): Record<string, unknown> {
+function wr(namespace: string, name: string, spec: Record<string, unknown>): Record<string, unknown> {
   return {
     apiVersion: `${WR_GROUP}/${WR_VERSION}`,
     kind: 'WasmReconciler',
-    metadata: { name, namespace: NS },
+    metadata: { name, namespace },
     spec: { for: { apiVersion: 'example.com/v1', kind: 'App' }, module: { inline: 'AGFzbQEAAAA=' }, ...spec },
   };
 }
@@ -45,33 +48,40 @@ function create(body: Record<string, unknown>): Promise<Record<string, unknown>>
   return objects.createNamespacedCustomObject({
     group: WR_GROUP,
     version: WR_VERSION,
-    namespace: NS,
+    namespace: (body.metadata as { namespace: string }).namespace,
     plural: 'wasmreconcilers',
     body,
   }) as Promise<Record<string, unknown>>;
 }
 
 before(async () => {
-  cp = await startControlPlane();
-  const crd = loadYaml<V1CustomResourceDefinition>(readFileSync(CRD_PATH, 'utf8'));
-  const ext = cp.kubeConfig.makeApiClient(ApiextensionsV1Api);
-  await ext.createCustomResourceDefinition({ body: crd });
-  const core: CoreV1ApiType = cp.kubeConfig.makeApiClient(CoreV1Api);
-  await core.createNamespace({ body: { metadata: { name: NS } } });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const got = await ext.readCustomResourceDefinition({ name: 'wasmreconcilers.wasmreconciler.dev' });
-    if (got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
-    if (Date.now() > deadline) throw new Error('the CRD never became Established');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  objects = cp.kubeConfig.makeApiClient(CustomObjectsApi);
+  kc = await getTestCluster();
+  client = await KubeClient.fromKubeConfig(kc);
+  await installCrd(client, CRD_PATH);
+  objects = kc.makeApiClient(CustomObjectsApi);
 });
 
-after(async () => cp?.stop());
+after(() => client?.close());
 
-test('the apiserver applies defaults the host parser agrees with', async () => {
-  const stored = await create(wr('minimal', {}));
+test('the cluster serves the CRD of deploy/crd (an apply of the file would change nothing)', async () => {
+  const crds = await client.resource('apiextensions.k8s.io/v1', 'CustomResourceDefinition');
+  const served = await client.get(crds, undefined, CRD_NAME);
+  // A dry run: the served spec after applying the file (defaults included), without changing the cluster.
+  const applied = await client.apply(load(readFileSync(CRD_PATH, 'utf8')) as KubeObject, {
+    fieldManager: 'wasm-reconciler-tests',
+    force: true,
+    dryRun: true,
+  });
+  assert.deepEqual(
+    served.spec,
+    applied.spec,
+    `the cluster serves another ${CRD_NAME}: kubectl apply -f deploy/crd/wasmreconciler.yaml, then run again`,
+  );
+});
+
+test('the apiserver applies defaults the host parser agrees with', async (t) => {
+  const ns = await createTestNamespace(t, 'crd-defaults');
+  const stored = await create(wr(ns, 'minimal', {}));
   const spec = stored.spec as Record<string, unknown>;
   assert.deepEqual(spec.limits, {
     moduleBytes: DEFAULT_LIMITS.moduleBytes,
@@ -84,11 +94,12 @@ test('the apiserver applies defaults the host parser agrees with', async () => {
   assert.equal(spec.maxConcurrentReconciles, 1);
   assert.equal(spec.resyncPeriodSeconds, 0);
   const parsed = parseReconcilerSpec(stored);
-  assert.equal(parsed.namespace, NS);
+  assert.equal(parsed.namespace, ns);
   assert.deepEqual(parsed.limits, spec.limits);
 });
 
-test('valid sources of every kind are accepted by both', async () => {
+test('valid sources of every kind are accepted by both', async (t) => {
+  const ns = await createTestNamespace(t, 'crd-sources');
   const modules = [
     { configMap: { name: 'mods', key: 'app.wasm' } },
     { url: 'https://mods.example/app.wasm', digest: DIGEST },
@@ -97,12 +108,13 @@ test('valid sources of every kind are accepted by both', async () => {
     { oci: { reference: `ghcr.io/org/app:v1@${DIGEST}` }, digest: DIGEST },
   ];
   for (const [i, module] of modules.entries()) {
-    const stored = await create(wr(`source-${i}`, { module }));
+    const stored = await create(wr(ns, `source-${i}`, { module }));
     assert.equal(parseReconcilerSpec(stored).module.type, Object.keys(module)[0]);
   }
 });
 
-test('invalid objects are rejected by the apiserver and by the host parser alike', async () => {
+test('invalid objects are rejected by the apiserver and by the host parser alike', async (t) => {
+  const ns = await createTestNamespace(t, 'crd-invalid');
   const bad: [string, Record<string, unknown>][] = [
     ['no-source', { module: {} }],
     ['two-sources', { module: { inline: 'AGFzbQEAAAA=', url: 'https://x/y', digest: DIGEST } }],
@@ -133,7 +145,7 @@ test('invalid objects are rejected by the apiserver and by the host parser alike
     ],
   ];
   for (const [name, spec] of bad) {
-    const body = wr(name, spec);
+    const body = wr(ns, name, spec);
     await assert.rejects(create(body), (err: unknown) => (err as { code?: number }).code === 422, name);
     assert.throws(
       () => parseReconcilerSpec(body),
@@ -143,18 +155,20 @@ test('invalid objects are rejected by the apiserver and by the host parser alike
   }
 });
 
-test('every settable limit is stored by the apiserver and read back by the host parser', async () => {
+test('every settable limit is stored by the apiserver and read back by the host parser', async (t) => {
+  const ns = await createTestNamespace(t, 'crd-limits');
   const limits = Object.fromEntries(SPEC_LIMIT_KEYS.map((k) => [k, (LIMIT_BOUNDS[k]?.min ?? 1) + 1]));
-  const stored = await create(wr('every-limit', { limits }));
+  const stored = await create(wr(ns, 'every-limit', { limits }));
   assert.deepEqual((stored.spec as Record<string, unknown>).limits, limits);
   assert.deepEqual(parseReconcilerSpec(stored).limits, limits);
-  const deadline = await create(wr('deadline', { limits: { fuel: 2_000_000_000, deadlineMs: 200 } }));
+  const deadline = await create(wr(ns, 'deadline', { limits: { fuel: 2_000_000_000, deadlineMs: 200 } }));
   assert.equal(parseReconcilerSpec(deadline).limits.deadlineMs, 200);
 });
 
-test('every settable limit below its minimum is rejected by both', async () => {
+test('every settable limit below its minimum is rejected by both', async (t) => {
+  const ns = await createTestNamespace(t, 'crd-low-limits');
   for (const key of SPEC_LIMIT_KEYS) {
-    const body = wr(`low-${key.toLowerCase()}`, { limits: { [key]: (LIMIT_BOUNDS[key]?.min ?? 1) - 1 } });
+    const body = wr(ns, `low-${key.toLowerCase()}`, { limits: { [key]: (LIMIT_BOUNDS[key]?.min ?? 1) - 1 } });
     await assert.rejects(create(body), (err: unknown) => (err as { code?: number }).code === 422, key);
     assert.throws(
       () => parseReconcilerSpec(body),
@@ -172,7 +186,7 @@ interface Table {
 
 /** A GET with server-side printing, as kubectl get sends it. */
 async function getTable(path: string): Promise<Table> {
-  const transport = await kubeConfigTransport(cp.kubeConfig);
+  const transport = await kubeConfigTransport(kc);
   try {
     const res = await transport.request({
       method: 'GET',
@@ -189,10 +203,13 @@ async function getTable(path: string): Promise<Table> {
   }
 }
 
-test('the apiserver serves the printer columns, and a Table answer carries Reason, Message and Previous', async () => {
-  const ext = cp.kubeConfig.makeApiClient(ApiextensionsV1Api);
-  const served = await ext.readCustomResourceDefinition({ name: 'wasmreconcilers.wasmreconciler.dev' });
-  const columns = (served.spec.versions[0]?.additionalPrinterColumns ?? []).map((c) => ({
+test('the apiserver serves the printer columns, and a Table answer carries Reason, Message and Previous', async (t) => {
+  const ns = await createTestNamespace(t, 'crd-printer');
+  const crds = await client.resource('apiextensions.k8s.io/v1', 'CustomResourceDefinition');
+  const served = (await client.get(crds, undefined, CRD_NAME)).spec as {
+    versions: { additionalPrinterColumns?: { name: string; jsonPath: string; priority?: number }[] }[];
+  };
+  const columns = (served.versions[0]?.additionalPrinterColumns ?? []).map((c) => ({
     name: c.name,
     jsonPath: c.jsonPath,
     priority: c.priority ?? 0,
@@ -238,18 +255,18 @@ test('the apiserver serves the printer columns, and a Table answer carries Reaso
     },
   };
   for (const [name, status] of Object.entries(statuses)) {
-    const stored = await create(wr(name, {}));
+    const stored = await create(wr(ns, name, {}));
     await objects.replaceNamespacedCustomObjectStatus({
       group: WR_GROUP,
       version: WR_VERSION,
-      namespace: NS,
+      namespace: ns,
       plural: 'wasmreconcilers',
       name,
       body: { ...stored, status },
     });
   }
 
-  const base = `/apis/${WR_GROUP}/${WR_VERSION}/namespaces/${NS}/wasmreconcilers`;
+  const base = `/apis/${WR_GROUP}/${WR_VERSION}/namespaces/${ns}/wasmreconcilers`;
   const one = await getTable(`${base}/printed-rejected`);
   assert.equal(one.kind, 'Table');
   assert.deepEqual(
