@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
 import { errorFields } from '../errors.ts';
 import { startHost } from '../manager/index.ts';
+import { registerCommands } from './commands/index.ts';
 
 function port(value: string): number {
   const n = Number(value);
@@ -120,6 +121,8 @@ program
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
+
+registerCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   const e = err as { code?: string; message?: string };

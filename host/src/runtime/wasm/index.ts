@@ -11,5 +11,6 @@ export type {
   MemoryInfo,
   ModuleInfo,
   ModuleLimits,
+  TableInfo,
   ValType,
 } from './types.ts';

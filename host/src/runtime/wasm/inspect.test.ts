@@ -37,6 +37,8 @@ describe('inspectModule', () => {
         (import "env" "g" (global (mut i64)))
         (import "env" "e" (tag (param i32)))
         (memory (export "memory") 2 10)
+        (table 3 7 funcref)
+        (table 1 externref)
         (global (export "answer") i32 (i32.const 42))
         (func (export "wr_reconcile") (param i32 i32) (result i32 i64) (local.get 0) (i64.const 0))
         (func (export "v") (param v128)))`),
@@ -47,6 +49,11 @@ describe('inspectModule', () => {
       { module: 'env', name: 't', kind: 'table' },
       { module: 'env', name: 'g', kind: 'global' },
       { module: 'env', name: 'e', kind: 'tag', typeIndex: 2 },
+    ]);
+    assert.deepEqual(info.tables, [
+      { min: 1, imported: true },
+      { min: 3, max: 7, imported: false },
+      { min: 1, imported: false },
     ]);
     assert.deepEqual(info.exports, [
       { name: 'memory', kind: 'memory', index: 0 },

@@ -20,6 +20,13 @@ export interface MemoryInfo {
   imported: boolean;
 }
 
+export interface TableInfo {
+  /** In elements. */
+  min: number;
+  max?: number;
+  imported: boolean;
+}
+
 export interface ModuleInfo {
   /** `typeIndex` is set for function and tag imports. */
   imports: Array<{ module: string; name: string; kind: ExternKind; typeIndex?: number }>;
@@ -31,6 +38,8 @@ export interface ModuleInfo {
   functionTypeIndices: number[];
   /** Imported memories first, as in the memory index space. */
   memories: MemoryInfo[];
+  /** Imported tables first, as in the table index space; limits as delivered (before any cap). */
+  tables: TableInfo[];
   /** Custom section names of the delivered module in file order (repeats kept). */
   customSections: string[];
 }

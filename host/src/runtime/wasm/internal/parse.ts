@@ -99,6 +99,7 @@ export function parseModule(bytes: Uint8Array, limits: ModuleLimits = DEFAULT_MO
     types: [],
     functionTypeIndices: [],
     memories: [],
+    tables: [],
     customSections: [],
   };
   const m: ParsedModule = {
@@ -176,7 +177,13 @@ export function parseModule(bytes: Uint8Array, limits: ModuleLimits = DEFAULT_MO
           }
           info.imports.push({ module, name, kind });
           if (kind === 'table') {
-            addTable(readTableType(s).min);
+            const table = readTableType(s);
+            info.tables.push({
+              min: table.min,
+              ...(table.max === undefined ? {} : { max: table.max }),
+              imported: true,
+            });
+            addTable(table.min);
           } else if (kind === 'memory') {
             info.memories.push(readMemoryType(s, true));
           } else {
@@ -204,6 +211,7 @@ export function parseModule(bytes: Uint8Array, limits: ModuleLimits = DEFAULT_MO
           const table = readTableType(s);
           if (init) s.pos = checkConstExpr(s, m.importedGlobals, info.functionTypeIndices.length);
           m.tables.push(table);
+          info.tables.push({ min: table.min, ...(table.max === undefined ? {} : { max: table.max }), imported: false });
           addTable(table.min);
         }
         break;

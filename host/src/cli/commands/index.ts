@@ -1,0 +1,26 @@
+// Registers the module author's commands (inspect) and --version on the program.
+//
+// Each command's implementation is imported when it runs, so `run` never loads the toolchain's code.
+
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { ABI_MAJOR } from '../../abi/constants.ts';
+import { EXIT } from '../exit-codes.ts';
+import { registerInspect } from './inspect.ts';
+
+/** `wasm-reconciler 0.1.0 (host ABI v1, Node v24.21.0)`. */
+export function versionLine(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return `wasm-reconciler ${manifest.version} (host ABI v${ABI_MAJOR}, Node ${process.version})`;
+}
+
+export function registerCommands(program: Command): void {
+  program.version(versionLine(), '-V, --version', 'print the version, the host ABI version and the Node version');
+  registerInspect(program);
+  // Usage errors exit 2 (docs/cli.md), in every command; --help and --version stay 0.
+  for (const command of [program, ...program.commands]) {
+    command.exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.OK : EXIT.USAGE));
+  }
+}
