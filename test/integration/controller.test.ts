@@ -485,7 +485,8 @@ describe('controller engine', () => {
   });
 
   test('an API server restart: the engine resumes on its own and every App converges', async (t) => {
-    // A private control plane: restarting the shared one would fail every other test file running now.
+    // A private control plane, in WR_TEST_USE_EXISTING_CLUSTER mode too: restarting the shared one would fail
+    // every other test file running now, and a test may not restart the API server of a cluster it was lent.
     const controlPlane: ControlPlane = await startControlPlane({ report: () => {} });
     t.after(() => controlPlane.stop());
     const client = await KubeClient.fromKubeConfig(controlPlane.kubeConfig);
