@@ -1,4 +1,7 @@
-// metav1.Condition upkeep: lastTransitionTime moves only when a condition's status changes.
+// The WasmReconciler's conditions (Ready, ModuleLoaded, Degraded), as a pure function of what the manager knows,
+// and metav1.Condition upkeep: lastTransitionTime moves only when a condition's status changes.
+//
+// docs/operations.md, "Conditions", is the table this file implements; conditions.test.ts walks it row by row.
 
 export interface Condition {
   type: string;
@@ -25,4 +28,57 @@ export function setCondition(
   const updated: Condition = { ...next, lastTransitionTime };
   if (updated.observedGeneration === undefined) delete updated.observedGeneration;
   return [...conditions.filter((c) => c.type !== next.type), updated].sort((a, b) => a.type.localeCompare(b.type));
+}
+
+/** What the manager knows when it reports a WasmReconciler. */
+export interface ReconcilerState {
+  readonly generation: number | undefined;
+  /** The digest that serves, if any. */
+  readonly serving: string | undefined;
+  readonly suspended: boolean;
+  /** Why the latest spec is not what runs; undefined when it is. */
+  readonly failure?:
+    | {
+        /** The condition reason: SpecInvalid, ModuleRejected, Conflict, KindNotServed, Forbidden, ControllerFailed. */
+        readonly reason: string;
+        /** `<CODE>: <message>`, at most 1024 characters. */
+        readonly message: string;
+        /** The module loaded but the controller did not start (or refused the spec). */
+        readonly controller: boolean;
+      }
+    | undefined;
+}
+
+/**
+ * The conditions after reporting `state` over `previous`. What a failure does not concern is left as it was:
+ * a refused new version leaves Ready alone while the old one serves; a controller failure leaves ModuleLoaded.
+ */
+export function reconcilerConditions(
+  previous: readonly Condition[],
+  state: ReconcilerState,
+  now: () => Date = () => new Date(),
+): Condition[] {
+  const observedGeneration = state.generation;
+  let conditions = [...previous];
+  const set = (type: string, status: Condition['status'], reason: string, message: string) => {
+    conditions = setCondition(conditions, { type, status, reason, message, observedGeneration }, now);
+  };
+  const failure = state.failure;
+  if (failure === undefined) {
+    set('ModuleLoaded', 'True', 'Loaded', `serving ${state.serving}`);
+    set('Degraded', 'False', 'AsExpected', '');
+    if (state.suspended) set('Ready', 'False', 'Suspended', 'spec.suspend is true: intake paused');
+    else set('Ready', 'True', 'Reconciling', '');
+  } else if (failure.controller) {
+    // The module loaded but nothing reconciles: not Ready, and Degraded says why.
+    set('Ready', 'False', failure.reason, failure.message);
+    set('Degraded', 'True', failure.reason, failure.message);
+  } else if (state.serving !== undefined) {
+    // The last good version keeps serving: Ready stays as it was, Degraded says why the new one was refused.
+    set('Degraded', 'True', failure.reason, failure.message);
+  } else {
+    set('Ready', 'False', failure.reason, failure.message);
+    set('ModuleLoaded', 'False', failure.reason, failure.message);
+  }
+  return conditions;
 }

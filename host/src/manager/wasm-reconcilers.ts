@@ -25,7 +25,7 @@ import {
   type ModuleLoader,
   ModuleSlot,
 } from '../runtime/index.ts';
-import { type Condition, setCondition } from './conditions.ts';
+import { type Condition, reconcilerConditions } from './conditions.ts';
 
 export interface WasmReconcilerManagerOptions {
   readonly registry: ReflectorRegistry;
@@ -667,74 +667,20 @@ export class WasmReconcilerManager {
     failure: { reason: string; error: WrError; controller?: boolean } | undefined,
   ): Promise<void> {
     const previous = (object.status ?? {}) as { conditions?: Condition[] };
-    let conditions = previous.conditions ?? [];
     const generation = object.metadata.generation;
-    const serving = entry?.slot.activeDigest !== undefined;
-    const message = failure === undefined ? '' : `${failure.error.code}: ${failure.error.message}`.slice(0, 1024);
-    if (failure === undefined) {
-      const suspended = spec?.suspend === true;
-      conditions = setCondition(conditions, {
-        type: 'ModuleLoaded',
-        status: 'True',
-        reason: 'Loaded',
-        message: `serving ${entry?.slot.activeDigest}`,
-        observedGeneration: generation,
-      });
-      conditions = setCondition(conditions, {
-        type: 'Degraded',
-        status: 'False',
-        reason: 'AsExpected',
-        message: '',
-        observedGeneration: generation,
-      });
-      conditions = setCondition(
-        conditions,
-        suspended
-          ? {
-              type: 'Ready',
-              status: 'False',
-              reason: 'Suspended',
-              message: 'spec.suspend is true: intake paused',
-              observedGeneration: generation,
-            }
-          : { type: 'Ready', status: 'True', reason: 'Reconciling', message: '', observedGeneration: generation },
-      );
-    } else if (failure.controller === true) {
-      // The module loaded but nothing reconciles: not Ready, and Degraded says why.
-      for (const type of ['Ready', 'Degraded'] as const) {
-        conditions = setCondition(conditions, {
-          type,
-          status: type === 'Ready' ? 'False' : 'True',
-          reason: failure.reason,
-          message,
-          observedGeneration: generation,
-        });
-      }
-    } else if (serving) {
-      // The last good version keeps serving: Ready stays as it was, Degraded says why the new one was refused.
-      conditions = setCondition(conditions, {
-        type: 'Degraded',
-        status: 'True',
-        reason: failure.reason,
-        message,
-        observedGeneration: generation,
-      });
-    } else {
-      conditions = setCondition(conditions, {
-        type: 'Ready',
-        status: 'False',
-        reason: failure.reason,
-        message,
-        observedGeneration: generation,
-      });
-      conditions = setCondition(conditions, {
-        type: 'ModuleLoaded',
-        status: 'False',
-        reason: failure.reason,
-        message,
-        observedGeneration: generation,
-      });
-    }
+    const conditions = reconcilerConditions(previous.conditions ?? [], {
+      generation,
+      serving: entry?.slot.activeDigest,
+      suspended: spec?.suspend === true,
+      failure:
+        failure === undefined
+          ? undefined
+          : {
+              reason: failure.reason,
+              message: `${failure.error.code}: ${failure.error.message}`.slice(0, 1024),
+              controller: failure.controller === true,
+            },
+    });
     const status: Record<string, unknown> = { conditions };
     // observedGeneration means "this spec is what serves": a refused spec leaves it at the last good one.
     if (failure === undefined && generation !== undefined) status.observedGeneration = generation;
