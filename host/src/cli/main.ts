@@ -68,6 +68,14 @@ program
     'worker threads that run guest code (about 20 MB each; default 2, 1 on one core)',
     positiveInt,
   )
+  .option(
+    '--cluster-resource-namespace <ns>',
+    'where ClusterWasmReconcilers read ConfigMap modules and pull Secrets (default: $POD_NAMESPACE or wasm-reconciler-system)',
+  )
+  .option(
+    '--watch-label-selector <selector>',
+    'serve only the WasmReconcilers and ClusterWasmReconcilers this label selector matches (default: all)',
+  )
   .option('--leader-elect', 'run only while holding a Lease, so replicas never reconcile twice', false)
   .option('--leader-election-namespace <ns>', 'namespace of the Lease (default: $POD_NAMESPACE or default)')
   .option('--leader-election-id <name>', 'name of the Lease', 'wasm-reconciler')
@@ -83,6 +91,10 @@ program
       ...(opts.sourceCa === undefined ? {} : { sourceCa: await readFile(opts.sourceCa, 'utf8') }),
       insecureRegistries: opts.insecureRegistries,
       ...(opts.guestWorkers === undefined ? {} : { guestWorkers: opts.guestWorkers }),
+      ...(opts.watchLabelSelector === undefined ? {} : { watchLabelSelector: opts.watchLabelSelector }),
+      ...((opts.clusterResourceNamespace ?? process.env.POD_NAMESPACE) === undefined
+        ? {}
+        : { clusterResourceNamespace: opts.clusterResourceNamespace ?? process.env.POD_NAMESPACE }),
       ...(process.env.POD_NAME === undefined ? {} : { instance: process.env.POD_NAME }),
       ...(opts.leaderElect
         ? {
