@@ -3,8 +3,8 @@
 import { createServer, type Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
-import { parseLabelSelector, ReflectorRegistry } from '../cache/index.ts';
-import { UID_INDEX, uidIndexer } from '../controller/index.ts';
+import { parseLabelSelector, type ReflectorRegistry } from '../cache/index.ts';
+import { controllerRegistry } from '../controller/index.ts';
 import { errorFields, isWrError, WrError } from '../errors.ts';
 import { kubeExecutorClient } from '../executor/index.ts';
 import { KubeClient, type KubeConfigView, warnIfNoAccess } from '../kube/index.ts';
@@ -71,7 +71,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     if (!fence.signal.aborted) fence.abort(new WrError('WR_LEADERSHIP_LOST', message));
   };
   const writer = client.withWriteFence(fence.signal);
-  const registry = new ReflectorRegistry(client, { logger, indexers: { [UID_INDEX]: uidIndexer } });
+  const registry = controllerRegistry(client, { logger });
   const store = await ModuleStore.open({
     dir: options.moduleCacheDir,
     maxBytes: options.moduleCacheBytes ?? 256 * 1024 * 1024,
