@@ -1,6 +1,5 @@
 // KubeClient: typed JSON requests and streaming watches against the API server over a pluggable transport.
 
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../abi/types.ts';
 import { isWrError, WrError } from '../errors.ts';
 import { Discovery, type DiscoveryOptions } from './discovery.ts';
@@ -14,6 +13,7 @@ import {
   type RequestContext,
   retryAfterMsOf,
 } from './internal/status.ts';
+import type { KubeConfigView } from './kubeconfig.ts';
 import { type ApiResource, collectionPath, objectPath, type QueryValue, withQuery } from './paths.ts';
 import { kubeConfigTransport, type Transport } from './transport.ts';
 
@@ -150,9 +150,9 @@ export class KubeClient {
     return new KubeClient(this.#transport, { ...this.#options, writeFence: fence, [SHARED_DISCOVERY]: this.discovery });
   }
 
-  /** The usual entry point: TLS and credentials from a KubeConfig, `server` to dial elsewhere (a proxy). */
+  /** The usual entry point: TLS and credentials from a kubeconfig, `server` to dial elsewhere (a proxy). */
   static async fromKubeConfig(
-    kc: KubeConfig,
+    kc: KubeConfigView,
     options: KubeClientOptions & { server?: string; servername?: string } = {},
   ): Promise<KubeClient> {
     const { server, servername, ...rest } = options;

@@ -14,6 +14,7 @@ export {
   type WatchStream,
   type WriteOptions,
 } from './client.ts';
+export { type Credentials, credentialsOf, TOKEN_FILE_REFRESH_MS } from './credentials.ts';
 export { Discovery, type DiscoveryOptions } from './discovery.ts';
 export {
   apiVersionOf,
@@ -25,7 +26,10 @@ export {
   kindKey,
   parseApiVersion,
 } from './gvk.ts';
+export { IN_CLUSTER, type InClusterFiles, inClusterConfig } from './in-cluster.ts';
 export { retryAfterMsOf } from './internal/status.ts';
+export { type KubeCluster, KubeConfig, type KubeConfigView, type KubeUser } from './kubeconfig.ts';
+export { type LoadKubeConfigOptions, loadKubeConfig } from './load-config.ts';
 export { type LogFn, type Logger, silentLogger } from './logger.ts';
 export { type ApiResource, collectionPath, groupVersionPath, objectPath, withQuery } from './paths.ts';
 export {

@@ -4,8 +4,9 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { WrError } from '../errors.ts';
+import { credentialsOf } from './credentials.ts';
+import type { KubeConfigView } from './kubeconfig.ts';
 
 export interface TransportRequest {
   readonly method: string;
@@ -172,62 +173,32 @@ function asError(reason: unknown): Error {
 }
 
 /**
- * Reads TLS material and auth from a KubeConfig through client-node (the only part of it used here).
- * `server` overrides the address dialled (for a proxy); TLS still verifies against the configured host
- * unless `servername` says otherwise.
+ * TLS material and auth from a kubeconfig (ours or client-node's: see kubeconfig.ts). `server` overrides the
+ * address dialled (for a proxy); TLS still verifies against the configured host unless `servername` says
+ * otherwise.
  */
 export async function kubeConfigTransport(
-  kc: KubeConfig,
+  kc: KubeConfigView,
   overrides: { server?: string; servername?: string; maxFreeSockets?: number } = {},
 ): Promise<Transport> {
-  const cluster = kc.getCurrentCluster();
-  if (cluster === null) throw new WrError('WR_KUBE_CONFIG', 'KubeConfig has no current cluster');
+  const { cluster, tls, headers } = await credentialsOf(kc);
   const server = overrides.server ?? cluster.server;
-  const probe = await applyKubeConfig(kc);
-  const configuredHost = new URL(cluster.server).hostname.replace(/^\[|\]$/g, '');
-  const dialledHost = new URL(server).hostname.replace(/^\[|\]$/g, '');
+  const configuredHost = hostnameOf(cluster.server);
+  const dialledHost = hostnameOf(server);
   const servername =
-    overrides.servername ?? cluster.tlsServerName ?? (dialledHost !== configuredHost ? configuredHost : undefined);
-  const tls: TlsSettings = {
-    ...(probe.ca !== undefined ? { ca: probe.ca } : {}),
-    ...(probe.cert !== undefined ? { cert: probe.cert } : {}),
-    ...(probe.key !== undefined ? { key: probe.key } : {}),
-    ...(probe.rejectUnauthorized !== undefined ? { rejectUnauthorized: probe.rejectUnauthorized } : {}),
-    ...(servername !== undefined ? { servername } : {}),
-  };
+    overrides.servername ?? tls.servername ?? (dialledHost !== configuredHost ? configuredHost : undefined);
   return httpTransport({
     server,
-    tls,
-    headers: async () => (await applyKubeConfig(kc)).headers,
+    tls: { ...tls, ...(servername === undefined ? {} : { servername }) },
+    headers,
     ...(overrides.maxFreeSockets !== undefined ? { maxFreeSockets: overrides.maxFreeSockets } : {}),
   });
 }
 
-interface AppliedConfig {
-  ca?: string | Buffer;
-  cert?: string | Buffer;
-  key?: string | Buffer;
-  rejectUnauthorized?: boolean;
-  headers: Record<string, string>;
-}
-
-async function applyKubeConfig(kc: KubeConfig): Promise<AppliedConfig> {
-  const opts: https.RequestOptions = { headers: {} };
+function hostnameOf(server: string): string {
   try {
-    await kc.applyToHTTPSOptions(opts);
+    return new URL(server).hostname.replace(/^\[|\]$/g, '');
   } catch (cause) {
-    throw new WrError('WR_KUBE_CONFIG', `KubeConfig could not be applied: ${(cause as Error).message}`, { cause });
+    throw new WrError('WR_KUBE_CONFIG', `API server address is not a URL: ${server}`, { cause });
   }
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(opts.headers ?? {})) {
-    if (typeof value === 'string') headers[name] = value;
-    else if (typeof value === 'number') headers[name] = String(value);
-  }
-  if (typeof opts.auth === 'string') headers.Authorization = `Basic ${Buffer.from(opts.auth).toString('base64')}`;
-  const result: AppliedConfig = { headers };
-  if (opts.ca !== undefined) result.ca = opts.ca as string | Buffer;
-  if (opts.cert !== undefined) result.cert = opts.cert as string | Buffer;
-  if (opts.key !== undefined) result.key = opts.key as string | Buffer;
-  if (opts.rejectUnauthorized !== undefined) result.rejectUnauthorized = opts.rejectUnauthorized;
-  return result;
 }
