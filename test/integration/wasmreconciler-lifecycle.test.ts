@@ -73,6 +73,7 @@ async function conditionOf(namespace: string, name: string, type: string): Promi
 async function statusOf(namespace: string, name: string) {
   return ((await client.get(wrs, namespace, name)).status ?? {}) as {
     activeDigest?: string;
+    previousDigest?: string;
     observedGeneration?: number;
     lastError?: { code: string };
     swapHistory?: unknown[];
@@ -505,6 +506,77 @@ describe('WasmReconciler lifecycle', () => {
     await client.create(apps, app(ns, 'restarted', { K: 'r' }));
     await waitFor(async () => (await configMapData(ns, 'restarted'))?.K === 'r', {
       description: 'reconciles after restart',
+    });
+  });
+
+  test('a ConfigMap source is followed: an update swaps an unpinned module; a pinned one reports the mismatch and keeps serving', async (t) => {
+    const ns = await createTestNamespace(t, 'wr-follow');
+    const host = await startTestHost(ns);
+    t.after(() => host.stop());
+    const moduleMap = (name: string, bytes: Uint8Array, extra: Record<string, string> = {}) =>
+      ({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name, namespace: ns },
+        binaryData: { 'app.wasm': b64(bytes), ...extra },
+      }) as KubeObject;
+    // Two reconcilers of Apps in one namespace: disjoint selectors, or the later one is a Conflict.
+    const tier = (value: string) => ({
+      for: { apiVersion: APP, kind: 'App', labelSelector: { matchLabels: { tier: value } } },
+    });
+    const update = async (name: string, bytes: Uint8Array, extra: Record<string, string> = {}) => {
+      const live = await client.get(configMaps, ns, name);
+      await client.replace(configMaps, { ...moduleMap(name, bytes, extra), metadata: live.metadata });
+    };
+    await client.create(configMaps, moduleMap('unpinned', v1));
+    await client.create(configMaps, moduleMap('pinned', v1));
+    await client.create(
+      wrs,
+      wasmReconciler(ns, 'follows', { configMap: { name: 'unpinned', key: 'app.wasm' } }, tier('follows')),
+    );
+    await client.create(
+      wrs,
+      wasmReconciler(
+        ns,
+        'pins',
+        { configMap: { name: 'pinned', key: 'app.wasm' }, digest: sha256Digest(v1) },
+        tier('pins'),
+      ),
+    );
+    for (const name of ['follows', 'pins']) {
+      await waitFor(async () => (await statusOf(ns, name)).activeDigest === sha256Digest(v1), {
+        description: `${name} serving v1`,
+      });
+    }
+    const generationBefore = (await client.get(wrs, ns, 'follows')).metadata.generation;
+
+    // Another key changing is not a module change.
+    await update('unpinned', v1, { 'notes.txt': b64(new TextEncoder().encode('unrelated')) });
+    // Then the module key: a hot swap, with no edit of the WasmReconciler.
+    await update('unpinned', v2);
+    await waitFor(async () => (await statusOf(ns, 'follows')).activeDigest === sha256Digest(v2), {
+      description: 'the unpinned reconciler swapped to the updated ConfigMap',
+    });
+    const follows = await statusOf(ns, 'follows');
+    assert.equal(follows.previousDigest, sha256Digest(v1));
+    assert.equal(follows.swapHistory?.length, 2, 'one swap: the unrelated key changed nothing');
+    assert.equal((await client.get(wrs, ns, 'follows')).metadata.generation, generationBefore);
+
+    // A pinned source that changes under its digest: reported, and the pinned version keeps serving.
+    await update('pinned', v2);
+    await waitFor(
+      async () => {
+        const degraded = await conditionOf(ns, 'pins', 'Degraded');
+        return degraded?.status === 'True' && /WR_SOURCE_DIGEST_MISMATCH/.test(degraded.message);
+      },
+      { description: 'pins Degraded with the digest mismatch' },
+    );
+    assert.equal((await statusOf(ns, 'pins')).activeDigest, sha256Digest(v1));
+    assert.equal((await conditionOf(ns, 'pins', 'Ready'))?.status, 'True');
+    // Put back, it serves as before and the report clears.
+    await update('pinned', v1);
+    await waitFor(async () => (await conditionOf(ns, 'pins', 'Degraded'))?.status === 'False', {
+      description: 'pins no longer Degraded once the ConfigMap matches its digest again',
     });
   });
 

@@ -26,6 +26,7 @@ import {
   ModuleSlot,
 } from '../runtime/index.ts';
 import { type Condition, reconcilerConditions } from './conditions.ts';
+import { followConfigMap, type SourceFollower } from './source-follower.ts';
 
 export interface WasmReconcilerManagerOptions {
   readonly registry: ReflectorRegistry;
@@ -91,6 +92,10 @@ interface Entry {
   lastStartFailure: string | undefined;
   /** The last module refused for a terminal reason: not fetched or loaded again until the spec changes. */
   rejected: { moduleKey: string; error: WrError } | undefined;
+  /** The watch of a ConfigMap module source, so a change to it is a new load (source-follower.ts). */
+  follower: { readonly source: string; readonly handle: SourceFollower } | undefined;
+  /** The followed source changed since the last load: read it again, past the disk cache. */
+  sourceChanged: boolean;
   generation: number | undefined;
   loadedAt: string | undefined;
   lastError: { code: string; message: string; at: string } | undefined;
@@ -359,6 +364,7 @@ export class WasmReconcilerManager {
     try {
       await this.#loadModule(current, spec, object);
       current.rejected = undefined;
+      await this.#follow(current, spec);
     } catch (err) {
       await this.#fail(object, serving, err, 'ModuleRejected');
       if (!this.#entries.has(key) && current.slot.activeDigest === undefined) current.slot.close();
@@ -476,6 +482,8 @@ export class WasmReconcilerManager {
       moduleKey: undefined,
       controllerKey: undefined,
       rejected: undefined,
+      follower: undefined,
+      sourceChanged: false,
       transition: undefined,
       controllerRejected: undefined,
       startFailures: 0,
@@ -492,7 +500,11 @@ export class WasmReconcilerManager {
   async #loadModule(entry: Entry, spec: ReconcilerSpec, object: KubeObject): Promise<void> {
     const moduleKey = moduleKeyOf(spec);
     if (entry.moduleKey === moduleKey) return;
-    const resolved = await this.#o.resolver.resolve(spec.module, { maxBytes: spec.limits.moduleBytes });
+    const resolved = await this.#o.resolver.resolve(spec.module, {
+      maxBytes: spec.limits.moduleBytes,
+      ...(entry.sourceChanged ? { fresh: true } : {}),
+    });
+    entry.sourceChanged = false;
     // Every limit the spec sets (parseReconcilerSpec leaves unset ones out, so deadlineMs follows fuel).
     const result = await entry.slot.load(resolved.bytes, spec.config, spec.limits);
     entry.moduleKey = moduleKey;
@@ -531,6 +543,33 @@ export class WasmReconcilerManager {
       );
     }
     entry.lastError = undefined;
+  }
+
+  /**
+   * Keeps a watch on the spec's ConfigMap module source, if it has one: an update of the ConfigMap is then a
+   * new load (a swap when unpinned; a digest mismatch reported, the old version serving, when pinned).
+   */
+  async #follow(entry: Entry, spec: ReconcilerSpec): Promise<void> {
+    const source = spec.module.type === 'configMap' ? spec.module : undefined;
+    const id = source === undefined ? undefined : `${source.namespace}/${source.name}/${source.key}`;
+    if (entry.follower?.source === id) return;
+    entry.follower?.handle.stop();
+    entry.follower = undefined;
+    if (source === undefined || id === undefined || this.#stopped) return;
+    const configMaps = await this.#o.client.resource('v1', 'ConfigMap');
+    const handle = followConfigMap(
+      this.#o.client,
+      configMaps,
+      source,
+      () => {
+        entry.sourceChanged = true;
+        entry.moduleKey = undefined;
+        entry.rejected = undefined;
+        if (!this.#stopped) this.#queue.add(entry.key, { reason: 'updated', lane: 'user' });
+      },
+      this.#o.logger,
+    );
+    entry.follower = { source: id, handle };
   }
 
   /**
@@ -618,6 +657,8 @@ export class WasmReconcilerManager {
   }
 
   async #teardown(entry: Entry, drainMs?: number): Promise<void> {
+    entry.follower?.handle.stop();
+    entry.follower = undefined;
     // A controller still starting holds no worker yet: it stops as soon as its start settles, without
     // holding up this queue (stop() waits for it).
     const starting = entry.transition?.controller;

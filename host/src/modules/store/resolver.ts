@@ -38,6 +38,11 @@ export interface ResolveOptions {
   /** The reconciler's module size limit; applied to cached bytes too, since the limit may have been lowered. */
   readonly maxBytes: number;
   readonly signal?: AbortSignal;
+  /**
+   * Read a followed source (a ConfigMap) again even when its pinned digest is cached: it changed, and a pinned
+   * digest it no longer matches must be reported rather than served from the cache.
+   */
+  readonly fresh?: boolean;
 }
 
 export class ModuleResolver {
@@ -55,7 +60,7 @@ export class ModuleResolver {
         return { bytes: m.bytes, digest: m.digest, blobs: [m.digest], fromCache: false };
       }
       case 'configMap': {
-        if (source.digest !== undefined) {
+        if (source.digest !== undefined && options.fresh !== true) {
           const cached = await this.#cached(source.digest, options.maxBytes);
           if (cached !== undefined)
             return { bytes: cached, digest: source.digest, blobs: [source.digest], fromCache: true };
