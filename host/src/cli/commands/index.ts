@@ -1,4 +1,4 @@
-// Registers the module author's commands (inspect) and --version on the program.
+// Registers the module author's commands (inspect, push) and --version on the program.
 //
 // Each command's implementation is imported when it runs, so `run` never loads the toolchain's code.
 
@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { ABI_MAJOR } from '../../abi/constants.ts';
 import { EXIT } from '../exit-codes.ts';
 import { registerInspect } from './inspect.ts';
+import { registerPush } from './push.ts';
 
 /** `wasm-reconciler 0.1.0 (host ABI v1, Node v24.21.0)`. */
 export function versionLine(): string {
@@ -19,6 +20,7 @@ export function versionLine(): string {
 export function registerCommands(program: Command): void {
   program.version(versionLine(), '-V, --version', 'print the version, the host ABI version and the Node version');
   registerInspect(program);
+  registerPush(program);
   // Usage errors exit 2 (docs/cli.md), in every command; --help and --version stay 0.
   for (const command of [program, ...program.commands]) {
     command.exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.OK : EXIT.USAGE));
