@@ -102,6 +102,74 @@ export const TARGETS: readonly Target[] = [
     value: 500,
     goal: 'on-cluster swap p99 <= 500 ms for a 100 KB module',
   },
+  {
+    bench: 'anchors',
+    result: 'anchors/footprint-1/rss/wasm',
+    op: '<=',
+    value: 80,
+    goal: 'idle with one module <= 80 MB RSS (host process, workers included)',
+  },
+  {
+    bench: 'anchors',
+    result: 'anchors/footprint/per-controller-rss/wasm',
+    op: '<=',
+    value: 1,
+    goal: 'each further module <= 1 MB RSS',
+  },
+  {
+    bench: 'anchors',
+    result: 'anchors/footprint-10/rss/ratio',
+    op: '<=',
+    value: 0.25,
+    goal: '10 modules <= 1/4 of 10 controller-runtime processes (RSS)',
+  },
+  {
+    bench: 'anchors',
+    result: 'anchors/start-to-first-write/ratio',
+    op: '<=',
+    value: 1.5,
+    goal: 'start to first write <= 1.5x controller-runtime',
+  },
+  {
+    bench: 'anchors',
+    result: 'anchors/startup-cpu/wasm',
+    op: '<=',
+    value: 0.3,
+    goal: 'startup CPU <= 0.3 s',
+  },
+  ...['burst', 'update'].flatMap((phase) =>
+    [1, 4].map(
+      (workers): Target => ({
+        bench: 'anchors',
+        result: `anchors/${phase}-1000-w${workers}/seconds/ratio`,
+        op: '<=',
+        value: 1,
+        goal: `converge (${phase === 'burst' ? 'burst of' : 'update wave of'} 1,000 Apps, ${workers} worker${workers === 1 ? '' : 's'}) at least as fast as controller-runtime`,
+      }),
+    ),
+  ),
+  ...['burst', 'update'].flatMap((phase) =>
+    [1, 4].map(
+      (workers): Target => ({
+        bench: 'anchors',
+        result: `anchors/${phase}-1000-w${workers}/requests-per-app/ratio`,
+        op: '<=',
+        value: 1,
+        goal: `API requests per App <= controller-runtime's (${phase}, 1,000 Apps, ${workers} worker${workers === 1 ? '' : 's'})`,
+      }),
+    ),
+  ),
+  ...[1000, 100].flatMap((size) =>
+    [1, 4].map(
+      (workers): Target => ({
+        bench: 'anchors',
+        result: `anchors/burst-${size}-w${workers}/cpu/ratio`,
+        op: '<=',
+        value: size === 1000 ? 1 : 1.5,
+        goal: `process CPU for the burst of ${size.toLocaleString('en-US')} Apps (${workers} worker${workers === 1 ? '' : 's'}) <= ${size === 1000 ? '' : '1.5x '}controller-runtime's`,
+      }),
+    ),
+  ),
 ];
 
 /** Targets the integration tests assert instead of a bench (a count, not a speed). */

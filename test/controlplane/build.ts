@@ -42,14 +42,14 @@ export interface EnsureBinariesOptions {
   readonly goCommand?: string;
 }
 
-interface Progress {
+export interface Progress {
   readonly report: (line: string) => void;
   /** Rewrite one terminal line every second instead of printing a line every 30 s. */
   readonly inPlace: boolean;
 }
 
-interface BuildStep {
-  readonly binary: 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kustomize';
+export interface BuildStep {
+  readonly binary: string;
   readonly moduleDir: string;
   readonly goPackage: string;
   readonly ldflags: string;
@@ -202,7 +202,7 @@ async function build(
   report(`Control plane built in ${formatElapsed(Date.now() - started)}.`);
 }
 
-async function buildOne(
+export async function buildOne(
   go: string,
   step: BuildStep,
   output: string,
@@ -237,12 +237,12 @@ async function buildOne(
   return Math.round(elapsed / 1000);
 }
 
-interface GoToolchain {
+export interface GoToolchain {
   readonly path: string;
   readonly version: string;
 }
 
-async function findGoToolchain(explicit: string | undefined): Promise<GoToolchain> {
+export async function findGoToolchain(explicit: string | undefined): Promise<GoToolchain> {
   // The official tarball installs to /usr/local/go, which non-login shells often miss on PATH.
   const path =
     explicit ?? findExecutable('go') ?? (existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
@@ -302,7 +302,11 @@ function compareGoVersions(a: string, b: string): number {
  * Takes the build lock, waiting (with progress) while a live process holds it. Returns false, without the
  * lock, when the holder completed the entry meanwhile.
  */
-async function acquireBuildLock(lockPath: string, doneByOther: () => boolean, progress: Progress): Promise<boolean> {
+export async function acquireBuildLock(
+  lockPath: string,
+  doneByOther: () => boolean,
+  progress: Progress,
+): Promise<boolean> {
   const started = Date.now();
   let ticker: { stop(): void } | undefined;
   try {
