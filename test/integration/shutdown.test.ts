@@ -35,7 +35,7 @@ let module: string;
 
 before(async () => {
   admin = await KubeClient.fromKubeConfig(await getTestCluster());
-  await installCrd(admin, process.env.WR_CRD_OVERRIDE ?? path.join(ROOT, 'deploy/crd/wasmreconciler.yaml'));
+  await installCrd(admin, path.join(ROOT, 'deploy/crd/wasmreconciler.yaml'));
   await installCrd(admin, path.join(ROOT, 'examples/configmap-app/crd.yaml'));
   wrs = await admin.resource('wasmreconciler.dev/v1alpha1', 'WasmReconciler');
   apps = await admin.resource(APP, 'App');
