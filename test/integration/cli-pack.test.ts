@@ -11,7 +11,7 @@ import { delimiter, dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { packPackage, rewriteModuleUrls, stagedManifest } from '../../scripts/pack.ts';
+import { packPackage, rewriteModuleUrls, stagedManifest } from '../../host/tools/pack.ts';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

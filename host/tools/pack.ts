@@ -6,7 +6,7 @@
 // files copied as they are, and a manifest whose `exports` and `bin` name the `.js` files. The staged
 // directory is itself installable (`file:` path); the tarball is `npm pack` of it.
 //
-// Usage: node scripts/pack.ts <package dir>... [--out <dir>]   (prints one tarball path per package)
+// Usage: node host/tools/pack.ts <package dir>... [--out <dir>]   (prints one tarball path per package)
 
 import { execFileSync } from 'node:child_process';
 import { cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -14,7 +14,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import ts from 'typescript';
 
-const ROOT = resolve(import.meta.dirname, '..');
+const ROOT = resolve(import.meta.dirname, '../..');
 
 /** What each package ships: TypeScript run by Node (compiled), and files copied verbatim. */
 export interface PackLayout {
@@ -141,7 +141,7 @@ async function walk(dir: string, visit: (path: string) => Promise<void>): Promis
 export async function stagePackage(packageDir: string, stageDir: string): Promise<Manifest> {
   const manifest = JSON.parse(await readFile(join(packageDir, 'package.json'), 'utf8')) as Manifest;
   const layout = LAYOUTS[manifest.name];
-  if (layout === undefined) throw new Error(`${manifest.name} has no pack layout in scripts/pack.ts`);
+  if (layout === undefined) throw new Error(`${manifest.name} has no pack layout in host/tools/pack.ts`);
   await rm(stageDir, { recursive: true, force: true });
   await mkdir(stageDir, { recursive: true });
   const files = (await Promise.all(layout.compile.map((d) => sources(join(packageDir, d))))).flat();
@@ -188,7 +188,7 @@ export async function packPackage(packageDir: string, outDir: string): Promise<s
 if (import.meta.main) {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { out: { type: 'string' } } });
   if (positionals.length === 0) {
-    process.stderr.write('usage: node scripts/pack.ts <package dir>... [--out <dir>]\n');
+    process.stderr.write('usage: node host/tools/pack.ts <package dir>... [--out <dir>]\n');
     process.exit(2);
   }
   const outDir = resolve(values.out ?? join(ROOT, 'build', 'packages'));
