@@ -73,6 +73,12 @@ export interface WatchOptions {
   readonly fieldSelector?: string;
   readonly resourceVersion?: string;
   readonly allowWatchBookmarks?: boolean;
+  /**
+   * A streaming watch-list: the server first sends every existing object as ADDED, then a BOOKMARK
+   * annotated INITIAL_EVENTS_END, then live changes. Needs resourceVersionMatch (NotOlderThan) too.
+   */
+  readonly sendInitialEvents?: boolean;
+  readonly resourceVersionMatch?: 'NotOlderThan' | 'Exact';
   /** Asks the server to end the watch cleanly after this long; the client then resumes. */
   readonly timeoutSeconds?: number;
   readonly signal?: AbortSignal;
@@ -109,6 +115,8 @@ export interface RequestOptions {
   readonly timeoutMs?: number;
 }
 
+/** The annotation on the BOOKMARK that ends a watch-list's initial events (WatchOptions.sendInitialEvents). */
+export const INITIAL_EVENTS_END = 'k8s.io/initial-events-end';
 const JSON_TYPE = 'application/json';
 /** Lets withWriteFence() share one discovery cache between views of the same transport. */
 const SHARED_DISCOVERY = Symbol('sharedDiscovery');
@@ -302,7 +310,9 @@ export class KubeClient {
       labelSelector: options.labelSelector,
       fieldSelector: options.fieldSelector,
       resourceVersion: options.resourceVersion,
+      resourceVersionMatch: options.resourceVersionMatch,
       allowWatchBookmarks: options.allowWatchBookmarks,
+      sendInitialEvents: options.sendInitialEvents,
       timeoutSeconds: options.timeoutSeconds,
     });
     const ctx: RequestContext = { method: 'GET', path };

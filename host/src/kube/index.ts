@@ -4,6 +4,7 @@ export { type AccessProblem, probeWasmReconcilerAccess, warnIfNoAccess } from '.
 export {
   type ApplyOptions,
   type DeleteOptions,
+  INITIAL_EVENTS_END,
   KubeClient,
   type KubeClientOptions,
   type KubeList,

@@ -47,7 +47,7 @@ async function start(state: CollectionState, logger?: Logger) {
   const w = watcher(
     client,
     { resource: configMaps, namespace: 'ns' },
-    { signal: stop.signal, backoff: { initialMs: 10, maxMs: 20 } },
+    { signal: stop.signal, backoff: { initialMs: 10, maxMs: 20 }, initialSync: 'list' },
   );
   const r = reflector(store.writer, w, logger === undefined ? {} : { logger });
   cleanups.push(async () => {
@@ -124,7 +124,11 @@ describe('reflector', () => {
     const stop = new AbortController();
     const r = reflector(
       createStore().writer,
-      watcher(client, { resource: configMaps }, { signal: stop.signal, backoff: { initialMs: 10, maxMs: 20 } }),
+      watcher(
+        client,
+        { resource: configMaps },
+        { signal: stop.signal, backoff: { initialMs: 10, maxMs: 20 }, initialSync: 'list' },
+      ),
     );
     await until('a failed list', () => r.stats.errors >= 1);
     stop.abort();

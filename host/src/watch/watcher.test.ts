@@ -46,7 +46,8 @@ async function start(
   const w = watcher(
     client,
     { resource: configMaps, namespace: 'ns' },
-    { backoff: { initialMs: 10, maxMs: 40 }, ...options, signal: ctl.signal },
+    // The list path unless a test asks for the watch-list one (its tests are at the end).
+    { backoff: { initialMs: 10, maxMs: 40 }, initialSync: 'list', ...options, signal: ctl.signal },
   );
   const events: WatcherEvent[] = [];
   const consumed = (async () => {
@@ -373,5 +374,78 @@ describe('watcher', () => {
     const { w } = await start(handler);
     await until('two failures', () => w.stats.errors >= 2);
     assert.equal(w.stats.lists, 1);
+  });
+
+  describe('watch-list', () => {
+    it('syncs through one watch-list request (no LIST) and keeps it as the live watch', async () => {
+      const state: CollectionState = { items: [cm('a', '7'), cm('b', '3')], listRv: '12', watches: [] };
+      const { server, w, events } = await start(apiServer(state), { initialSync: 'watch-list' });
+      await until('the initial sync', () => events.some((e) => e.type === 'initDone'));
+      await until('the watch to stay open', () => (state.open?.length ?? 0) === 1);
+      writeEvent(state.open![0]!, 'MODIFIED', cm('a', '13'));
+      await until('the live change', () => events.length === 5);
+      assert.deepEqual(events.map(describeEvent), ['init', 'initApply:a', 'initApply:b', 'initDone@12', 'apply:a']);
+      assert.equal(
+        server.requests.filter((r) => r.query.get('watch') === null && r.path.endsWith('/configmaps')).length,
+        0,
+      );
+      const [request] = watchRequests(server);
+      assert.equal(request?.query.get('sendInitialEvents'), 'true');
+      assert.equal(request?.query.get('resourceVersionMatch'), 'NotOlderThan');
+      assert.equal(request?.query.get('allowWatchBookmarks'), 'true');
+      assert.equal(request?.query.get('resourceVersion'), null, 'a consistent read: no resourceVersion');
+      assert.equal(watchRequests(server).length, 1);
+      assert.equal(w.resourceVersion, '13');
+      assert.deepEqual(
+        [w.stats.lists, w.stats.watchLists, w.stats.listPages, w.stats.watchListFallbacks],
+        [1, 1, 0, 0],
+      );
+    });
+
+    it('falls back to paginated lists for good when the server refuses it', async () => {
+      const state: CollectionState = { items: [cm('a', '1')], listRv: '5', watches: [], refuseWatchList: true };
+      const { server, w, events } = await start(apiServer(state), { initialSync: 'watch-list' });
+      await until('the watch after the list', () => (state.open?.length ?? 0) === 1);
+      assert.deepEqual(events.map(describeEvent), ['init', 'initApply:a', 'initDone@5']);
+      const watches = watchRequests(server);
+      assert.deepEqual(
+        watches.map((r) => [r.query.get('sendInitialEvents'), r.query.get('resourceVersion')]),
+        [
+          ['true', null],
+          [null, '5'],
+        ],
+      );
+      // A 410 later relists by LIST, not by another refused watch-list.
+      writeEvent(state.open![0]!, 'ERROR', kubeStatus(410, 'Expired', 'too old resource version'));
+      await until('the relist', () => w.stats.lists === 3);
+      await until('the relist to finish', () => events.filter((e) => e.type === 'initDone').length === 2);
+      assert.equal(watchRequests(server).filter((r) => r.query.get('sendInitialEvents') === 'true').length, 1);
+      assert.deepEqual([w.stats.watchLists, w.stats.watchListFallbacks], [1, 1]);
+    });
+
+    it('lists once after a watch-list that breaks before its initial events end, then tries it again', async () => {
+      const state: CollectionState = { items: [cm('a', '1')], listRv: '5', watches: [] };
+      let broken = 0;
+      const inner = apiServer(state);
+      const handler = (req: RecordedRequest, res: http.ServerResponse) => {
+        if (req.query.get('sendInitialEvents') === 'true' && broken++ === 0) {
+          beginWatch(res);
+          writeEvent(res, 'ADDED', cm('a', '1'));
+          res.end();
+          return;
+        }
+        inner(req, res);
+      };
+      const { server, w, events } = await start(handler, { initialSync: 'watch-list' });
+      await until('the watch after the list', () => (state.open?.length ?? 0) === 1);
+      assert.deepEqual(events.map(describeEvent), ['init', 'initApply:a', 'init', 'initApply:a', 'initDone@5']);
+      assert.equal(
+        server.requests.filter((r) => r.query.get('watch') === null && r.path.endsWith('/configmaps')).length,
+        1,
+      );
+      writeEvent(state.open![0]!, 'ERROR', kubeStatus(410, 'Expired', 'too old resource version'));
+      await until('the second watch-list', () => w.stats.watchLists === 2);
+      assert.equal(w.stats.watchListFallbacks, 1);
+    });
   });
 });

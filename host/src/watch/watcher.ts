@@ -1,8 +1,14 @@
 // watcher(): a resilient list-then-watch stream of one resource, with client-go Reflector semantics.
+//
+// The initial state comes from a streaming watch-list where the server supports it (sendInitialEvents,
+// on by default since Kubernetes 1.34): one request, no LIST, and the API server streams from its watch
+// cache instead of building a whole list in memory (on a single-node k3s that memory is the node's).
+// A server that refuses it, or a watch-list that fails before its initial events end, falls back to
+// paginated lists, as client-go does.
 
 import type { KubeObject } from '../abi/types.ts';
 import { errorFields, isWrError, WrError } from '../errors.ts';
-import type { KubeClient } from '../kube/client.ts';
+import { INITIAL_EVENTS_END, type KubeClient } from '../kube/client.ts';
 import { retryAfterMsOf } from '../kube/internal/status.ts';
 import { type Logger, silentLogger } from '../kube/logger.ts';
 import type { ApiResource } from '../kube/paths.ts';
@@ -28,6 +34,11 @@ export interface WatcherSpec {
 }
 
 export interface WatcherOptions {
+  /**
+   * 'watch-list' (default): initial syncs through a streaming watch-list, falling back to paginated lists
+   * when the server refuses it. 'list': paginated lists only.
+   */
+  readonly initialSync?: 'watch-list' | 'list';
   readonly pageSize?: number;
   /** Server-side watch timeout is drawn from [min, max] seconds so many watches do not expire together. */
   readonly minWatchTimeoutSeconds?: number;
@@ -62,8 +73,12 @@ export interface WatcherOptions {
 
 /** Live counters: "one list per 410, none per ordinary reconnect" is asserted on these. */
 export interface WatcherStats {
-  /** Complete list operations started (initial list plus relists). */
+  /** Initial syncs started, by list or by watch-list (the first one plus relists). */
   lists: number;
+  /** Those done by a streaming watch-list (no LIST request). */
+  watchLists: number;
+  /** Watch-lists that failed before their initial events ended, each followed by a paginated list. */
+  watchListFallbacks: number;
   listPages: number;
   /** Lists after the first, each caused by a 410 or a failed list. */
   relists: number;
@@ -97,6 +112,8 @@ export type WatchClient = Pick<KubeClient, 'list' | 'watch'>;
 export function watcher(client: WatchClient, spec: WatcherSpec, options: WatcherOptions = {}): Watcher {
   const stats: WatcherStats = {
     lists: 0,
+    watchLists: 0,
+    watchListFallbacks: 0,
     listPages: 0,
     relists: 0,
     listRestarts: 0,
@@ -147,6 +164,9 @@ async function* run(
   };
   let needList = true;
   let watchedSinceList = false;
+  /** False once the server refused a watch-list, or after one failed: the next initial sync lists. */
+  let watchListSupported = (options.initialSync ?? 'watch-list') === 'watch-list';
+  let watchListNext = watchListSupported;
 
   const pause = async (err: unknown) => {
     const delay = backoff.failure(retryAfterMsOf(err) ?? 0);
@@ -155,7 +175,7 @@ async function* run(
   };
 
   while (signal?.aborted !== true) {
-    if (needList) {
+    if (needList && !watchListNext) {
       try {
         stats.lists++;
         if (stats.lists > 1) stats.relists++;
@@ -196,6 +216,7 @@ async function* run(
         yield { type: 'initDone', resourceVersion: state.resourceVersion };
         needList = false;
         watchedSinceList = false;
+        watchListNext = watchListSupported;
         backoff.healthy();
       } catch (err) {
         if (signal?.aborted) return;
@@ -273,24 +294,69 @@ async function* run(
     };
     const startedAt = now();
     let delivered = 0;
+    /** A watch-list until its initial events end: objects form a new list, and no resourceVersion is kept. */
+    let initializing = needList;
+    /** Bounds a watch-list whose end never comes (a server that ignores sendInitialEvents keeps sending bookmarks). */
+    let initTimer: ReturnType<typeof setTimeout> | undefined;
     try {
       stats.watchesStarted++;
-      if (watchedSinceList) stats.reconnects++;
+      if (initializing) {
+        stats.lists++;
+        stats.watchLists++;
+        if (stats.lists > 1) stats.relists++;
+        initTimer = setTimeout(
+          () =>
+            ctl.abort(
+              new WrError('WR_WATCH_STALLED', `watch-list: initial events did not end within ${watchdogMs} ms`),
+            ),
+          watchdogMs,
+        );
+      } else if (watchedSinceList) stats.reconnects++;
       watchedSinceList = true;
       arm();
       const stream = await client.watch(spec.resource, {
         ...selectors,
-        resourceVersion: state.resourceVersion,
+        ...(initializing
+          ? { sendInitialEvents: true, resourceVersionMatch: 'NotOlderThan' as const }
+          : { resourceVersion: state.resourceVersion }),
         allowWatchBookmarks: true,
         timeoutSeconds: minTimeout + Math.floor(random() * (maxTimeout - minTimeout + 1)),
         signal: watchSignal,
       });
-      streaming = true;
+      // `init` once the server accepted the watch-list: a refused one leaves the store alone.
+      if (initializing) yield { type: 'init' };
+      streaming = !initializing;
       arm();
       backoff.healthy();
       for await (const event of stream) {
         heard++;
         const rv = event.object.metadata?.resourceVersion;
+        if (initializing) {
+          if (event.type !== 'BOOKMARK') {
+            if (event.type === 'DELETED') continue;
+            disarm();
+            yield { type: 'initApply', object: event.object };
+            arm();
+            continue;
+          }
+          if (event.object.metadata?.annotations?.[INITIAL_EVENTS_END] !== 'true') {
+            arm();
+            continue;
+          }
+          if (typeof rv !== 'string' || rv === '') {
+            throw new WrError('WR_KUBE_REQUEST', 'watch-list: the initial-events-end bookmark has no resourceVersion');
+          }
+          clearTimeout(initTimer);
+          state.resourceVersion = rv;
+          initializing = false;
+          needList = false;
+          watchListNext = watchListSupported;
+          stats.bookmarks++;
+          yield { type: 'initDone', resourceVersion: rv };
+          streaming = true;
+          arm();
+          continue;
+        }
         if (typeof rv === 'string' && rv !== '') state.resourceVersion = rv;
         if (event.type === 'BOOKMARK') {
           stats.bookmarks++;
@@ -306,12 +372,25 @@ async function* run(
           : { type: 'apply', object: event.object };
         arm();
       }
+      if (initializing) throw new WrError('WR_KUBE_UNAVAILABLE', 'watch-list ended before its initial events did');
       if (delivered === 0 && now() - startedAt < minHealthyWatchMs) {
         throw new WrError('WR_KUBE_UNAVAILABLE', 'watch closed immediately without delivering anything');
       }
       logger.debug({ ...where, resourceVersion: state.resourceVersion }, 'watch ended; resuming');
     } catch (err) {
       if (signal?.aborted) return;
+      if (initializing) {
+        // As client-go: the next initial sync is a paginated list. A refusal of the parameters (400/422,
+        // a server without the feature) means this server never will: lists from now on.
+        stats.watchListFallbacks++;
+        watchListNext = false;
+        if (isWrError(err, 'WR_KUBE_INVALID')) watchListSupported = false;
+        logger.info({ ...where, ...describe(err) }, 'watch-list failed before its initial events ended; listing');
+        if (!watchListSupported) continue;
+        stats.errors++;
+        await pause(err);
+        continue;
+      }
       if (isWrError(err, 'WR_KUBE_GONE')) {
         stats.gone++;
         needList = true;
@@ -324,6 +403,7 @@ async function* run(
       await pause(err);
     } finally {
       disarm();
+      clearTimeout(initTimer);
       ctl.abort(new WrError('WR_KUBE_UNAVAILABLE', 'watch released'));
     }
   }

@@ -3,6 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KubeObject } from '../../abi/types.ts';
+import { INITIAL_EVENTS_END } from '../client.ts';
 
 export interface RecordedRequest {
   readonly method: string;
@@ -90,16 +91,36 @@ export interface CollectionState {
   watches: WatchScript[];
   /** Watches answered by the default script and still open. */
   open?: http.ServerResponse[];
+  /** Answer watch-lists (sendInitialEvents) with 422, as a server without the feature does. */
+  refuseWatchList?: boolean;
 }
 
 /**
  * Serves core/v1 discovery for ConfigMaps, paginated lists of `state.items` at `state.listRv` (continue
- * tokens are offsets), and watches from `state.watches`.
+ * tokens are offsets), watch-lists of them (or a 422, see refuseWatchList), and watches from `state.watches`.
  */
 export function collectionHandler(state: CollectionState): Handler {
   return (req, res) => {
     if (req.path === '/api/v1') {
       sendJson(res, 200, { resources: [{ name: 'configmaps', kind: 'ConfigMap', namespaced: true }] });
+      return;
+    }
+    if (req.query.get('watch') === 'true' && req.query.get('sendInitialEvents') === 'true') {
+      if (state.refuseWatchList === true) {
+        sendJson(res, 422, kubeStatus(422, 'Invalid', 'sendInitialEvents is forbidden for watch'));
+        return;
+      }
+      // A watch-list: every item as ADDED, the bookmark that ends them, then an open watch like the default.
+      beginWatch(res);
+      for (const item of state.items) writeEvent(res, 'ADDED', item);
+      writeEvent(res, 'BOOKMARK', {
+        kind: 'ConfigMap',
+        apiVersion: 'v1',
+        metadata: { resourceVersion: state.listRv, annotations: { [INITIAL_EVENTS_END]: 'true' } },
+      });
+      state.open ??= [];
+      state.open.push(res);
+      res.once('close', () => state.open?.splice(state.open.indexOf(res), 1));
       return;
     }
     if (req.query.get('watch') === 'true') {
