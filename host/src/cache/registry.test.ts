@@ -28,7 +28,9 @@ async function setup() {
   };
   const server: FakeApiServer = await startFakeApiServer(collectionHandler(state));
   const client = new KubeClient(httpTransport({ server: server.url }));
-  const registry = new ReflectorRegistry(client, { watcher: { backoff: { initialMs: 10, maxMs: 20 }, initialSync: 'list' } });
+  const registry = new ReflectorRegistry(client, {
+    watcher: { backoff: { initialMs: 10, maxMs: 20 }, initialSync: 'list' },
+  });
   cleanups.push(async () => {
     await registry.close();
     client.close();
