@@ -40,6 +40,7 @@ const BENCHES: readonly BenchSpec[] = [
   { name: 'cache-memory', flags: ['--expose-gc'], controlPlane: false, timeoutMs: 5 * MINUTE },
   { name: 'swap-cluster', flags: [], controlPlane: true, timeoutMs: 20 * MINUTE },
   { name: 'converge', flags: [], controlPlane: true, timeoutMs: 30 * MINUTE },
+  { name: 'footprint', flags: [], controlPlane: true, timeoutMs: 40 * MINUTE },
   { name: 'anchors', flags: [], controlPlane: true, timeoutMs: 40 * MINUTE },
 ];
 

@@ -170,6 +170,44 @@ export const TARGETS: readonly Target[] = [
       }),
     ),
   ),
+  ...(['rss', 'pss'] as const).map(
+    (m): Target => ({
+      bench: 'footprint',
+      result: `footprint/idle/1-module/${m}`,
+      op: '<=',
+      value: 80,
+      goal: `idle host with one module <= 80 MB ${m.toUpperCase()}, worker threads included (issue 11)`,
+    }),
+  ),
+  {
+    bench: 'footprint',
+    result: 'footprint/idle/per-module/rss',
+    op: '<=',
+    value: 1,
+    goal: 'each further module <= 1 MB RSS (its instances, compiled code and caches of a small kind)',
+  },
+  {
+    bench: 'footprint',
+    result: 'footprint/idle/10-modules/rss',
+    op: '<=',
+    value: 92,
+    goal: '10 modules <= 1/4 of 10 controller-runtime processes (370 MiB measured in issue 11)',
+  },
+  {
+    bench: 'footprint',
+    result: 'footprint/start/first-write',
+    op: '<=',
+    value: 450,
+    goal: "start to first write <= 1.5x controller-runtime's (0.25-0.31 s in issue 11)",
+  },
+  { bench: 'footprint', result: 'footprint/start/cpu', op: '<=', value: 0.3, goal: 'start-up CPU <= 0.3 s' },
+  {
+    bench: 'footprint',
+    result: 'footprint/soak/after-5min/ratio',
+    op: '<=',
+    value: 1.25,
+    goal: 'memory comes back: idle RSS 5 min after a churn soak within 25% of the pre-load idle, no forced GC',
+  },
 ];
 
 /** Targets the integration tests assert instead of a bench (a count, not a speed). */
