@@ -398,6 +398,7 @@ export async function run(): Promise<BenchResult[]> {
   const { NODE_COMPILE_CACHE: _, ...cloneEnv } = process.env;
   try {
     await installCrd(client, path.join(ROOT, 'deploy/crd/wasmreconciler.yaml'));
+    await installCrd(client, path.join(ROOT, 'deploy/crd/clusterwasmreconciler.yaml'));
     await installCrd(client, path.join(ROOT, 'examples/configmap-app/crd.yaml'));
     const kinds: Kinds = {
       namespaces: await client.resource('v1', 'Namespace'),
