@@ -212,6 +212,14 @@ export class Output {
     return this.clusterChild(kind.apiVersion, kind.kind, name);
   }
 
+  /**
+   * Declares a desired child in `namespace`. Only a cluster-scoped primary may place children outside its
+   * own namespace (an owner reference cannot cross namespaces, so the host refuses it for a namespaced one).
+   */
+  childIn(kind: Kind, namespace: string, name: string): Child {
+    return this.startChild(kind.apiVersion, kind.kind, name, namespace);
+  }
+
   /** Expresses no opinion on children this call: the host keeps whatever exists. */
   keepChildren(): void {
     this.declareChildren = false;
