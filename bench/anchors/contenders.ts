@@ -53,7 +53,7 @@ export const controllerRuntime: Contender = {
           '--health-probe-bind-address=127.0.0.1:0',
         ],
         env: { ...process.env, KUBECONFIG: setting.kubeconfigPath },
-        logPath: join(setting.logDir, `${run}-${namespace}.log`),
+        logPath: join(setting.logDir, `${namespace}.log`),
       }),
     );
   },
