@@ -40,7 +40,7 @@ export interface Contender {
 
 export const controllerRuntime: Contender = {
   id: 'controller-runtime',
-  async start(setting, namespaces, workers, run) {
+  async start(setting, namespaces, workers) {
     return namespaces.map((namespace) =>
       spawnGuarded({
         name: `controller-runtime ${namespace}`,
