@@ -1,6 +1,11 @@
-// A minimal reconciler: every Widget gets a ConfigMap holding its spec.message.
+// The Widget reconciler: every Widget gets a ConfigMap holding the string fields of its spec.
+//
+// Replace the ConfigMap with the children your kind needs. types.ts (generated from crd.yaml by
+// `npm run generate`) has a typed reader for every field of the spec, e.g. WidgetSpec.of(ctx.primary).message,
+// and a writer for the status.
 
-import { CONDITION_TRUE, Context, register } from "@wasm-reconciler/sdk-assemblyscript/assembly";
+import { CONDITION_TRUE, CONFIG_MAP, Context, register } from "@wasm-reconciler/sdk-assemblyscript/assembly";
+import { WidgetSpec } from "./types";
 
 // The host calls these exports; re-exporting them is what makes this file a module the host can load.
 export * from "@wasm-reconciler/sdk-assemblyscript/assembly/exports";
@@ -11,15 +16,18 @@ register((ctx: Context): void => {
     ctx.out.keepChildren();
     return;
   }
-  const widget = ctx.primary;
-  const name = widget.name;
+  const primary = ctx.primary;
+  const name = primary.name + "-widget";
 
   // Every child declared in a call is the complete desired set: children not declared are pruned.
-  const cm = ctx.out.child("v1", "ConfigMap", name + "-widget");
-  cm.label("app.kubernetes.io/name", name);
-  // value() copies the input's JSON bytes verbatim: no decoding, no re-escaping.
-  cm.data().value("message", widget.spec.get("message"));
+  const cm = ctx.out.childOf(CONFIG_MAP, name);
+  cm.label("app.kubernetes.io/name", primary.name);
+  const data = cm.data();
+  const fields = WidgetSpec.of(primary).json.members();
+  while (fields.next()) {
+    // value() copies the input's JSON bytes verbatim: no decoding, no re-escaping.
+    if (fields.value.isString()) data.value(fields.key(), fields.value);
+  }
 
-  ctx.out.status().str("configMapName", name + "-widget");
-  ctx.out.condition("Ready", CONDITION_TRUE, "Rendered", "ConfigMap declared");
+  ctx.out.condition("Ready", CONDITION_TRUE, "Rendered", "ConfigMap " + name + " declared");
 });
