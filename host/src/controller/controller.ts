@@ -185,49 +185,7 @@ export class ReconcilerController {
   #wire(config: ControllerConfig, caches: Awaited<ReturnType<typeof acquireScope>>): Wiring {
     const { primary, owned, related } = caches;
     const primaryKind: KindRef = primary.kind;
-    const ownedKinds = owned.map((c) => c.kind);
-    const executor = new Executor({
-      name: this.name,
-      primary: primaryKind,
-      owns: ownedKinds,
-      // Writes are exactly what the reconciler owns, in its primary's namespace: spec.owns is the grant.
-      permissions: ownedKinds.map((k) => ({
-        apiGroups: [groupOf(k.apiVersion)],
-        kinds: [k.kind],
-        verbs: ['create', 'patch', 'delete'] as const,
-      })),
-      client: this.#options.client,
-      logger: this.#options.logger,
-    });
-    const relatedByKey = new Map(related.map((c) => [kindKey(c.kind.apiVersion, c.kind.kind), c] as const));
-    const ownedByKey = new Map(owned.map((c) => [kindKey(c.kind.apiVersion, c.kind.kind), c] as const));
-    const options = this.#options;
-    const worker = new ReconcileWorker({
-      reconciler: options.reconciler,
-      executor,
-      identity: {
-        name: this.name,
-        ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
-        get generation() {
-          return options.generation?.();
-        },
-      } as ReconcileRequest['reconciler'],
-      primaries: { get: (ns, name) => primary.get(ns, name) },
-      children: {
-        byOwner: (uid, kind) => ownedByKey.get(kindKey(kind.apiVersion, kind.kind))?.byOwner(uid, undefined) ?? [],
-      },
-      related: {
-        // Related objects are those of the declared kinds in the primary's namespace (narrowed by the
-        // declared label selector when the watch was opened); the guest filters further.
-        related: (obj) => {
-          const out = new Map<string, readonly ObjectView[]>();
-          for (const [key, c] of relatedByKey) {
-            out.set(key, c.kind.namespaced ? c.list(obj.metadata.namespace) : c.list(undefined));
-          }
-          return out;
-        },
-      },
-    });
+    const { worker } = scopeWorker(this.#options, caches);
 
     const sink = {
       add: (
@@ -305,6 +263,71 @@ export class ReconcilerController {
     if (result.error !== undefined) throw result.error;
     return result.requeueAfterMs === undefined ? undefined : { requeueAfterMs: result.requeueAfterMs };
   }
+}
+
+/** What scopeWorker needs from a controller's options. */
+export type WorkerWiring = Pick<
+  ControllerOptions,
+  'name' | 'namespace' | 'client' | 'reconciler' | 'logger' | 'generation'
+>;
+
+/**
+ * The executor and worker that reconcile one key of a scope, as every controller wires them. The offline
+ * engine (host/src/offline) builds its runs from this same function, so a fixture run cannot drift from
+ * what a running controller does with the key.
+ */
+export function scopeWorker(
+  options: WorkerWiring,
+  caches: {
+    readonly primary: KindCaches;
+    readonly owned: readonly KindCaches[];
+    readonly related: readonly KindCaches[];
+  },
+): { readonly executor: Executor; readonly worker: ReconcileWorker } {
+  const { primary, owned, related } = caches;
+  const ownedKinds = owned.map((c) => c.kind);
+  const executor = new Executor({
+    name: options.name,
+    primary: primary.kind,
+    owns: ownedKinds,
+    // Writes are exactly what the reconciler owns, in its primary's namespace: spec.owns is the grant.
+    permissions: ownedKinds.map((k) => ({
+      apiGroups: [groupOf(k.apiVersion)],
+      kinds: [k.kind],
+      verbs: ['create', 'patch', 'delete'] as const,
+    })),
+    client: options.client,
+    logger: options.logger,
+  });
+  const relatedByKey = new Map(related.map((c) => [kindKey(c.kind.apiVersion, c.kind.kind), c] as const));
+  const ownedByKey = new Map(owned.map((c) => [kindKey(c.kind.apiVersion, c.kind.kind), c] as const));
+  const worker = new ReconcileWorker({
+    reconciler: options.reconciler,
+    executor,
+    identity: {
+      name: options.name,
+      ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+      get generation() {
+        return options.generation?.();
+      },
+    } as ReconcileRequest['reconciler'],
+    primaries: { get: (ns, name) => primary.get(ns, name) },
+    children: {
+      byOwner: (uid, kind) => ownedByKey.get(kindKey(kind.apiVersion, kind.kind))?.byOwner(uid, undefined) ?? [],
+    },
+    related: {
+      // Related objects are those of the declared kinds in the primary's namespace (narrowed by the
+      // declared label selector when the watch was opened); the guest filters further.
+      related: (obj) => {
+        const out = new Map<string, readonly ObjectView[]>();
+        for (const [key, c] of relatedByKey) {
+          out.set(key, c.kind.namespaced ? c.list(obj.metadata.namespace) : c.list(undefined));
+        }
+        return out;
+      },
+    },
+  });
+  return { executor, worker };
 }
 
 /** The reconcile input's trigger for a work item: its reason, plus the object behind it when it is not the primary. */

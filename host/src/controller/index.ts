@@ -5,6 +5,12 @@ export {
   type StartedController,
   startController,
 } from './builder.ts';
-export { type ControllerConfig, type ControllerOptions, ReconcilerController } from './controller.ts';
+export {
+  type ControllerConfig,
+  type ControllerOptions,
+  ReconcilerController,
+  scopeWorker,
+  type WorkerWiring,
+} from './controller.ts';
 export { type ReadGrant, ScopedReadPort } from './read-port.ts';
 export { acquireScope, KindCaches, type WatchScope } from './scope.ts';

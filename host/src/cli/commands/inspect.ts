@@ -27,6 +27,11 @@ export interface InspectReport {
         readonly hasFinalize: boolean;
       }
     | { readonly ok: false; readonly code: string; readonly message: string };
+  /** With --fixture: each guest call of one offline reconcile of that fixture, with the fuel it used. */
+  readonly fixture?: {
+    readonly file: string;
+    readonly calls: ReadonlyArray<{ export: string; outcome: string; fuelUsed: number; durationMs: number }>;
+  };
 }
 
 export async function inspectFile(file: string): Promise<InspectReport> {
@@ -100,6 +105,38 @@ export async function inspectFile(file: string): Promise<InspectReport> {
   };
 }
 
+/** The guest calls of one offline run of `fixtureFile`, through the runner `test` uses. */
+async function fuelOn(moduleFile: string, fixtureFile: string): Promise<NonNullable<InspectReport['fixture']>> {
+  const [{ loadFixture }, { runFixture }, { OfflineEngine }] = await Promise.all([
+    import('../fixtures/fixture.ts'),
+    import('../fixtures/runner.ts'),
+    import('../../offline/index.ts'),
+  ]);
+  const fixture = await loadFixture(fixtureFile);
+  const engine = new OfflineEngine(await readInputFile(moduleFile, 'a module (.wasm)'));
+  try {
+    const outcome = await runFixture(engine, fixture);
+    if (!('calls' in outcome)) {
+      throw new CliError(
+        EXIT.FAILED,
+        `${fixtureFile}: ${outcome.error.code}: ${outcome.error.message}`,
+        'run `wasm-reconciler test` on it for details',
+      );
+    }
+    return {
+      file: fixtureFile,
+      calls: outcome.calls.map((c) => ({
+        export: c.export,
+        outcome: c.outcome,
+        fuelUsed: c.fuelUsed,
+        durationMs: c.durationMs,
+      })),
+    };
+  } finally {
+    await engine.close();
+  }
+}
+
 function limits(l: { min: number; max?: number; imported: boolean }, unit: string): string {
   return `min ${l.min}${l.max === undefined ? ', no max' : `, max ${l.max}`} ${unit}${l.imported ? ' (imported)' : ''}`;
 }
@@ -122,6 +159,14 @@ export function formatReport(r: InspectReport): string {
     `tables (${r.tables.length})`,
     ...r.tables.map((t) => `  ${limits(t, 'elements')}`),
     `custom sections (${r.customSections.length})${r.customSections.length === 0 ? '' : `: ${r.customSections.join(', ')}`}`,
+    ...(r.fixture === undefined
+      ? []
+      : [
+          `fuel per call on ${r.fixture.file}`,
+          ...r.fixture.calls.map(
+            (c) => `  ${c.export}  ${c.fuelUsed} fuel, ${c.durationMs.toFixed(2)} ms, ${c.outcome}`,
+          ),
+        ]),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -132,13 +177,19 @@ export function registerInspect(program: Command): void {
     .description('Describe a module: ABI version, imports and exports with signatures, size, digest, limits, sections.')
     .argument('<module.wasm>', 'the module file')
     .option('--json', 'print the report as JSON', false)
+    .option(
+      '--fixture <fixture.yaml>',
+      'also run this fixture offline (as `test` does) and report the fuel of each call',
+    )
     .addHelpText(
       'after',
       '\nExit codes: 0 the host would load it, 1 it would refuse it (the reason is printed), 3 unreadable or not a module.',
     )
     .action(
-      action('inspect', async (file: string, opts: { json: boolean }) => {
-        const report = await inspectFile(file);
+      action('inspect', async (file: string, opts: { json: boolean; fixture?: string }) => {
+        let report = await inspectFile(file);
+        if (opts.fixture !== undefined && report.load.ok)
+          report = { ...report, fixture: await fuelOn(file, opts.fixture) };
         process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
         if (!report.load.ok) process.exitCode = EXIT.FAILED;
       }),
