@@ -108,7 +108,7 @@ describe('kubeconfig without client-node', () => {
       file,
       [
         'current-context: admin',
-        'clusters: [{ name: local, cluster: { server: "' + server + '", certificate-authority: ca.crt } }]',
+        `clusters: [{ name: local, cluster: { server: "${server}", certificate-authority: ca.crt } }]`,
         'users: [{ name: admin, user: { client-certificate: admin.crt, client-key: admin.key } }]',
         'contexts: [{ name: admin, context: { cluster: local, user: admin } }]',
       ].join('\n'),

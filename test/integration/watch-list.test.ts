@@ -5,7 +5,8 @@
 // transport below turns the watch-list's resourceVersionMatch into one the server rejects with 422.
 
 import assert from 'node:assert/strict';
-import test, { describe, it } from 'node:test';
+import type test from 'node:test';
+import { describe, it } from 'node:test';
 import type { KubeObject } from '../../host/src/abi/types.ts';
 import {
   type ApiResource,
