@@ -24,12 +24,31 @@ export interface RuntimeLimits extends ModuleLimits {
 }
 
 /**
+ * Multiplies every derived deadline, for machines far slower than the pricing assumes (an emulated CPU:
+ * docs/operations.md, "arm64"). Fuel is untouched, so a call still fails the same way everywhere.
+ */
+export const DEADLINE_SCALE_ENV = 'WR_DEADLINE_SCALE';
+const DEADLINE_SCALE = deadlineScale(process.env[DEADLINE_SCALE_ENV]);
+const MAX_DEADLINE_MS = 600_000;
+
+function deadlineScale(value: string | undefined): number {
+  if (value === undefined || value === '') return 1;
+  const scale = Number(value);
+  if (!Number.isFinite(scale) || scale < 1 || scale > 100) {
+    throw new WrError('WR_CONFIG_INVALID', `${DEADLINE_SCALE_ENV} must be a number from 1 to 100, not "${value}"`, {
+      details: { [DEADLINE_SCALE_ENV]: value },
+    });
+  }
+  return scale;
+}
+
+/**
  * Ten times what the budget may take at the 2 ns per unit every path is priced within (docs/runtime.md),
  * and never under a second: fuel ends a call long before, so the deadline fires only when metering has a
  * hole or the machine is starved.
  */
 export function deadlineForFuel(fuel: number): number {
-  return Math.max(1000, Math.ceil(fuel * 2e-5));
+  return Math.min(MAX_DEADLINE_MS, Math.ceil(Math.max(1000, Math.ceil(fuel * 2e-5)) * DEADLINE_SCALE));
 }
 
 export const DEFAULT_RUNTIME_LIMITS: RuntimeLimits = {
@@ -47,9 +66,9 @@ export const DEFAULT_RUNTIME_LIMITS: RuntimeLimits = {
 const CEILINGS: Partial<Record<keyof RuntimeLimits, number>> = {
   fuel: 0x7fff_ffff,
   memoryPages: 65536,
-  // Ten minutes, far above what the largest fuel derives (43 s), and far below the 2^31-1 ms past which
-  // setTimeout fires at once (instantiation waits INSTANTIATE_DEADLINES times this, workers/worker-pool.ts).
-  deadlineMs: 600_000,
+  // Ten minutes, far above what the largest fuel derives (43 s) unscaled, and far below the 2^31-1 ms past
+  // which setTimeout fires at once (instantiation waits INSTANTIATE_DEADLINES times this, workers/worker-pool.ts).
+  deadlineMs: MAX_DEADLINE_MS,
   types: 1_000_000,
   imports: 100_000,
   exports: 100_000,
