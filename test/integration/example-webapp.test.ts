@@ -107,17 +107,15 @@ function conditionOf(o: WebApp | undefined, type: string): Cond | undefined {
 
 /** Waits until the WebApp's Ready condition has `status` and `reason`, and returns the WebApp. */
 async function waitReady(namespace: string, status: string, reason: string): Promise<WebApp> {
-  let last: WebApp | undefined;
+  // A failed check is "not yet"; the last one is the timeout's cause, with the condition seen.
   return waitFor(
     async () => {
-      last = await getOrUndefined<WebApp>(webapps, namespace, 'shop');
-      const ready = conditionOf(last, 'Ready');
-      return ready?.status === status && ready.reason === reason ? last : undefined;
+      const app = await getOrUndefined<WebApp>(webapps, namespace, 'shop');
+      const ready = conditionOf(app, 'Ready');
+      assert.ok(ready?.status === status && ready.reason === reason, `Ready: ${JSON.stringify(ready)}`);
+      return app;
     },
-    {
-      description: `WebApp shop Ready=${status} ${reason} (last: ${JSON.stringify(conditionOf(last, 'Ready'))})`,
-      timeoutMs: 30_000,
-    },
+    { description: `WebApp shop Ready=${status} ${reason}`, timeoutMs: 30_000 },
   );
 }
 
