@@ -94,7 +94,7 @@ async function runTests(moduleFile: string, fixtureArgs: string[], opts: TestOpt
   if (opts.update || opts.record !== undefined) {
     let updated = 0;
     for (const r of reports) {
-      if (r.outcome === undefined || r.verdict === 'passed') continue;
+      if (r.outcome === undefined) continue;
       await updateExpectations(r.file, expectationsOf(r.outcome, r.fixture?.expect));
       updated++;
     }
@@ -126,7 +126,11 @@ export function registerTest(program: Command): void {
     .argument('<fixtures...>', 'fixture files (.yaml), or directories of them')
     .addOption(new Option('--reporter <name>', 'output format').choices(['spec', 'tap', 'junit']).default('spec'))
     .option('--output <file>', 'write the report there (e.g. JUnit XML for CI) and a summary to stdout')
-    .option('--update', "rewrite each failing fixture's expect block from the module's result", false)
+    .option(
+      '--update',
+      "rewrite each fixture's expect block from the module's result (keeping /patterns/ that still match)",
+      false,
+    )
     .option('--record <kind/ns/name>', 'capture the fixture from the cluster first (needs --reconciler; kubeconfig)')
     .option('--reconciler <file>', 'the WasmReconciler manifest --record reads capabilities from')
     .option('--kubeconfig <path>', 'kubeconfig file for --record (default: $KUBECONFIG, ~/.kube/config)')
