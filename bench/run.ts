@@ -42,6 +42,7 @@ const BENCHES: readonly BenchSpec[] = [
   { name: 'converge', flags: [], controlPlane: true, timeoutMs: 30 * MINUTE },
   { name: 'footprint', flags: [], controlPlane: true, timeoutMs: 40 * MINUTE },
   { name: 'anchors', flags: [], controlPlane: true, timeoutMs: 40 * MINUTE },
+  { name: 'dev-loop', flags: [], controlPlane: true, timeoutMs: 10 * MINUTE },
 ];
 
 /** bench/ files that are not benches. */

@@ -103,6 +103,13 @@ export const TARGETS: readonly Target[] = [
     goal: 'on-cluster swap p99 <= 500 ms for a 100 KB module',
   },
   {
+    bench: 'dev-loop',
+    result: 'dev-loop/save-to-reconcile/p50',
+    op: '<=',
+    value: 1000,
+    goal: 'dev on the local control plane: save -> first reconcile by the new version under 1 s for a small module',
+  },
+  {
     bench: 'anchors',
     result: 'anchors/footprint-1/rss/wasm',
     op: '<=',

@@ -34,8 +34,12 @@ export interface BuildOptions {
   /** Output name without `.wasm`; default the entry's file name. */
   name?: string;
   runtime?: Runtime;
-  /** `speed` is -O3; `size` trades some speed for a smaller binary (-O3z). */
-  optimize?: 'speed' | 'size';
+  /**
+   * `speed` is -O3; `size` trades some speed for a smaller binary (-O3z); `none` (-O0) skips Binaryen's
+   * passes, which are most of a warm compile's time: the same behaviour in a larger module that burns more
+   * fuel per call, for watch-mode rebuilds (`wasm-reconciler dev`), never for what ships.
+   */
+  optimize?: 'speed' | 'size' | 'none';
   /** Maximum memory in 64 KiB pages, at most the host cap; default 256 (16 MiB). */
   maximumMemoryPages?: number;
   /** Keep function names in the binary (readable trap stacks, larger module). */
@@ -111,7 +115,7 @@ export async function buildModule(options: BuildOptions): Promise<BuildResult> {
     '--outFile',
     '<out>',
     '--optimizeLevel',
-    '3',
+    options.optimize === 'none' ? '0' : '3',
     '--shrinkLevel',
     options.optimize === 'size' ? '2' : '0',
     '--runtime',
