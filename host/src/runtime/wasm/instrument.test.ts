@@ -147,11 +147,76 @@ describe('fuel metering', () => {
             (call $f (i32.sub (local.get $n) (i32.const 2))))))))`);
     fuel.value = 1_000_000;
     assert.equal(call(exports, 'fib', 15), 610);
-    const perCall = 17; // every instruction of the body: no loop, so the entry pays for both arms
-    const calls = 1973; // calls of fib(15) = 2 * fib(16) - 1
-    assert.equal(fuel.value, 1_000_000 - perCall * calls);
+    // The body is 17 instructions (no loop, so the entry pays for both arms). Its recursive calls go to
+    // a depth-1 twin whose calls go to a depth-2 twin whose calls come back to the checked original, so
+    // the original's entry prepays both twin levels below it: 17 + 2 * (17 + 2 * 17) = 119, paid by the
+    // calls at depth 0, 3, 6, ... of the call tree.
+    const checkedCalls = (n: number, depth = 0): number =>
+      (depth % 3 === 0 ? 1 : 0) + (n < 2 ? 0 : checkedCalls(n - 1, depth + 1) + checkedCalls(n - 2, depth + 1));
+    assert.equal(checkedCalls(15), 645); // of the 1973 calls of fib(15)
+    assert.equal(fuel.value, 1_000_000 - 119 * checkedCalls(15));
     fuel.value = 1000;
     assertTrapsOutOfFuel(() => call(exports, 'fib', 25), fuel);
+  });
+
+  it('bounds recursion through prepaid twins: endless self, mutual and in-loop recursion run out of fuel', () => {
+    const { exports, fuel } = metered(`(module
+      (func $self (export "self") (call $self))
+      (func $a (export "mutual") (call $b))
+      (func $b (call $c))
+      (func $c (call $a))
+      (func $spin (export "inLoop") (local $i i32)
+        (loop $l (call $spin) (br_if $l (i32.eqz (local.get $i))))))`);
+    // 10,000 fuel is far fewer frames than the stack holds, so fuel, not the stack, must stop each one.
+    for (const name of ['self', 'mutual', 'inLoop']) {
+      fuel.value = 10_000;
+      assertTrapsOutOfFuel(() => call(exports, name), fuel);
+    }
+  });
+
+  it('prepays small non-leaf callees two twins deep, and every other way in stays checked', () => {
+    const src = `(module
+      (table 1 funcref)
+      (elem (i32.const 0) $mid)
+      (type $t (func (param i32) (result i32)))
+      (func $leaf (param $x i32) (result i32) (i32.add (local.get $x) (i32.const 1)))
+      (func $inner (export "inner") (param $x i32) (result i32) (call $leaf (local.get $x)))
+      (func $mid (export "mid") (param $x i32) (result i32) (call $inner (local.get $x)))
+      (func $top (export "top") (param $x i32) (result i32) (call $mid (local.get $x)))
+      (func (export "viaTable") (param $x i32) (result i32) (call_indirect (type $t) (local.get $x) (i32.const 0))))`;
+    const input = wat(src);
+    const out = instrumentModule(input, { memoryMaxPages: 1 });
+    // Twins: $leaf's, $inner's (its entry enters only a leaf: one body for both depths), and $mid's at
+    // depth 1, whose call of $inner goes to the depth-2 twin, here the same as depth 1.
+    const before = inspectModule(input).functionTypeIndices.length;
+    assert.equal(inspectModule(out.bytes).functionTypeIndices.length, before + 3);
+    const plain = instantiate(input);
+    const exports = instantiate(out.bytes);
+    const fuel = exports[FUEL_GLOBAL_EXPORT];
+    const spent = (name: string): number => {
+      fuel.value = 1_000_000;
+      assert.equal(call(exports, name, 5), call(plain, name, 5), name);
+      return 1_000_000 - (fuel.value as number);
+    };
+    // $leaf is 4 (local.get, i32.const, i32.add, end). $inner: local.get, call, end = 3 plus its leaf.
+    assert.equal(spent('inner'), 3 + 4);
+    // $mid's entry prepays $inner's twin (7); $top's prepays $mid's depth-1 twin (3 + 7) with it.
+    assert.equal(spent('mid'), 3 + 7);
+    assert.equal(spent('top'), 3 + 3 + 7);
+    // The table names the checked original: local.get, i32.const, call_indirect, end, then $mid's 10.
+    assert.equal(spent('viaTable'), 4 + 10);
+    for (let i = 0; i < 3; i++) assert.equal(spent('top'), 13, 'same input, same fuel');
+  });
+
+  it('keeps large non-leaf bodies checked, however cheap their entry: a twin is only made of a small helper', () => {
+    const filler = Array.from({ length: 200 }, (_, i) => `(local.set $x (i32.add (local.get $x) (i32.const ${i})))`);
+    const src = `(module
+      (func $big (param $x i32) (result i32)
+        (loop $l ${filler.join(' ')} (br_if $l (i32.eqz (local.get $x)))) (local.get $x))
+      (func (export "run") (param $x i32) (result i32) (call $big (local.get $x))))`;
+    const input = wat(src);
+    const out = instrumentModule(input, { memoryMaxPages: 1 });
+    assert.equal(inspectModule(out.bytes).functionTypeIndices.length, inspectModule(input).functionTypeIndices.length);
   });
 
   it('prepays direct calls to small leaves in the caller, and keeps the leaf checked everywhere else', () => {

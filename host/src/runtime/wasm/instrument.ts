@@ -7,8 +7,8 @@
 // at the fuel counter.
 //
 // The rewrite is byte-level and local: the code section gets checks spliced in (see internal/metering.ts
-// for the cost model) and may gain unchecked twins of small leaf functions, which the function section
-// then declares after the existing ones; the memory and table maximums may be lowered; one global (the
+// for the cost model) and may gain unchecked twins of small functions whose direct calls are prepaid,
+// which the function section then declares after the existing ones; the memory and table maximums may be lowered; one global (the
 // fuel counter) and its export are appended; the start section is replaced by an export of its function,
 // so the host runs it as an ordinary metered call. Custom sections other than one bounded `name` section
 // are dropped: V8 keeps a module's wire bytes for as long as the module lives, custom sections included.

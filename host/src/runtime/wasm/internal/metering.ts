@@ -9,8 +9,11 @@
 //   encloses it. A `loop` opcode itself belongs to the level outside it; its matching `end` to its body.
 // - The function entry pays the sum of its level's instructions once per call; a loop header pays its
 //   level's sum once per iteration (a `br` to a loop re-enters after the check, so every iteration pays).
-// - A direct call to a small leaf (no loop, no direct call to a defined function) is prepaid: the leaf's
-//   entry cost joins the caller's level and the call goes to an unchecked twin (prepayLeafCalls).
+// - Direct calls to small functions are prepaid (prepayCalls): the callee's entry cost joins the caller's
+//   level and the call goes to an unchecked twin of the callee. A leaf (no loop, no direct call to a
+//   defined function) has one twin. Any other small function has twins at two depths: a depth-1 twin's
+//   entry level calls depth-2 twins, prepaid with it, and a depth-2 twin's entry level calls the checked
+//   originals; loop levels call depth-1 twins and pay for them at their own check.
 // - Bulk instructions (memory.fill/copy/init, table.fill/copy/init/grow, memory.grow) also pay, right
 //   before they run, a base cost for the runtime call behind them plus their length operand (the top of
 //   the stack): 1 unit per 8 bytes, 32 per table element, 16384 per memory page (what faulting in and zeroing the fresh page
@@ -47,10 +50,13 @@
 // a level site never costs more than MAX_SITE_COST and a bulk charge less than 2^30, so the counter
 // cannot wrap.
 //
-// What a call costs in time is the global's read-modify-write: consecutive calls form a dependency chain
-// through memory, which is why call-heavy recursive code (fib) pays ~50-60% while loops pay a few percent.
-// Keeping fuel in a local would add a store before and a load after every call, and V8 already forwards
-// the store to the check's load; only passing fuel through parameters and results would remove the chain.
+// What a check costs in time is the global's store: measured on V8 13, a load and compare per call adds a
+// few percent to recursive fib, the read-modify-write 75-90% (consecutive calls chain through memory).
+// Keeping fuel in a local would add a store before and a load after every call. Passing it through
+// parameters and results removes the chain but V8 does not inline multi-value functions, and it would
+// change every signature. Prepaying two twin levels deep leaves a recursion one check per three calls
+// (fib: 17% instead of 84%) for a bounded overcharge: a prepaid call that does not happen is paid anyway,
+// like any arm not taken, and a prepaid cost is at most MAX_PREPAID_COST per call site.
 
 import type { ModuleLimits } from '../types.ts';
 import { I32, INDEX, MEMARG, NONE, SHAPE, skipImmediates } from './instructions.ts';
@@ -90,6 +96,16 @@ const MAX_FUNCTIONS = 1_000_000;
  * an untaken call costs the caller and how much code the twins add.
  */
 const MAX_LEAF_COST = 64;
+/** The same bound for a non-leaf callee: its entry level plus the depth-2 twins that level enters. */
+const MAX_PREPAID_COST = 64;
+/**
+ * Non-leaf twins are small helpers: a larger body keeps its checked entry (its entry cost is small next
+ * to what its loops do anyway). With the budget below it bounds the code twins add, and so what they add
+ * to compiling the module.
+ */
+const MAX_TWIN_BODY_BYTES = 512;
+/** Non-leaf twins may add up to the module's code size in bytes, or this much in a small module. */
+const MIN_TWIN_BYTES = 64 * 1024;
 
 /** What one-byte opcodes cost when it is not 1: the runtime calls behind them (see the calibration above). */
 const STATIC_COST = new Uint16Array(256).fill(1);
@@ -160,7 +176,7 @@ function tooCostly(offset: number): Error {
 }
 
 // How the walk treats each one-byte opcode: no immediate and no structure (W_PLAIN), one LEB immediate
-// (W_LEB), a memarg (W_MEMARG), a direct call, recorded for prepayLeafCalls (W_CALL), or anything the
+// (W_LEB), a memarg (W_MEMARG), a direct call, recorded for prepayCalls (W_CALL), or anything the
 // switch in scanBody looks at (W_OTHER).
 const W_OTHER = 0;
 const W_PLAIN = 1;
@@ -471,7 +487,6 @@ export interface MeteringPlan {
   count: number;
   bodyStarts: Int32Array;
   bodyEnds: Int32Array;
-  newSizes: Int32Array;
   /** Per body: the offset after its local-group count, and that count. */
   groupsStarts: Int32Array;
   groupCounts: Int32Array;
@@ -484,12 +499,14 @@ export interface MeteringPlan {
   /** A level site's cost; a bulk site's base cost minus the 1 its level already charges. */
   costs: Int32Array;
   /**
-   * The direct calls redirected to twins, as pairs (opcode offset, twin function index); those of body i
-   * are firstCall[i] .. firstCall[i + 1] - 1, counted in pairs.
+   * The direct calls redirected to twins, as pairs (opcode offset, twin function index); those of emitted
+   * body e (the originals, then the twins) are firstCall[e] .. firstCall[e + 1] - 1, counted in pairs.
    */
   calls: Int32Array;
   firstCall: Int32Array;
-  /** The defined functions (by code index) that get a twin, in twin order; twin k has index firstTwin + k. */
+  /** Per emitted body, the bytes it takes. */
+  newSizes: Int32Array;
+  /** The defined function (by code index) each twin is made from, in twin order; twin k has index firstTwin + k. */
   twins: Int32Array;
   /** The type index of each twin, for the function section. */
   twinTypes: Int32Array;
@@ -550,30 +567,30 @@ export function planMetering(
   }
   firstSite[count] = sites.length;
   firstCall[count] = calls.length / 3;
-  const { twins, twinTypes, redirected } = prepayLeafCalls(m, count, leaves, firstSite, costs.data, calls, firstCall);
+  const prepaid = prepayCalls(m, count, leaves, bodyStarts, bodyEnds, firstSite, costs.data, calls, firstCall);
+  const { twins, twinTypes, redirected, firstRedirect } = prepaid;
 
   const check = checkCode(fuelGlobal);
   const levelSize = check.head.length + check.tail.length;
-  const newSizes = new Int32Array(count);
-  let sectionSize = u32Size(count + twins.length);
-  for (let i = 0; i < count; i++) {
+  const emitted = count + twins.length;
+  const newSizes = new Int32Array(emitted);
+  let sectionSize = u32Size(emitted);
+  for (let e = 0; e < emitted; e++) {
+    const i = e < count ? e : twins[e - count]!;
     let size = bodyEnds[i]! - bodyStarts[i]!;
     const local = lengthLocals[i]!;
     // The local-group count is rewritten (its input encoding may be padded) and `01 7f` declares the local.
     if (local >= 0) size += u32Size(groupCounts[i]! + 1) - (groupsStarts[i]! - bodyStarts[i]!) + 2;
-    for (let s = firstSite[i]!; s < firstSite[i + 1]!; s++) {
+    // A twin is its function's instrumented body without the entry check, which its callers prepay.
+    for (let s = firstSite[i]! + (e < count ? 0 : 1); s < firstSite[i + 1]!; s++) {
       const kind = kinds.data[s]!;
       const cost = costs.data[s]!;
       size += kind === LEVEL ? levelSize + s32Size(cost) : bulkSiteSize(check.bulk[kind]!, local, cost, check.tail);
     }
-    for (let c = 2 * firstCall[i]!; c < 2 * firstCall[i + 1]!; c += 2) {
+    for (let c = 2 * firstRedirect[e]!; c < 2 * firstRedirect[e + 1]!; c += 2) {
       size += u32Size(redirected[c + 1]!) - lebLength(b, redirected[c]! + 1);
     }
-    newSizes[i] = size;
-    sectionSize += u32Size(size) + size;
-  }
-  for (const i of twins) {
-    const size = twinSize(newSizes, firstSite, costs.data, levelSize, i);
+    newSizes[e] = size;
     sectionSize += u32Size(size) + size;
   }
   return {
@@ -590,7 +607,7 @@ export function planMetering(
     kinds: kinds.data,
     costs: costs.data,
     calls: redirected,
-    firstCall,
+    firstCall: firstRedirect,
     twins,
     twinTypes,
     check,
@@ -605,57 +622,140 @@ function lebLength(b: Uint8Array, p: number): number {
   return n;
 }
 
-/** A twin is its leaf's instrumented body without the entry check, which its callers prepay. */
-function twinSize(newSizes: Int32Array, firstSite: Int32Array, costs: Int32Array, levelSize: number, i: number) {
-  return newSizes[i]! - levelSize - s32Size(costs[firstSite[i]!]!);
-}
-
 /**
- * Turns direct calls to small leaves into calls to their twins, adding the leaf's entry cost to the level
- * of the call. A leaf runs each of its instructions at most once per call and a call site at most once
- * per charge of its level, so the caller's charge covers the leaf; callers that are leaves never call a
- * defined function, so every leaf's entry cost is final here. Exports, tables, `ref.func` and the start
- * function keep naming the original, which still checks on entry. Saving the fuel global's
- * read-modify-write on each call is what makes small helpers called in hot loops cheap to meter.
+ * Chooses which direct calls are prepaid and where they go: the cost a caller's level pays in advance
+ * for a callee entered through an unchecked twin (see "Prepaid calls" at the top of this file).
+ *
+ * Step 1, leaves: a small leaf runs each of its instructions at most once per call, so its entry cost
+ * joins the level of every direct call to it, in any body. Callers that are leaves never call a defined
+ * function, so every leaf's entry cost is final before any other body's.
+ * Step 2, small non-leaf functions, two twins deep: a twin at depth 1 runs its entry level once per call,
+ * and its entry level's calls go to depth-2 twins, prepaid with it; a depth-2 twin's entry level calls
+ * checked originals (or leaf twins). Calls in loop levels go to depth-1 twins in every body, paid by the
+ * loop's own check. So every level that pays (an original's entry, any loop) covers what it runs and what
+ * the twins it enters run before the next check, and a recursion pays at least every third call: the
+ * global's read-modify-write, which is what call-heavy code spends on metering, happens a third as often.
+ * Exports, tables, `ref.func` and the start function keep naming the originals, which check on entry.
  */
-function prepayLeafCalls(
+function prepayCalls(
   m: ParsedModule,
   count: number,
   leaves: Uint8Array,
+  bodyStarts: Int32Array,
+  bodyEnds: Int32Array,
   firstSite: Int32Array,
   costs: Int32Array,
   calls: IntList,
   firstCall: Int32Array,
-): { twins: Int32Array; twinTypes: Int32Array; redirected: Int32Array } {
+): { twins: Int32Array; twinTypes: Int32Array; redirected: Int32Array; firstRedirect: Int32Array } {
   const imported = m.importedFunctions;
-  const twinIndex = new Int32Array(count).fill(-1);
-  const twins = new IntList(16);
-  const redirected = new IntList(16);
   const call = calls.data;
-  let body = 0;
-  for (let c = 0; c < calls.length; c += 3) {
-    // firstCall turns from triples of all calls into pairs of the redirected ones as the bodies go by.
-    while (firstCall[body + 1]! * 3 <= c) firstCall[++body] = redirected.length / 2;
-    const callee = call[c + 1]!;
-    const owner = call[c + 2]!;
-    // The walk refused callees past the last body, so `callee` is a code index.
+  const callCount = calls.length / 3;
+  // Per call: the twin it goes to in every body (leaf twins, and depth-1 twins from loop levels), or -1.
+  const fixedTarget = new Int32Array(callCount).fill(-1);
+  // Twin function index by (code index, depth - 1); a twin of a body without prepaid entry calls serves
+  // both depths, since both would be the same body.
+  const twinIndex = new Int32Array(2 * count).fill(-1);
+  const twins = new IntList(16);
+  const twinDepths = new IntList(16);
+  let twinBytes = 0;
+  const twinBudget = Math.max(MIN_TWIN_BYTES, (bodyEnds[count - 1] ?? 0) - (bodyStarts[0] ?? 0));
+  const twinOf = (callee: number, depth: number, leaf: boolean): number => {
+    const slot = 2 * callee + depth - 1;
+    if (twinIndex[slot] !== -1) return twinIndex[slot]!;
+    const size = bodyEnds[callee]! - bodyStarts[callee]!;
+    if (imported + count + twins.length >= MAX_FUNCTIONS) return -1;
+    if (!leaf && (size > MAX_TWIN_BODY_BYTES || twinBytes + size > twinBudget)) return -1;
+    twinBytes += size;
+    const index = imported + count + twins.length;
+    twins.push(callee);
+    twinDepths.push(depth);
+    twinIndex[slot] = index;
+    return index;
+  };
+  const bodyOf = new Int32Array(callCount);
+  for (let i = 0; i < count; i++) bodyOf.fill(i, firstCall[i]!, firstCall[i + 1]!);
+  /** The call is in its body's entry level (not in a loop). */
+  const isEntry = (c: number) => call[3 * c + 2] === firstSite[bodyOf[c]!];
+
+  // Step 1: leaves.
+  for (let c = 0; c < callCount; c++) {
+    const callee = call[3 * c + 1]!;
+    const owner = call[3 * c + 2]!;
     if (leaves[callee] === 0) continue;
     const entry = costs[firstSite[callee]!]!;
     if (costs[owner]! + entry > MAX_SITE_COST) continue;
-    if (twinIndex[callee] === -1) {
-      if (imported + count + twins.length >= MAX_FUNCTIONS) continue;
-      twinIndex[callee] = imported + count + twins.length;
-      twins.push(callee);
-    }
+    const twin = twinOf(callee, 1, true);
+    if (twin === -1) continue;
+    twinIndex[2 * callee + 1] = twin;
     costs[owner] = costs[owner]! + entry;
-    redirected.push(call[c]!);
-    redirected.push(twinIndex[callee]!);
+    fixedTarget[c] = twin;
   }
-  while (body < count) firstCall[++body] = redirected.length / 2;
+
+  // Step 2: what a twin of each other body costs its caller at depth 2 (its entry level, leaves
+  // included), then at depth 1 (that plus the depth-2 twins its entry level enters).
+  const entryCost = new Int32Array(count);
+  for (let i = 0; i < count; i++) entryCost[i] = costs[firstSite[i]!]!;
+  const prepaid2 = (callee: number) => leaves[callee] === 0 && entryCost[callee]! <= MAX_PREPAID_COST;
+  const cost1 = new Int32Array(count);
+  const hasPrepaidEntryCalls = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
+    let total = entryCost[i]!;
+    for (let c = firstCall[i]!; c < firstCall[i + 1]! && total <= MAX_PREPAID_COST; c++) {
+      if (fixedTarget[c] !== -1 || !isEntry(c)) continue;
+      const callee = call[3 * c + 1]!;
+      if (!prepaid2(callee)) continue;
+      total += entryCost[callee]!;
+      hasPrepaidEntryCalls[i] = 1;
+    }
+    cost1[i] = total;
+  }
+  // An original's calls (entry or loop level) and every body's loop-level calls enter depth-1 twins.
+  for (let c = 0; c < callCount; c++) {
+    if (fixedTarget[c] !== -1) continue;
+    const callee = call[3 * c + 1]!;
+    const owner = call[3 * c + 2]!;
+    if (leaves[callee] !== 0 || cost1[callee]! > MAX_PREPAID_COST) continue;
+    if (costs[owner]! + cost1[callee]! > MAX_SITE_COST) continue;
+    const depth = hasPrepaidEntryCalls[callee] === 1 ? 1 : 2;
+    const twin = twinOf(callee, depth, false);
+    if (twin === -1) continue;
+    if (depth === 2) twinIndex[2 * callee] = twin;
+    costs[owner] = costs[owner]! + cost1[callee]!;
+    // Entry-level calls of an original go here too; in a twin they are decided by its depth below.
+    fixedTarget[c] = twin;
+  }
+
+  // Redirections per emitted body: originals, then twins in order (a twin may add depth-2 twins, which
+  // come after it and whose entry calls go to originals, so the list ends).
+  const redirected = new IntList(16);
+  const firstRedirect = new IntList(count + 16);
+  for (let e = 0; e < count + twins.length; e++) {
+    firstRedirect.push(redirected.length / 2);
+    const i = e < count ? e : twins.data[e - count]!;
+    const depth = e < count ? 0 : twinDepths.data[e - count]!;
+    for (let c = firstCall[i]!; c < firstCall[i + 1]!; c++) {
+      let target = fixedTarget[c]!;
+      const callee = call[3 * c + 1]!;
+      if (depth > 0 && isEntry(c) && leaves[callee] === 0) {
+        // A twin's entry level: depth 1 enters depth-2 twins (prepaid in its cost1), depth 2 the originals.
+        target = depth === 1 && prepaid2(callee) ? twinOf(callee, 2, false) : -1;
+      }
+      if (target === -1) continue;
+      redirected.push(call[3 * c]!);
+      redirected.push(target);
+    }
+  }
+  firstRedirect.push(redirected.length / 2);
   const list = twins.data.slice(0, twins.length);
   const twinTypes = new Int32Array(list.length);
   for (let k = 0; k < list.length; k++) twinTypes[k] = m.info.functionTypeIndices[imported + list[k]!]!;
-  return { twins: list, twinTypes, redirected: redirected.data.slice(0, redirected.length) };
+  return {
+    twins: list,
+    twinTypes,
+    redirected: redirected.data.slice(0, redirected.length),
+    firstRedirect: firstRedirect.data.slice(0, firstRedirect.length),
+  };
 }
 
 /** Emits the instrumented code section (id, size and content): input slices with the code spliced in. */
@@ -663,21 +763,21 @@ export function writeMeteredCode(b: Uint8Array, plan: MeteringPlan, out: Writer)
   out.u8(10);
   out.u32(plan.sectionSize);
   out.u32(plan.count + plan.twins.length);
-  for (let i = 0; i < plan.count; i++) {
-    out.u32(plan.newSizes[i]!);
-    writeBody(b, plan, out, i, plan.firstSite[i]!);
-  }
-  const { head, tail } = plan.check;
-  for (const i of plan.twins) {
-    out.u32(twinSize(plan.newSizes, plan.firstSite, plan.costs, head.length + tail.length, i));
-    writeBody(b, plan, out, i, plan.firstSite[i]! + 1);
+  for (let e = 0; e < plan.count + plan.twins.length; e++) {
+    out.u32(plan.newSizes[e]!);
+    writeBody(b, plan, out, e);
   }
 }
 
-/** Writes body i from its site `first` on: the entry check is site firstSite[i], which a twin skips. */
-function writeBody(b: Uint8Array, plan: MeteringPlan, out: Writer, i: number, first: number): void {
+/**
+ * Writes emitted body e: an original (e < count) from its entry check on, or a twin of original
+ * twins[e - count] from its first site after the entry check, which the twin's callers prepay.
+ */
+function writeBody(b: Uint8Array, plan: MeteringPlan, out: Writer, e: number): void {
   const { head, tail, bulk } = plan.check;
   const { sites, kinds, costs, calls } = plan;
+  const i = e < plan.count ? e : plan.twins[e - plan.count]!;
+  const first = plan.firstSite[i]! + (e < plan.count ? 0 : 1);
   let from = plan.bodyStarts[i]!;
   const local = plan.lengthLocals[i]!;
   const codeStart = sites[plan.firstSite[i]!]!;
@@ -691,8 +791,8 @@ function writeBody(b: Uint8Array, plan: MeteringPlan, out: Writer, i: number, fi
     from = codeStart;
   }
   // Sites and redirected calls are two streams sorted by offset, merged here.
-  let c = 2 * plan.firstCall[i]!;
-  const callsEnd = 2 * plan.firstCall[i + 1]!;
+  let c = 2 * plan.firstCall[e]!;
+  const callsEnd = 2 * plan.firstCall[e + 1]!;
   const lastSite = plan.firstSite[i + 1]!;
   for (let s = first; ; s++) {
     const at = s < lastSite ? sites[s]! : plan.bodyEnds[i]!;
