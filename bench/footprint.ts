@@ -225,23 +225,26 @@ class Bench {
   }
 }
 
-/** Idle RSS/PSS with 1, 10 and 30 modules, in one host that gains modules. */
-async function scaling(bench: Bench, env: NodeJS.ProcessEnv): Promise<BenchResult[]> {
+/**
+ * Idle RSS/PSS with 1, 10 and 30 modules, in one host that gains modules: the first is `first`'s, the
+ * others get namespaces of their own, deleted at the end so later hosts serve `first` alone again.
+ */
+async function scaling(bench: Bench, env: NodeJS.ProcessEnv, first: string): Promise<BenchResult[]> {
   const host = bench.host(env);
   const out: BenchResult[] = [];
   const idle = new Map<number, Memory>();
+  const namespaces = [first];
   try {
-    let loaded = 0;
     for (const count of MODULE_COUNTS) {
-      for (; loaded < count; loaded++) {
-        const ns = `fp-scale-${loaded}`;
+      while (namespaces.length < count) {
+        const ns = `fp-scale-${namespaces.length}`;
         await bench.namespace(ns);
         await bench.addModule(ns);
         await bench.addApp(ns, 'app');
+        namespaces.push(ns);
       }
-      for (let i = 0; i < count; i++) {
-        await waitFor(`module ${i} to converge`, () => bench.hasConfigMap(`fp-scale-${i}`, 'app'));
-      }
+      for (const ns of namespaces)
+        await waitFor(`the module in ${ns} to converge`, () => bench.hasConfigMap(ns, 'app'));
       await Promise.race([host.failed, sleep(SETTLE_MS)]);
       const m = await idleSample(host.pid);
       idle.set(count, m);
@@ -252,6 +255,13 @@ async function scaling(bench: Bench, env: NodeJS.ProcessEnv): Promise<BenchResul
     }
   } finally {
     await host.stop();
+    for (const ns of namespaces.slice(1)) {
+      await bench.client.delete(bench.kinds.wasmReconcilers, ns, 'apps').catch(() => {});
+      await bench.client.delete(bench.kinds.namespaces, undefined, ns).catch(() => {});
+    }
+    await waitFor('the other modules to be gone', async () => {
+      return (await bench.client.list(bench.kinds.wasmReconcilers)).items.length === 1;
+    });
   }
   const one = idle.get(1)!;
   const thirty = idle.get(30)!;
@@ -438,7 +448,7 @@ export async function run(): Promise<BenchResult[]> {
       unit: 'MiB',
       note: 'as `node host/src/cli/main.ts run` from a clone: NODE_COMPILE_CACHE unset, so the entry file is type-stripped',
     });
-    out.push(...(await scaling(bench, imageEnv)));
+    out.push(...(await scaling(bench, imageEnv, single)));
     out.push(...(await soak(bench, imageEnv, single)));
     return out;
   } finally {
