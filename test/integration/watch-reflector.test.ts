@@ -143,7 +143,8 @@ async function proxiedClient(
 test('a reflector lists page by page, then follows adds, updates and deletes', async (t) => {
   const h = await harness(t, 'watch-basic');
   for (const name of ['a', 'b', 'c', 'd', 'e']) await h.direct.create(h.resource, item(h, name, '0'));
-  const { store, r, events } = startReflector(t, h.direct, h, { pageSize: 2 });
+  // The paginated path; the watch-list one (the default) has its own file, watch-list.test.ts.
+  const { store, r, events } = startReflector(t, h.direct, h, { pageSize: 2, initialSync: 'list' });
   await r.synced;
   assert.equal(store.reader.size, 5);
   assert.equal(r.stats.listPages, 3);
