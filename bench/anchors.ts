@@ -15,6 +15,8 @@
 // process's CPU seconds until 3 s after the last App settled (so its asynchronous Events count), and API
 // requests per App from the apiserver's apiserver_request_total, diffed (bench/anchors/api-requests.ts says
 // which requests are the controller's). Peak RSS (VmHWM) and PSS (sampled every 200 ms) over the run.
+// Each run ends with its namespace deleted and the API server quiet again (no counted request for 2 s), so
+// the garbage collector's clean-up of one run does not count against the next.
 //
 // Footprint: 1, 10 and 30 controllers, each for 10 Apps in a namespace of its own: one host process with as
 // many WasmReconcilers (each module its own bytes) against as many controller-runtime processes; RSS and
@@ -35,7 +37,13 @@ import { type GuardedProcess, logTail } from '../test/controlplane/process.ts';
 import { APP_API_VERSION, APP_KIND } from '../test/fixtures/native/app-reconciler.ts';
 import { installCrd } from '../test/support/crds.ts';
 import { appObject, forEachBounded } from '../test/support/engine.ts';
-import { controllerRequests, type RequestDiff, scrapeRequestCounts } from './anchors/api-requests.ts';
+import {
+  controllerRequests,
+  isControllerRequest,
+  type RequestCounts,
+  type RequestDiff,
+  scrapeRequestCounts,
+} from './anchors/api-requests.ts';
 import { ensureControllerRuntimeBinary } from './anchors/build.ts';
 import {
   CONTENDERS,
@@ -72,6 +80,8 @@ const SAMPLE_MS = 200;
 /** A phase taking longer than this is a failure, not a slow figure. */
 const PHASE_TIMEOUT_MS = 10 * 60_000;
 const STOP_GRACE_MS = 10_000;
+/** Between two scrapes of the request counters that must agree before the next run starts. */
+const QUIET_MS = 2_000;
 const MB = 1e6;
 const MERGE_PATCH = 'application/merge-patch+json';
 
@@ -312,6 +322,23 @@ class Bench {
         await sleep(250);
       }
     }
+    await this.#quiet(deadline);
+  }
+
+  /**
+   * Waits until no request of the kinds counted as a controller's moves between two scrapes. The namespace
+   * is gone before kube-controller-manager's garbage collector has caught up: it still reads each deleted
+   * child (GET, 404) for a while, and those reads must not land in the next run's counts.
+   */
+  async #quiet(deadline: number): Promise<void> {
+    let before = controllerTotal(await this.#requestCounts());
+    for (;;) {
+      await sleep(QUIET_MS);
+      const now = controllerTotal(await this.#requestCounts());
+      if (now === before) return;
+      if (performance.now() > deadline) throw new Error('the API server did not go quiet after a run');
+      before = now;
+    }
   }
 
   async #exists(namespace: string): Promise<boolean> {
@@ -351,6 +378,12 @@ class Bench {
       clearTimeout(timer);
     }
   }
+}
+
+function controllerTotal(counts: RequestCounts): number {
+  let total = 0;
+  for (const [key, n] of counts) if (isControllerRequest(key)) total += n;
+  return total;
 }
 
 async function stopAll(processes: readonly GuardedProcess[]): Promise<void> {
