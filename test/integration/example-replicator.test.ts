@@ -130,15 +130,7 @@ function readyOf(r: Replication | KubeObject | undefined): Cond | undefined {
 }
 
 describe('examples/replicator on the local control plane', () => {
-  // The host refuses today what this example needs: scopeWorker (host/src/controller/controller.ts) grants a
-  // reconciler writes of its owned kinds with rules without `namespaces`, which executor/permissions.ts reads as
-  // "cluster-scoped objects only" for a cluster-scoped primary, so every copy is WR_CAPABILITY_DENIED although
-  // docs/operations.md#capabilities promises any namespace. Adding `namespaces: ['*']` to those rules when the
-  // primary is cluster-scoped makes this test pass; until then it runs as a todo.
-  const hostGap = 'writes of a cluster-scoped primary into namespaces are denied (see the comment above)';
-  test('copies follow the selector, the source, namespace deletion and the Replication', {
-    todo: hostGap,
-  }, async (t) => {
+  test('copies follow the selector, the source, namespace deletion and the Replication', async (t) => {
     const source = await createTestNamespace(t, 'replicator-src');
     const [a, b, c, d] = await Promise.all(['a', 'b', 'c', 'd'].map((x) => createTestNamespace(t, `replicator-${x}`)));
     const all = [source, a!, b!, c!, d!];

@@ -86,13 +86,17 @@ async function writersOf(namespace: string, appName: string): Promise<string[]> 
 
 async function waitReady(res: ApiResource, namespace: string | undefined, name: string, status = 'True') {
   let last: Cond | undefined;
-  await waitFor(
-    async () => {
-      last = readyOf(await admin.get(res, namespace, name));
-      return last?.status === status;
-    },
-    { description: `${name} Ready=${status} (last: ${JSON.stringify(last)})`, timeoutMs: 60_000 },
-  );
+  try {
+    await waitFor(
+      async () => {
+        last = readyOf(await admin.get(res, namespace, name));
+        return last?.status === status;
+      },
+      { description: `${name} Ready=${status}`, timeoutMs: 60_000 },
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; its Ready was last ${JSON.stringify(last)}`, { cause: err });
+  }
   return last!;
 }
 

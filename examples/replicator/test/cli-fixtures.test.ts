@@ -17,10 +17,7 @@ async function cliPath(): Promise<string> {
   return fileURLToPath(new URL(manifest.bin['wasm-reconciler']!, manifestUrl));
 }
 
-// A todo while the host refuses a cluster-scoped primary's writes into namespaces (WR_CAPABILITY_DENIED): the
-// offline engine wires capabilities exactly as the controller does. See test/integration/example-replicator.test.ts.
-const hostGap = 'writes of a cluster-scoped primary into namespaces are denied by the host';
-test('wasm-reconciler test passes every fixture under test/fixtures', { todo: hostGap }, async () => {
+test('wasm-reconciler test passes every fixture under test/fixtures', async () => {
   const [{ wasmPath }, cli] = await Promise.all([buildReplicator(), cliPath()]);
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     execFile(process.execPath, [cli, 'test', wasmPath, FIXTURES, '--reporter', 'tap'], (err, stdout, stderr) =>

@@ -282,19 +282,28 @@ export function scopeWorker(
     readonly primary: KindCaches;
     readonly owned: readonly KindCaches[];
     readonly related: readonly KindCaches[];
+    /** The scope's namespaces (empty: all): where a cluster-scoped primary's namespaced children may go. */
+    readonly namespaces: readonly string[];
   },
 ): { readonly executor: Executor; readonly worker: ReconcileWorker } {
   const { primary, owned, related } = caches;
   const ownedKinds = owned.map((c) => c.kind);
+  // Writes are exactly what the reconciler owns: spec.owns is the grant. A namespaced primary's children live
+  // in its namespace; a cluster-scoped primary's namespaced children (a ClusterWasmReconciler's: a namespaced
+  // WasmReconciler cannot have one) may go to any namespace its scope watches, every one when it names none.
+  const childNamespaces = (k: KindRef) =>
+    primary.kind.namespaced || !k.namespaced
+      ? {}
+      : { namespaces: caches.namespaces.length === 0 ? ['*'] : caches.namespaces };
   const executor = new Executor({
     name: options.name,
     primary: primary.kind,
     owns: ownedKinds,
-    // Writes are exactly what the reconciler owns, in its primary's namespace: spec.owns is the grant.
     permissions: ownedKinds.map((k) => ({
       apiGroups: [groupOf(k.apiVersion)],
       kinds: [k.kind],
       verbs: ['create', 'patch', 'delete'] as const,
+      ...childNamespaces(k),
     })),
     client: options.client,
     logger: options.logger,

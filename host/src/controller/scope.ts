@@ -90,7 +90,7 @@ export async function acquireScope(
   registry: ReflectorRegistry,
   scope: WatchScope,
   syncTimeoutMs = 60_000,
-): Promise<{ primary: KindCaches; owned: KindCaches[]; related: KindCaches[] }> {
+): Promise<{ primary: KindCaches; owned: KindCaches[]; related: KindCaches[]; namespaces: readonly string[] }> {
   const taken: Acquired[] = [];
   const acquireKind = async (kind: { apiVersion: string; kind: string; labelSelector?: LabelSelector }) => {
     const namespaces = scope.namespaces.length === 0 ? [undefined] : scope.namespaces;
@@ -132,7 +132,12 @@ export async function acquireScope(
       const ref = kindRefOf(a);
       return new KindCaches(ref, a.handles, ref.namespaced ? scope.namespaces : []);
     };
-    return { primary: caches(primary), owned: owned.map(caches), related: related.map(caches) };
+    return {
+      primary: caches(primary),
+      owned: owned.map(caches),
+      related: related.map(caches),
+      namespaces: scope.namespaces,
+    };
   } catch (err) {
     for (const a of taken) for (const h of a.handles) h.release();
     throw err;
