@@ -134,7 +134,6 @@ export async function initProject(o: InitOptions): Promise<InitResult> {
     spec: primary.spec,
     types: typesFor(primary, 'crd.yaml'),
   });
-  await fs.mkdir(dir, { recursive: true });
   const source =
     o.packages !== undefined
       ? await packages.givenPackages(dir, resolve(o.packages))
@@ -144,6 +143,7 @@ export async function initProject(o: InitOptions): Promise<InitResult> {
   const manifest = JSON.parse(files.get('package.json') ?? '{}') as { dependencies?: Record<string, string> };
   manifest.dependencies = { ...manifest.dependencies, ...source.dependencies };
   files.set('package.json', `${JSON.stringify(manifest, null, 2)}\n`);
+  await fs.mkdir(dir, { recursive: true });
   for (const [path, text] of files) {
     await fs.mkdir(dirname(join(dir, path)), { recursive: true });
     await fs.writeFile(join(dir, path), text, { flag: 'wx' });

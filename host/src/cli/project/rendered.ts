@@ -93,7 +93,7 @@ function expectedData(spec: Record<string, unknown>): Record<string, string> {
 }
 
 function yaml(value: unknown): string {
-  return dump(value, { lineWidth: 120, noRefs: true, flowLevel: -1 });
+  return dump(value, { lineWidth: 120, noRefs: true, quoteStyle: 'double' });
 }
 
 export function sampleObject(n: KindNames, namespace: string, spec: Record<string, unknown>): string {
