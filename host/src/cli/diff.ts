@@ -17,13 +17,20 @@ function operations(a: readonly string[], b: readonly string[]): Op[] {
     if (i < a.length && j < b.length && a[i] === b[j]) {
       ops.push({ type: ' ', line: a[i++]! });
       j++;
-    } else if (j < b.length && (i === a.length || lcs[i]![j + 1]! >= lcs[i + 1]![j]!)) {
-      ops.push({ type: '+', line: b[j++]! });
-    } else {
+    } else if (i < a.length && (j === b.length || lcs[i + 1]![j]! >= lcs[i]![j + 1]!)) {
+      // Removals before additions on a tie, so a changed line reads as `-old` then `+new`.
       ops.push({ type: '-', line: a[i++]! });
+    } else {
+      ops.push({ type: '+', line: b[j++]! });
     }
   }
   return ops;
+}
+
+/** An empty text has no lines (not one empty line): a created object's diff is all additions. */
+function lines(text: string): string[] {
+  const trimmed = text.trimEnd();
+  return trimmed === '' ? [] : trimmed.split('\n');
 }
 
 /** '' when the texts are equal; otherwise the changed lines with `context` lines around, hunks separated by `@@`. */
@@ -33,7 +40,7 @@ export function unifiedDiff(
   labels: { before: string; after: string },
   context = 3,
 ): string {
-  const ops = operations(before.trimEnd().split('\n'), after.trimEnd().split('\n'));
+  const ops = operations(lines(before), lines(after));
   if (ops.every((o) => o.type === ' ')) return '';
   const keep = new Array<boolean>(ops.length).fill(false);
   ops.forEach((o, k) => {
