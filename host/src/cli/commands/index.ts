@@ -1,4 +1,4 @@
-// Registers the module author's commands (inspect, push, test, render) and --version on the program.
+// Registers the module author's commands (inspect, push, test, render, init, generate, dev) and --version on the program.
 //
 // Each command's implementation is imported when it runs, so `run` never loads the toolchain's code.
 
