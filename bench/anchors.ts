@@ -15,8 +15,9 @@
 // process's CPU seconds until 3 s after the last App settled (so its asynchronous Events count), and API
 // requests per App from the apiserver's apiserver_request_total, diffed (bench/anchors/api-requests.ts says
 // which requests are the controller's). Peak RSS (VmHWM) and PSS (sampled every 200 ms) over the run.
-// Each run ends with its namespace deleted and the API server quiet again (no counted request for 2 s), so
-// the garbage collector's clean-up of one run does not count against the next.
+// Runs leave their namespaces in place (the garbage collector's clean-up after a deletion would land in the
+// next run's request counts), and each scenario rotates the contenders' order, so none always runs first
+// or on the smallest cluster.
 //
 // Footprint: 1, 10 and 30 controllers, each for 10 Apps in a namespace of its own: one host process with as
 // many WasmReconcilers (each module its own bytes) against as many controller-runtime processes; RSS and
@@ -30,20 +31,13 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildV1 } from '../examples/configmap-app/test/modules.ts';
 import { ReflectorRegistry } from '../host/src/cache/index.ts';
-import { isWrError } from '../host/src/errors.ts';
 import { type ApiResource, KubeClient, objectPath } from '../host/src/kube/index.ts';
 import { type ControlPlane, startControlPlane } from '../test/controlplane/index.ts';
 import { type GuardedProcess, logTail } from '../test/controlplane/process.ts';
 import { APP_API_VERSION, APP_KIND } from '../test/fixtures/native/app-reconciler.ts';
 import { installCrd } from '../test/support/crds.ts';
 import { appObject, forEachBounded } from '../test/support/engine.ts';
-import {
-  controllerRequests,
-  isControllerRequest,
-  type RequestCounts,
-  type RequestDiff,
-  scrapeRequestCounts,
-} from './anchors/api-requests.ts';
+import { controllerRequests, type RequestDiff, scrapeRequestCounts } from './anchors/api-requests.ts';
 import { ensureControllerRuntimeBinary } from './anchors/build.ts';
 import {
   CONTENDERS,
@@ -80,8 +74,6 @@ const SAMPLE_MS = 200;
 /** A phase taking longer than this is a failure, not a slow figure. */
 const PHASE_TIMEOUT_MS = 10 * 60_000;
 const STOP_GRACE_MS = 10_000;
-/** Between two scrapes of the request counters that must agree before the next run starts. */
-const QUIET_MS = 2_000;
 const MB = 1e6;
 const MERGE_PATCH = 'application/merge-patch+json';
 
@@ -294,61 +286,15 @@ class Bench {
   }
 
   /**
-   * Creates the namespaces, runs `body`, then deletes them and waits until they are gone, so that no
-   * deletion work of one run overlaps the next one's measurements.
+   * Creates the namespaces and runs `body`. They are never deleted: after a deletion, kube-controller-manager's
+   * garbage collector reads every deleted child and owner again (GET, 404) for a while, requests the counts
+   * cannot tell from a controller's; the control plane is discarded at the end instead.
    */
   async #inNamespaces<T>(namespaces: readonly string[], body: () => Promise<T>): Promise<T> {
     for (const name of namespaces) {
       await this.#client.create(this.#namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
     }
-    let result: T;
-    try {
-      result = await body();
-    } catch (err) {
-      // The run's own failure is the one to report; the clean-up is only attempted.
-      await this.#deleteNamespaces(namespaces).catch(() => undefined);
-      throw err;
-    }
-    await this.#deleteNamespaces(namespaces);
-    return result;
-  }
-
-  async #deleteNamespaces(namespaces: readonly string[]): Promise<void> {
-    for (const name of namespaces) await this.#client.delete(this.#namespaces, undefined, name);
-    const deadline = performance.now() + PHASE_TIMEOUT_MS;
-    for (const name of namespaces) {
-      while (await this.#exists(name)) {
-        if (performance.now() > deadline) throw new Error(`namespace ${name} was not deleted in time`);
-        await sleep(250);
-      }
-    }
-    await this.#quiet(deadline);
-  }
-
-  /**
-   * Waits until no request of the kinds counted as a controller's moves between two scrapes. The namespace
-   * is gone before kube-controller-manager's garbage collector has caught up: it still reads each deleted
-   * child (GET, 404) for a while, and those reads must not land in the next run's counts.
-   */
-  async #quiet(deadline: number): Promise<void> {
-    let before = controllerTotal(await this.#requestCounts());
-    for (;;) {
-      await sleep(QUIET_MS);
-      const now = controllerTotal(await this.#requestCounts());
-      if (now === before) return;
-      if (performance.now() > deadline) throw new Error('the API server did not go quiet after a run');
-      before = now;
-    }
-  }
-
-  async #exists(namespace: string): Promise<boolean> {
-    try {
-      await this.#client.get(this.#namespaces, undefined, namespace);
-      return true;
-    } catch (err) {
-      if (isWrError(err, 'WR_KUBE_NOT_FOUND')) return false;
-      throw err;
-    }
+    return body();
   }
 
   /** `promise`, unless a contender process exits first or PHASE_TIMEOUT_MS passes: then an error with its log. */
@@ -380,10 +326,9 @@ class Bench {
   }
 }
 
-function controllerTotal(counts: RequestCounts): number {
-  let total = 0;
-  for (const [key, n] of counts) if (isControllerRequest(key)) total += n;
-  return total;
+function rotated<T>(items: readonly T[], by: number): T[] {
+  const k = by % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
 }
 
 async function stopAll(processes: readonly GuardedProcess[]): Promise<void> {
@@ -541,16 +486,17 @@ export async function run(plan: Plan = DEFAULT_PLAN): Promise<BenchResult[]> {
   const runs: Run[] = [];
   const footprints: Footprint[] = [];
   try {
+    let scenario = 0;
     for (const size of plan.sizes) {
       for (const workers of plan.workers) {
-        for (const contender of CONTENDERS) {
+        for (const contender of rotated(CONTENDERS, scenario++)) {
           process.stderr.write(`anchors: ${contender.id}, ${size} Apps, ${workers} worker(s)\n`);
           runs.push(await bench.converge(contender, size, workers));
         }
       }
     }
     for (const controllers of plan.footprint) {
-      for (const contender of [controllerRuntime, wasmHost]) {
+      for (const contender of rotated([controllerRuntime, wasmHost], scenario++)) {
         process.stderr.write(`anchors: footprint, ${contender.id}, ${controllers} controller(s)\n`);
         footprints.push(await bench.footprint(contender, controllers));
       }

@@ -13,6 +13,7 @@ import { customSection } from '../../test/support/wasm-bytes.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const WR_API_VERSION = 'wasmreconciler.dev/v1alpha1';
+const RUN_LABEL = 'bench.wasmreconciler.dev/run';
 
 export type ContenderId = 'controller-runtime' | 'wasm' | 'native';
 
@@ -59,7 +60,10 @@ export const controllerRuntime: Contender = {
   },
 };
 
-/** Each WasmReconciler lives in its Apps' namespace (a namespaced one may reach no other). */
+/**
+ * Each WasmReconciler lives in its Apps' namespace (a namespaced one may reach no other) and carries the
+ * run's label: the host serves only those (--watch-label-selector), not the ones earlier runs left behind.
+ */
 export const wasmHost: Contender = {
   id: 'wasm',
   async start(setting, namespaces, workers, run) {
@@ -67,7 +71,7 @@ export const wasmHost: Contender = {
     for (const [i, namespace] of namespaces.entries()) {
       // Each module its own bytes (a custom section naming it): N controllers are N modules, not one shared.
       const bytes = namespaces.length === 1 ? setting.module : distinct(setting.module, i);
-      await setting.client.create(wasmReconcilers, wasmReconciler(namespace, bytes, workers));
+      await setting.client.create(wasmReconcilers, wasmReconciler(namespace, run, bytes, workers));
     }
     return [
       spawnGuarded({
@@ -79,6 +83,7 @@ export const wasmHost: Contender = {
           `--kubeconfig=${setting.kubeconfigPath}`,
           // One namespace: the host watches WasmReconcilers there only; several: all namespaces.
           ...(namespaces.length === 1 ? [`--namespace=${namespaces[0]}`] : []),
+          `--watch-label-selector=${RUN_LABEL}=${run}`,
           `--module-cache-dir=${setting.moduleCacheDir}`,
           '--metrics-port=0',
           '--log-level=warn',
@@ -116,11 +121,11 @@ function distinct(module: Uint8Array, index: number): Uint8Array {
   return Buffer.concat([module, customSection('wr-bench-module', `module ${index}`)]);
 }
 
-function wasmReconciler(namespace: string, bytes: Uint8Array, workers: number): KubeObject {
+function wasmReconciler(namespace: string, run: string, bytes: Uint8Array, workers: number): KubeObject {
   return {
     apiVersion: WR_API_VERSION,
     kind: 'WasmReconciler',
-    metadata: { name: 'apps', namespace },
+    metadata: { name: 'apps', namespace, labels: { [RUN_LABEL]: run } },
     spec: {
       for: { apiVersion: APP_API_VERSION, kind: APP_KIND, namespaces: [namespace] },
       owns: [
