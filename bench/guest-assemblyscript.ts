@@ -1,13 +1,16 @@
 // Measures AssemblyScript guest calls per second (SDK no-op guest and the configmap-app example) on a ~5 KB
-// App input, per GC runtime, through a lean host loop. Run with `node bench/guest-assemblyscript.ts`.
+// App input, per GC runtime, through a lean host loop, and the configmap-app guest as production runs it:
+// inside a guest worker through GuestInstance (metered, output validated). Run with
+// `node bench/guest-assemblyscript.ts`.
 
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { app, configMap, deployment, input } from '../examples/configmap-app/test/fixtures.ts';
-import { buildModule, type Runtime } from '../guest-sdk/assemblyscript/tools/build.ts';
+import { buildModule, DEFAULT_RUNTIME, type Runtime } from '../guest-sdk/assemblyscript/tools/build.ts';
 import { FUEL_GLOBAL_EXPORT, START_EXPORT } from '../host/src/abi/constants.ts';
 import { instrumentModule } from '../host/src/runtime/wasm/index.ts';
-import { type BenchResult, main } from './lib.ts';
+import { type BenchResult, main, round } from './lib.ts';
 
 const GUESTS = {
   noop: fileURLToPath(new URL('../guest-sdk/assemblyscript/test/assembly/noop.ts', import.meta.url)),
@@ -76,6 +79,20 @@ function rate(call: () => unknown, seconds: number): number {
   return batch / (best / 1000);
 }
 
+/** Calls per second of `bytes` in a worker thread, through the guest workers' GuestInstance (support/in-worker-calls.ts). */
+function inWorker(bytes: Uint8Array, input: string): Promise<{ callsPerSecond: number; p50Us: number }> {
+  const worker = new Worker(new URL('./support/in-worker-calls.ts', import.meta.url), {
+    workerData: { bytes, input, ms: 3000 },
+  });
+  return new Promise((resolve, reject) => {
+    worker.once('message', (m) => {
+      resolve(m);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+  });
+}
+
 export async function run(
   runtimes: readonly Runtime[] = ['minimal', 'incremental'],
   seconds = 2,
@@ -100,6 +117,18 @@ export async function run(
         unit: 'fuel/call',
         note: 'deterministic',
       });
+      if (guest === 'configmap-app' && runtime === DEFAULT_RUNTIME) {
+        const worker = await inWorker(bytes, text);
+        results.push(
+          {
+            name: 'as/configmap-app/in-worker',
+            value: Math.round(worker.callsPerSecond),
+            unit: 'calls/s',
+            note: `${note}; GuestInstance in a guest worker: metered, output parsed and validated (best batch)`,
+          },
+          { name: 'as/configmap-app/in-worker/p50', value: round(worker.p50Us, 1), unit: 'us', note: 'one call' },
+        );
+      }
     }
   }
   return results;
