@@ -116,7 +116,7 @@ async function run(): Promise<BenchResult[]> {
         name: 'dev-loop/push/p50',
         value: round(median(push)),
         unit: 'ms',
-        note: "push's code path: ConfigMap + spec.module by server-side apply",
+        note: "push's code path: spec.module inline by server-side apply",
       },
       {
         name: 'dev-loop/pushed-to-reconcile/p50',

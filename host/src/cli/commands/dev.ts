@@ -46,7 +46,7 @@ export function describe(e: DevEvent, since: () => number | undefined): string |
 }
 
 export async function startDev(projectDir: string, o: DevCommandOptions): Promise<RunningDev> {
-  const [{ readDevProject, readCrds }, { startDevSession }, kube] = await Promise.all([
+  const [{ readDevProject, readCrds }, { DEV_FIELD_MANAGER, startDevSession }, kube] = await Promise.all([
     import('../dev/project.ts'),
     import('../dev/session.ts'),
     import('../../kube/index.ts'),
@@ -71,14 +71,18 @@ export async function startDev(projectDir: string, o: DevCommandOptions): Promis
       o.print(`[dev] Kubernetes at ${env.server}; export KUBECONFIG=${env.kubeconfigPath}`);
       const client = await kube.KubeClient.fromKubeConfig(kubeConfig);
       cleanups.push(async () => client.close());
-      await local.installCrds(client, [
-        ...(await local.hostCrds(readCrds)),
-        ...(project.crdFile === undefined ? [] : await readCrds(project.crdFile)),
-      ]);
+      await local.installCrds(
+        client,
+        [
+          ...(await local.hostCrds(readCrds)),
+          ...(project.crdFile === undefined ? [] : await readCrds(project.crdFile)),
+        ],
+        DEV_FIELD_MANAGER,
+      );
       await client
         .apply(
           { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
-          { fieldManager: 'wasm-reconciler-dev' },
+          { fieldManager: DEV_FIELD_MANAGER },
         )
         .catch(() => undefined);
       const view = kubeConfig;
@@ -125,7 +129,7 @@ export async function startDev(projectDir: string, o: DevCommandOptions): Promis
       for (const sample of project.samples) {
         await client.apply(
           { ...sample, metadata: { ...sample.metadata, namespace } },
-          { fieldManager: 'wasm-reconciler-dev', force: true },
+          { fieldManager: DEV_FIELD_MANAGER, force: true },
         );
       }
       o.print(`[dev] applied sample.yaml (${project.samples.map((s) => `${s.kind}/${s.metadata.name}`).join(', ')})`);

@@ -61,8 +61,12 @@ export async function startLocalControlPlane(report: (line: string) => void): Pr
 }
 
 /** Server-side applies each CRD and waits until its kind is served. */
-export async function installCrds(client: KubeClient, crds: readonly KubeObject[]): Promise<void> {
-  for (const crd of crds) await client.apply(crd, { fieldManager: 'wasm-reconciler-dev', force: true });
+export async function installCrds(
+  client: KubeClient,
+  crds: readonly KubeObject[],
+  fieldManager: string,
+): Promise<void> {
+  for (const crd of crds) await client.apply(crd, { fieldManager, force: true });
   for (const crd of crds) {
     const spec = crd.spec as { group: string; names: { kind: string }; versions: { name: string; served?: boolean }[] };
     const version = spec.versions.find((v) => v.served !== false)?.name ?? spec.versions[0]?.name;

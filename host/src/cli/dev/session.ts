@@ -17,6 +17,9 @@ import { CliError, EXIT } from '../exit-codes.ts';
 import type { DevProject } from './project.ts';
 import { type ReconcilerStatus, streamReconciler } from './stream.ts';
 
+/** Field manager of what dev writes itself (a WasmReconciler it creates); modules go through push's. */
+export const DEV_FIELD_MANAGER = 'wasm-reconciler-dev';
+
 /** What the loop reports, in order, for each change (and once at start). */
 export type DevEvent =
   | { readonly type: 'change'; readonly path: string; readonly at: number }
@@ -77,8 +80,9 @@ async function loadBuilder(projectDir: string): Promise<BuildModule> {
 
 /**
  * The WasmReconciler's current spec.module, creating the WasmReconciler from the project's manifest when the
- * cluster has none, with the first build inline (through the manifest's ConfigMap when too large for that),
- * under push's field manager so that the pushes that follow never conflict.
+ * cluster has none, with the first build inline (through the manifest's ConfigMap when too large for that).
+ * It is created under dev's own field manager: push's, which applies only spec.module, would drop every
+ * other field it owned; push's forced applies then take over the module alone.
  */
 async function ensureReconciler(
   client: KubeClient,
@@ -112,12 +116,12 @@ async function ensureReconciler(
       },
       { fieldManager: PUSH_FIELD_MANAGER, force: true },
     );
-    await client.apply({ ...project.reconciler, metadata } as KubeObject, { fieldManager: 'wasm-reconciler-dev' });
+    await client.apply({ ...project.reconciler, metadata } as KubeObject, { fieldManager: DEV_FIELD_MANAGER });
     return written;
   }
   const module = { inline, digest: sha256Digest(bytes) };
   await client.apply({ ...project.reconciler, metadata, spec: { ...spec, module } } as KubeObject, {
-    fieldManager: PUSH_FIELD_MANAGER,
+    fieldManager: DEV_FIELD_MANAGER,
   });
   return module;
 }
