@@ -159,6 +159,10 @@ describe('wasm-reconciler test --record', () => {
     assert.equal(recorded.code, 0, recorded.stdout + recorded.stderr);
     assert.match(recorded.stderr, new RegExp(`recorded App/${ns}/hello: the primary and 3 observed object\\(s\\)`));
     assert.match(recorded.stdout, /^1 passed, 0 failed$/m);
+    assert.match(
+      recorded.stderr,
+      /note: 1 Secret\(s\) recorded with their data: review .*hello\.yaml before committing it/,
+    );
 
     const text = readFileSync(file, 'utf8');
     assert.match(text, /^# Recorded from the cluster/);
@@ -201,7 +205,7 @@ describe('wasm-reconciler test --record', () => {
     assert.match(other.stdout, /children\[ConfigMap hello-config\]\.data/);
   });
 
-  test('a missing object exits 1 and writes no fixture', async (t) => {
+  test('a missing object, or a kind the cluster does not serve, exits 1 and writes no fixture', async (t) => {
     const ns = await createTestNamespace(t, 'cli-record-missing');
     const wrFile = path.join(dir, `${ns}-wasmreconciler.yaml`);
     writeFileSync(wrFile, dump(reconciler(ns)));
@@ -210,10 +214,30 @@ describe('wasm-reconciler test --record', () => {
     const missing = await runCli(['test', v1, file, '--record', `App/${ns}/absent`, ...args]);
     assert.equal(missing.code, 1, missing.stderr);
     assert.match(missing.stderr, new RegExp(`App ${ns}/absent: not found\\n {2}check the kind, namespace and name`));
+    const unserved = reconciler(ns) as KubeObject & { spec: { for: object } };
+    unserved.spec.for = { apiVersion: 'demo.wasmreconciler.dev/v9', kind: 'App' };
+    const unservedFile = path.join(dir, `${ns}-unserved.yaml`);
+    writeFileSync(unservedFile, dump(unserved));
+    const notServed = await runCli([
+      'test',
+      v1,
+      file,
+      '--record',
+      `App/${ns}/absent`,
+      '--reconciler',
+      unservedFile,
+      '--kubeconfig',
+      kubeconfig,
+    ]);
+    assert.equal(notServed.code, 1, notServed.stderr);
+    assert.match(
+      notServed.stderr,
+      /demo\.wasmreconciler\.dev\/v9 App is not served by the cluster\n {2}install its CRD, or fix the apiVersion/,
+    );
     assert.equal(existsSync(file), false);
   });
 
-  test('a bad <kind/ns/name> exits 2 before the cluster is asked', async (t) => {
+  test('a bad <kind/ns/name> exits 2 and writes no fixture', async (t) => {
     const ns = await createTestNamespace(t, 'cli-record-bad');
     const wrFile = path.join(dir, `${ns}-wasmreconciler.yaml`);
     writeFileSync(wrFile, dump(reconciler(ns)));
@@ -226,7 +250,23 @@ describe('wasm-reconciler test --record', () => {
     }
     const wrongKind = await runCli(['test', v1, file, '--record', `Widget/${ns}/hello`, ...args]);
     assert.equal(wrongKind.code, 2, wrongKind.stderr);
-    assert.match(wrongKind.stderr, /--record names a Widget, but the reconciler reconciles App\n {2}record a App/);
+    assert.match(
+      wrongKind.stderr,
+      /--record names a Widget, but the reconciler reconciles App\n {2}record one of its primaries: App\/<namespace>\/<name>/,
+    );
+    // The example's manifest as shipped serves namespace demo: it would never reconcile an App here.
+    const shipped = path.join(EXAMPLE, 'wasmreconciler.yaml');
+    const elsewhere = await runCli(['test', v1, file, '--record', `App/${ns}/hello`, '--reconciler', shipped]);
+    assert.equal(elsewhere.code, 2, elsewhere.stderr);
+    assert.match(
+      elsewhere.stderr,
+      new RegExp(
+        `the reconciler demo/apps reconciles App objects in demo only, not in ${ns}\\n {2}give the WasmReconciler that serves namespace ${ns}`,
+      ),
+    );
+    const noNamespace = await runCli(['test', v1, file, '--record', 'App/hello', ...args]);
+    assert.equal(noNamespace.code, 2, noNamespace.stderr);
+    assert.match(noNamespace.stderr, /--record App hello: App is namespaced\n {2}give App\/<namespace>\/hello/);
     const noReconciler = await runCli(['test', v1, file, '--record', `App/${ns}/hello`, '--kubeconfig', kubeconfig]);
     assert.equal(noReconciler.code, 2);
     assert.match(noReconciler.stderr, /--record needs --reconciler/);

@@ -200,7 +200,7 @@ describe('wasm-reconciler render --diff', () => {
     assert.equal(before3['Deployment/hello'], undefined);
   });
 
-  test('without the WasmReconciler --diff exits 2; an unreachable cluster exits 4', async (t) => {
+  test('an App not in the cluster yet: children created, status not compared; exit 2 without the WasmReconciler, 4 unreachable', async (t) => {
     const ns = await createTestNamespace(t, 'cli-render-bad');
     const objects = path.join(dir, `${ns}-objects.yaml`);
     writeFileSync(
@@ -213,6 +213,30 @@ describe('wasm-reconciler render --diff', () => {
 
     const wrFile = path.join(dir, `${ns}-wasmreconciler.yaml`);
     writeFileSync(wrFile, dump(reconciler(ns)));
+    // An App not created yet: its children would be created; its status cannot be dry-run.
+    const fresh = await runCli([
+      'render',
+      wasm,
+      '-f',
+      objects,
+      '--reconciler',
+      wrFile,
+      '--diff',
+      '--kubeconfig',
+      kubeconfig,
+    ]);
+    assert.equal(fresh.code, 0, fresh.stderr);
+    assert.match(fresh.stdout, new RegExp(`^--- ConfigMap ${ns}/hello-config \\(does not exist\\)$`, 'm'));
+    assert.match(fresh.stdout, new RegExp(`^--- Deployment ${ns}/hello \\(does not exist\\)$`, 'm'));
+    assert.match(
+      fresh.stdout,
+      new RegExp(`^~ App ${ns}/hello status: not compared, App ${ns}/hello does not exist in the cluster$`, 'm'),
+    );
+    assert.equal(
+      (await client.list(configMaps, { namespace: ns })).items.filter((c) => c.metadata.name === 'hello-config').length,
+      0,
+    );
+
     // A kubeconfig naming a port nothing listens on.
     const unreachable = path.join(dir, `${ns}-kubeconfig`);
     writeFileSync(

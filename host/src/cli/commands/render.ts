@@ -145,16 +145,25 @@ async function diffAgainstCluster(client: KubeClient, result: OfflineResult, pri
       },
       status: result.status,
     };
-    const [current, stored] = await Promise.all([
-      live(primary),
-      client.apply(body, { fieldManager: result.fieldManager, force: true, dryRun: true, subresource: 'status' }),
-    ]);
-    const d = unifiedDiff(dump(current?.status ?? {}), dump(stored.status ?? {}), {
-      before: `${name(primary)} status (live)`,
-      after: `${name(primary)} status (after apply)`,
-    });
-    out.push(d === '' ? `= ${name(primary)} status: no change\n` : d);
+    const current = await live(primary);
+    if (current === undefined) {
+      // The status subresource of an object that does not exist cannot be applied, not even as a dry run.
+      out.push(`~ ${name(primary)} status: not compared, ${name(primary)} does not exist in the cluster\n`);
+    } else {
+      const stored = await client.apply(body, {
+        fieldManager: result.fieldManager,
+        force: true,
+        dryRun: true,
+        subresource: 'status',
+      });
+      const d = unifiedDiff(dump(current.status ?? {}), dump(stored.status ?? {}), {
+        before: `${name(primary)} status (live)`,
+        after: `${name(primary)} status (after apply)`,
+      });
+      out.push(d === '' ? `= ${name(primary)} status: no change\n` : d);
+    }
   }
+  if (result.finalizer !== 'none') out.push(`~ ${name(primary)}: finalizer ${result.finalizer}\n`);
   for (const d of result.deleted)
     out.push(`- delete ${d.apiVersion} ${d.kind} ${d.namespace ? `${d.namespace}/` : ''}${d.name}\n`);
   return out.join('');

@@ -58,8 +58,8 @@ async function record(fixture: string, opts: TestOptions): Promise<void> {
     import('../fixtures/record.ts'),
     import('../cluster.ts'),
   ]);
-  const target = parseTarget(opts.record ?? '');
   const spec = await loadReconciler(opts.reconciler);
+  const target = parseTarget(opts.record ?? '', spec);
   const client = await connect(opts.kubeconfig);
   try {
     const objects = await recordObjects(client, spec, target);
@@ -71,6 +71,13 @@ async function record(fixture: string, opts: TestOptions): Promise<void> {
     process.stderr.write(
       `recorded ${opts.record}: the primary and ${objects.observed.length} observed object(s) into ${fixture}\n`,
     );
+    // A module may read a Secret's data, so it is recorded as stored; the file is then as sensitive as the Secret.
+    const secrets = objects.observed.filter((o) => o.apiVersion === 'v1' && o.kind === 'Secret').length;
+    if (secrets > 0) {
+      process.stderr.write(
+        `note: ${secrets} Secret(s) recorded with their data: review ${fixture} before committing it\n`,
+      );
+    }
   } finally {
     client.close();
   }
