@@ -100,6 +100,63 @@ describe('wasm-reconciler push', () => {
     assert.equal((cm.binaryData as Record<string, string>)['module.wasm'], bytes1.toString('base64'));
   });
 
+  test('--cluster pushes a ClusterWasmReconciler; its ConfigMap goes to the cluster resource namespace', async (t) => {
+    const ns = await createTestNamespace(t, 'cli-push-cluster');
+    await installCrd(client, path.join(ROOT, 'deploy/crd/clusterwasmreconciler.yaml'));
+    const cwrs = await client.resource('wasmreconciler.dev/v1alpha1', 'ClusterWasmReconciler');
+    const name = `push-${ns}`;
+    const label = { 'wasmreconciler.dev/test-push': ns };
+    await client.create(cwrs, {
+      ...reconciler(ns, name, { inline: readFileSync(v1).toString('base64') }),
+      kind: 'ClusterWasmReconciler',
+      metadata: { name, labels: label },
+    } as KubeObject);
+    t.after(() => client.delete(cwrs, undefined, name).catch(() => undefined));
+    // A cluster-wide host kept to this test's reconciler, reading cluster module sources from `ns`.
+    const host = await startHost({
+      kubeConfig: await getTestCluster(),
+      watchLabelSelector: `wasmreconciler.dev/test-push=${ns}`,
+      clusterResourceNamespace: ns,
+      moduleCacheDir: path.join(dir, 'cache-cluster'),
+      logLevel: 'silent',
+    });
+    t.after(() => host.stop());
+
+    const pushed = await runCli([
+      'push',
+      v2,
+      '--name',
+      name,
+      '--cluster',
+      '--via',
+      'configmap',
+      '--configmap-namespace',
+      ns,
+      '--kubeconfig',
+      kubeconfig,
+      '--wait',
+      '--timeout',
+      '60s',
+    ]);
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const d2 = sha256Digest(readFileSync(v2));
+    assert.equal(pushed.stdout, `${d2}\n`);
+    const cwr = await client.get(cwrs, undefined, name);
+    assert.deepEqual((cwr.spec as { module: unknown }).module, {
+      configMap: { name: `${name}-module`, key: 'module.wasm' },
+      digest: d2,
+    });
+    assert.equal((cwr.status as { activeDigest?: string }).activeDigest, d2);
+    const cm = await client.get(await client.resource('v1', 'ConfigMap'), ns, `${name}-module`);
+    assert.equal((cm.binaryData as Record<string, string>)['module.wasm'], readFileSync(v2).toString('base64'));
+
+    // Without --cluster the namespaced kind is looked up, and the message says what to add.
+    const missing = await runCli(['push', v2, '--name', name, '-n', ns, '--kubeconfig', kubeconfig]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, new RegExp(`no WasmReconciler ${ns}/${name}`));
+    assert.match(missing.stderr, /pass --cluster/);
+  });
+
   test('an OCI push pins the manifest digest in the reference', async (t) => {
     const ns = await createTestNamespace(t, 'cli-push-oci');
     const ca = createTestCa();

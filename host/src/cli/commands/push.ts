@@ -13,13 +13,19 @@ import { readInputFile } from '../files.ts';
 
 /** Field manager of every write push makes: `kubectl get --show-managed-fields` tells who set the module. */
 export const PUSH_FIELD_MANAGER = 'wasm-reconciler-push';
-const WR = { apiVersion: 'wasmreconciler.dev/v1alpha1', kind: 'WasmReconciler' } as const;
+const WR_API_VERSION = 'wasmreconciler.dev/v1alpha1';
+/** Where a ClusterWasmReconciler's ConfigMap goes unless told: the host's default cluster resource namespace. */
+const CLUSTER_RESOURCE_NAMESPACE = 'wasm-reconciler-system';
 /** ConfigMap data is capped at 1 MiB by the API server; base64 grows bytes by 4/3. */
 const CONFIGMAP_MAX_BYTES = 760 * 1024;
 
 export interface PushOptions {
   readonly name: string;
   readonly namespace: string;
+  /** The target is a ClusterWasmReconciler (`namespace` is then unused). */
+  readonly cluster?: boolean;
+  /** Where a ClusterWasmReconciler's ConfigMap goes: the host's --cluster-resource-namespace. */
+  readonly configMapNamespace?: string;
   readonly via: 'inline' | 'configmap' | 'oci';
   /** `registry/repository[:tag]` for `oci`. */
   readonly oci?: string;
@@ -36,6 +42,22 @@ export interface PushResult {
   readonly digest: Digest;
   readonly module: Record<string, unknown>;
   readonly ready: boolean | undefined;
+}
+
+/** The reconciler push writes to: its kind, its namespace (none for the cluster kind), how to name it. */
+function target(o: PushOptions) {
+  const kind = o.cluster === true ? 'ClusterWasmReconciler' : 'WasmReconciler';
+  const namespace = o.cluster === true ? undefined : o.namespace;
+  return {
+    kind,
+    namespace,
+    what: `${kind} ${namespace === undefined ? '' : `${namespace}/`}${o.name}`,
+    path:
+      namespace === undefined
+        ? `/apis/${WR_API_VERSION}/clusterwasmreconcilers/${o.name}`
+        : `/apis/${WR_API_VERSION}/namespaces/${namespace}/wasmreconcilers/${o.name}`,
+    configMapNamespace: o.cluster === true ? (o.configMapNamespace ?? CLUSTER_RESOURCE_NAMESPACE) : o.namespace,
+  };
 }
 
 function notFound(err: unknown): boolean {
@@ -76,18 +98,19 @@ async function place(client: KubeClient, bytes: Uint8Array, digest: Digest, o: P
       );
     }
     const name = o.configMapName ?? `${o.name}-module`;
-    o.progress(`applying ConfigMap ${o.namespace}/${name} (${size})`);
+    const namespace = target(o).configMapNamespace;
+    o.progress(`applying ConfigMap ${namespace}/${name} (${size})`);
     await client
       .apply(
         {
           apiVersion: 'v1',
           kind: 'ConfigMap',
-          metadata: { name, namespace: o.namespace, labels: { 'app.kubernetes.io/managed-by': PUSH_FIELD_MANAGER } },
+          metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': PUSH_FIELD_MANAGER } },
           binaryData: { 'module.wasm': Buffer.from(bytes).toString('base64') },
         },
         { fieldManager: PUSH_FIELD_MANAGER, force: true },
       )
-      .catch((err: unknown) => unavailable(err, `applying ConfigMap ${o.namespace}/${name}`));
+      .catch((err: unknown) => unavailable(err, `applying ConfigMap ${namespace}/${name}`));
     return { configMap: { name, key: 'module.wasm' }, digest };
   }
   const { parseOciReference, pushModule } = await import('../../modules/sources/oci/index.ts');
@@ -127,11 +150,12 @@ interface Condition {
 
 /** Polls until the host serves `digest` (Ready True, activeDigest = digest) or the deadline passes. */
 async function waitReady(client: KubeClient, o: PushOptions, digest: Digest): Promise<boolean> {
-  const res = await client.resource(WR.apiVersion, WR.kind);
+  const t = target(o);
+  const res = await client.resource(WR_API_VERSION, t.kind);
   const deadline = Date.now() + o.timeoutMs;
   let last = '';
   while (Date.now() < deadline) {
-    const wr = await client.get(res, o.namespace, o.name).catch((err: unknown) => unavailable(err, 'reading status'));
+    const wr = await client.get(res, t.namespace, o.name).catch((err: unknown) => unavailable(err, 'reading status'));
     const status = (wr.status ?? {}) as { activeDigest?: string; conditions?: Condition[] };
     const ready = status.conditions?.find((c) => c.type === 'Ready');
     const line = `Ready=${ready?.status ?? 'Unknown'} ${ready?.reason ?? ''}: ${ready?.message ?? ''}`;
@@ -157,23 +181,31 @@ export async function pushModuleFile(client: KubeClient, file: string, o: PushOp
       'e.g. --oci registry.local/reconcilers/app:v2',
     );
   }
-  const res = await client.resource(WR.apiVersion, WR.kind).catch((err: unknown) => unavailable(err, 'discovery'));
+  const t = target(o);
+  const res = await client.resource(WR_API_VERSION, t.kind).catch((err: unknown) => unavailable(err, 'discovery'));
   let current: Record<string, unknown> | undefined;
   try {
-    current = ((await client.get(res, o.namespace, o.name)).spec as { module?: Record<string, unknown> }).module;
+    current = ((await client.get(res, t.namespace, o.name)).spec as { module?: Record<string, unknown> }).module;
   } catch (err) {
-    if (!notFound(err)) unavailable(err, `reading WasmReconciler ${o.namespace}/${o.name}`);
+    if (!notFound(err)) unavailable(err, `reading ${t.what}`);
     throw new CliError(
       EXIT.FAILED,
-      `no WasmReconciler ${o.namespace}/${o.name}`,
-      'create it first (kubectl apply -f wasmreconciler.yaml with spec.for and spec.owns), then push its module',
+      `no ${t.what}`,
+      `create it first (kubectl apply -f <file> with spec.for and spec.owns), then push its module${
+        o.cluster === true ? '' : '; for a ClusterWasmReconciler, pass --cluster'
+      }`,
     );
   }
   const module = await place(client, bytes, digest, o);
-  o.progress(`applying spec.module of WasmReconciler ${o.namespace}/${o.name}`);
+  o.progress(`applying spec.module of ${t.what}`);
   const applyModule = (value: Record<string, unknown>) =>
     client.apply(
-      { ...WR, metadata: { name: o.name, namespace: o.namespace }, spec: { module: value } },
+      {
+        apiVersion: WR_API_VERSION,
+        kind: t.kind,
+        metadata: { name: o.name, ...(t.namespace === undefined ? {} : { namespace: t.namespace }) },
+        spec: { module: value },
+      },
       { fieldManager: PUSH_FIELD_MANAGER, force: true },
     );
   // A source of another kind (say inline, set by kubectl) would stay beside the new one under its own
@@ -181,7 +213,7 @@ export async function pushModuleFile(client: KubeClient, file: string, o: PushOp
   // switch is one merge patch that sets the new source and removes the others, in a single write.
   const stale = Object.keys(current ?? {}).filter((k) => !(k in module));
   const switchSource = () =>
-    client.request('PATCH', `/apis/wasmreconciler.dev/v1alpha1/namespaces/${o.namespace}/wasmreconcilers/${o.name}`, {
+    client.request('PATCH', t.path, {
       query: { fieldManager: PUSH_FIELD_MANAGER },
       body: { spec: { module: { ...Object.fromEntries(stale.map((k) => [k, null])), ...module } } },
       contentType: 'application/merge-patch+json',
@@ -215,6 +247,12 @@ export function registerPush(program: Command): void {
     .argument('<module.wasm>', 'the module file (built with wr-as-build)')
     .requiredOption('--name <name>', 'the WasmReconciler to update')
     .option('-n, --namespace <ns>', 'its namespace', 'default')
+    .option('--cluster', 'the reconciler is a ClusterWasmReconciler (no namespace)', false)
+    .option(
+      '--configmap-namespace <ns>',
+      "with --cluster --via configmap: the host's --cluster-resource-namespace",
+      CLUSTER_RESOURCE_NAMESPACE,
+    )
     .addOption(
       new Option('--via <source>', 'where the module goes: inline in the spec, a ConfigMap beside it, or a registry')
         .choices(['inline', 'configmap', 'oci'])
@@ -252,6 +290,8 @@ export function registerPush(program: Command): void {
           const result = await pushModuleFile(client, file, {
             name: opts.name,
             namespace: opts.namespace,
+            cluster: opts.cluster,
+            configMapNamespace: opts.configmapNamespace,
             via: opts.via,
             oci: opts.oci,
             configMapName: opts.configmapName,
