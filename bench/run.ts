@@ -38,6 +38,7 @@ const BENCHES: readonly BenchSpec[] = [
   { name: 'failing-module', flags: [], controlPlane: false, timeoutMs: 5 * MINUTE },
   { name: 'hostile-neighbour', flags: [], controlPlane: false, timeoutMs: 5 * MINUTE },
   { name: 'cache-memory', flags: ['--expose-gc'], controlPlane: false, timeoutMs: 5 * MINUTE },
+  { name: 'arm64', flags: [], controlPlane: false, timeoutMs: 15 * MINUTE },
   { name: 'swap-cluster', flags: [], controlPlane: true, timeoutMs: 20 * MINUTE },
   { name: 'converge', flags: [], controlPlane: true, timeoutMs: 30 * MINUTE },
   { name: 'footprint', flags: [], controlPlane: true, timeoutMs: 40 * MINUTE },
