@@ -33,6 +33,7 @@ export function formatRfc3339(ms: f64): string {
     );
   }
   // The common case is fixed-width: one string, filled in place.
+  // @ts-ignore: a runtime builtin asc provides, which AssemblyScript's editor declarations leave out
   const out = changetype<string>(__new(20 << 1, idof<string>()));
   const p = changetype<usize>(out);
   putDigits(p, 0, year, 4);
