@@ -205,7 +205,7 @@ describe('wasm-reconciler test --record', () => {
     assert.match(other.stdout, /children\[ConfigMap hello-config\]\.data/);
   });
 
-  test('a missing object, or a kind the cluster does not serve, exits 1 and writes no fixture', async (t) => {
+  test('a missing object or unserved kind exits 1, an App outside spec.for.labelSelector 2; no fixture written', async (t) => {
     const ns = await createTestNamespace(t, 'cli-record-missing');
     const wrFile = path.join(dir, `${ns}-wasmreconciler.yaml`);
     writeFileSync(wrFile, dump(reconciler(ns)));
@@ -230,6 +230,35 @@ describe('wasm-reconciler test --record', () => {
       kubeconfig,
     ]);
     assert.equal(notServed.code, 1, notServed.stderr);
+    // An App the reconciler's label selector does not select: the host would never reconcile it.
+    await client.create(apps, {
+      apiVersion: APP,
+      kind: 'App',
+      metadata: { name: 'plain', namespace: ns },
+      spec: { image: 'nginx' },
+    } as KubeObject);
+    const selective = reconciler(ns) as KubeObject & { spec: { for: object } };
+    selective.spec.for = { apiVersion: APP, kind: 'App', labelSelector: { matchLabels: { tier: 'edge' } } };
+    const selectiveFile = path.join(dir, `${ns}-selective.yaml`);
+    writeFileSync(selectiveFile, dump(selective));
+    const unselected = await runCli([
+      'test',
+      v1,
+      file,
+      '--record',
+      `App/${ns}/plain`,
+      '--reconciler',
+      selectiveFile,
+      '--kubeconfig',
+      kubeconfig,
+    ]);
+    assert.equal(unselected.code, 2, unselected.stderr);
+    assert.match(
+      unselected.stderr,
+      new RegExp(
+        `App ${ns}/plain does not match the reconciler's spec.for.labelSelector \\(tier=edge\\)\\n {2}record a primary`,
+      ),
+    );
     assert.match(
       notServed.stderr,
       /demo\.wasmreconciler\.dev\/v9 App is not served by the cluster\n {2}install its CRD, or fix the apiVersion/,
