@@ -93,6 +93,21 @@ test('init -> npm install -> npm test -> push -> Ready -> dev swaps an edit in, 
   };
   const opts = { cwd: project, env, maxBuffer: 16 * 1024 * 1024 };
   await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--omit=dev'], opts);
+  // The installed CLI cannot pack (no checkout beside it) nor start the test harness's control plane.
+  const cli = join(project, 'node_modules/.bin/wasm-reconciler');
+  await run(cli, ['init', join(dir, 'from-installed'), '--kind', 'Thing'], opts);
+  const installedInit = JSON.parse(await readFile(join(dir, 'from-installed/package.json'), 'utf8'));
+  assert.deepEqual(installedInit.dependencies, {
+    '@wasm-reconciler/host': '^0.1.0',
+    '@wasm-reconciler/sdk-assemblyscript': '^0.1.0',
+  });
+  const local = await run(cli, ['dev', '.', '--local'], opts).then(
+    () => assert.fail('dev --local must refuse outside a checkout'),
+    (err: { code: number; stderr: string }) => err,
+  );
+  assert.equal(local.code, 4);
+  assert.match(local.stderr, /--local needs a wasm-reconciler checkout.*\n {2}run dev against a cluster/);
+
   const tested = await run('npm', ['test'], opts);
   assert.match(tested.stdout, /widgets\.wasm {2}\d+ bytes {2}sha256:[0-9a-f]{64}/);
   assert.match(tested.stdout, /1 passed, 0 failed/);
@@ -130,7 +145,7 @@ test('init -> npm install -> npm test -> push -> Ready -> dev swaps an edit in, 
   await waitFor(async () => (await data())?.message === 'hello', { description: 'the first version to render' });
 
   // dev of the installed CLI, against the current kubeconfig's cluster and the host serving it.
-  const dev = spawn(join(project, 'node_modules/.bin/wasm-reconciler'), ['dev', '.'], { cwd: project, env });
+  const dev = spawn(cli, ['dev', '.'], { cwd: project, env });
   const out = lines(dev);
   let stderr = '';
   dev.stderr?.on('data', (c: Buffer) => {
