@@ -1,7 +1,9 @@
-// The `npm test` entry: one control plane for the whole run, every unit and integration test, no leftovers.
+// The `npm test` entry: every unit and integration test on one shared control plane, then the reduced
+// integration set on kine and on the oldest supported Kubernetes minor (the CI matrix), with no leftovers.
 //
 // Usage: npm test [-- <path filter>... ] [-- --test-name-pattern=... and other `node --test` flags]
-// Positional arguments keep only test files whose repo-relative path contains one of them.
+// Positional arguments keep only test files whose repo-relative path contains one of them, and run them as
+// one leg: on the default control plane, or the one $WR_TEST_DATASTORE / $WR_TEST_KUBERNETES choose.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,11 +15,18 @@ import { fileURLToPath } from 'node:url';
 import { KubeConfig, VersionApi } from '@kubernetes/client-node';
 import {
   type ControlPlane,
+  type ControlPlaneFlavour,
+  DATASTORE_ENV,
+  defaultFlavour,
+  describeVersions,
   ensureControlPlaneBinaries,
   findProcessesByEnv,
   isControlPlaneError,
   isPortFree,
+  KUBERNETES_ENV,
+  kubernetesMinors,
   OWNER_ENV,
+  resolveFlavour,
   startControlPlane,
 } from './controlplane/index.ts';
 import { TEST_KUBECONFIG_ENV, USE_EXISTING_CLUSTER_ENV } from './support/cluster.ts';
@@ -31,11 +40,37 @@ const PER_TEST_TIMEOUT_MS = 5 * 60_000;
 /** Processes started during the run get this long after the tests end to finish dying. */
 const LEFTOVER_GRACE_MS = 5000;
 
+/**
+ * The integration tests every other leg of the matrix runs: the watch/reflector, the controller and the
+ * WasmReconciler lifecycle, the parts that lean on the API server's and the datastore's watch semantics.
+ */
+const REDUCED_SET = [
+  'test/integration/watch-reflector.test.ts',
+  'test/integration/controller.test.ts',
+  'test/integration/wasmreconciler-lifecycle.test.ts',
+];
+
+/** One `node --test` run against one control plane. */
+interface Leg {
+  readonly name: string;
+  /** Undefined against an existing cluster: its flavour is whatever it is. */
+  readonly flavour: ControlPlaneFlavour | undefined;
+  readonly files: readonly string[];
+}
+
 interface Cluster {
   readonly kubeconfigPath: string;
   readonly description: string;
   readonly controlPlane?: ControlPlane;
   readonly cleanup: () => Promise<void>;
+}
+
+interface LegResult {
+  readonly leg: Leg;
+  readonly cluster: string;
+  readonly testExit: number;
+  readonly testsMs: number;
+  readonly leftovers: readonly string[];
 }
 
 async function main(): Promise<number> {
@@ -46,82 +81,144 @@ async function main(): Promise<number> {
     process.stderr.write(`No test files match ${filters.map((f) => `"${f}"`).join(', ')}.\n`);
     return 1;
   }
+  const legs = planLegs(files, filters.length > 0);
 
   // Every server started during this run, by the runner or by a test, carries this marker.
   const runId = `test-run-${process.pid}-${randomBytes(4).toString('hex')}`;
   process.env[OWNER_ENV] = runId;
 
   let testChild: ChildProcess | undefined;
-  let cluster: Cluster | undefined;
   let interrupted: NodeJS.Signals | undefined;
   for (const name of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(name, () => {
       if (interrupted !== undefined) return;
       interrupted = name;
       process.stderr.write(`\n${name}: stopping the tests and the control plane…\n`);
-      // Before the tests run (a build or a start in progress) there is nothing to wait for: the exit
+      // Outside a leg's tests (a build or a start in progress) there is nothing to wait for: the exit
       // hook and the parent-death signal take down whatever was started.
       if (testChild === undefined) process.exit(130);
       testChild.kill('SIGTERM');
     });
   }
 
-  let testExit = 1;
-  let testsMs = 0;
-  try {
-    cluster = await openCluster();
-    if (interrupted !== undefined) return 130;
-    const testsStarted = Date.now();
-    testChild = spawn(
-      process.execPath,
-      [
-        '--test',
-        `--test-concurrency=${testConcurrency()}`,
-        `--test-timeout=${PER_TEST_TIMEOUT_MS}`,
-        '--test-reporter=spec',
-        ...nodeTestFlags,
-        ...files,
-      ],
-      {
-        cwd: ROOT,
-        stdio: 'inherit',
-        env: { ...process.env, [TEST_KUBECONFIG_ENV]: cluster.kubeconfigPath },
-      },
-    );
-    testExit = await new Promise<number>((resolve) => {
-      testChild?.once('error', () => resolve(1));
-      testChild?.once('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128)));
-    });
-    testsMs = Date.now() - testsStarted;
-  } finally {
-    await cluster?.cleanup();
+  // Every leg's binaries first: a cold build (or a broken one) shows before any test runs.
+  for (const leg of legs) if (leg.flavour !== undefined) await ensureControlPlaneBinaries({ flavour: leg.flavour });
+
+  const results: LegResult[] = [];
+  for (const leg of legs) {
+    if (interrupted !== undefined) break;
+    if (legs.length > 1) process.stdout.write(`\n── ${leg.name}: ${leg.files.length} test files ──\n`);
+    let cluster: Cluster | undefined;
+    let testExit = 1;
+    let testsMs = 0;
+    try {
+      cluster = await openCluster(leg);
+      if (interrupted !== undefined) break;
+      const testsStarted = Date.now();
+      testChild = spawn(
+        process.execPath,
+        [
+          '--test',
+          `--test-concurrency=${testConcurrency()}`,
+          `--test-timeout=${PER_TEST_TIMEOUT_MS}`,
+          '--test-reporter=spec',
+          ...nodeTestFlags,
+          ...leg.files,
+        ],
+        { cwd: ROOT, stdio: 'inherit', env: { ...process.env, ...legEnv(leg, cluster) } },
+      );
+      testExit = await new Promise<number>((resolve) => {
+        testChild?.once('error', () => resolve(1));
+        testChild?.once('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128)));
+      });
+      testChild = undefined;
+      testsMs = Date.now() - testsStarted;
+    } finally {
+      await cluster?.cleanup();
+    }
+    const leftovers = [
+      ...(await leftoverProcesses(runId)).map((p) => `process ${p.pid} still running: ${p.command}`),
+      ...(cluster?.controlPlane === undefined ? [] : await portsStillOpen(cluster.controlPlane.ports)).map(
+        (port) => `port ${port} on 127.0.0.1 is still in use`,
+      ),
+    ];
+    results.push({ leg, cluster: cluster?.description ?? 'none', testExit, testsMs, leftovers });
   }
 
-  const leftovers = await leftoverProcesses(runId);
-  const closedPorts = cluster?.controlPlane === undefined ? [] : await portsStillOpen(cluster.controlPlane.ports);
-  const lines = [
-    '',
-    '── wasm-reconciler test run ──',
-    `cluster:     ${cluster?.description ?? 'none'}`,
-    `test files:  ${files.length}`,
-    `tests:       ${testExit === 0 ? 'passed' : `FAILED (node --test exit code ${testExit})`} in ${seconds(testsMs)}`,
-    `wall time:   ${seconds(Date.now() - started)}`,
-    `leftovers:   ${leftovers.length === 0 && closedPorts.length === 0 ? 'none' : 'FOUND'}`,
-    ...leftovers.map((p) => `  process ${p.pid} still running: ${p.command}`),
-    ...closedPorts.map((port) => `  port ${port} on 127.0.0.1 is still in use`),
-  ];
+  const passed = (r: LegResult) => r.testExit === 0 && r.leftovers.length === 0;
+  const lines = ['', '── wasm-reconciler test run ──'];
+  for (const r of results) {
+    const verdict = r.testExit === 0 ? 'passed' : `FAILED (node --test exit code ${r.testExit})`;
+    if (legs.length > 1) lines.push(`${r.leg.name}:`);
+    const indent = legs.length > 1 ? '  ' : '';
+    lines.push(
+      `${indent}cluster:     ${r.cluster}`,
+      `${indent}test files:  ${r.leg.files.length}`,
+      `${indent}tests:       ${verdict} in ${seconds(r.testsMs)}`,
+      `${indent}leftovers:   ${r.leftovers.length === 0 ? 'none' : 'FOUND'}`,
+      ...r.leftovers.map((line) => `${indent}  ${line}`),
+    );
+  }
+  if (results.length < legs.length)
+    lines.push(
+      `not run:     ${legs
+        .slice(results.length)
+        .map((l) => l.name)
+        .join(', ')}`,
+    );
+  lines.push(`wall time:   ${seconds(Date.now() - started)}`);
   process.stdout.write(`${lines.join('\n')}\n`);
   if (interrupted !== undefined) return 130;
-  return testExit === 0 && leftovers.length === 0 && closedPorts.length === 0 ? 0 : 1;
+  return results.length === legs.length && results.every(passed) ? 0 : 1;
 }
 
-async function openCluster(): Promise<Cluster> {
-  if (process.env[USE_EXISTING_CLUSTER_ENV] === '1') return existingCluster();
-  const binaries = await ensureControlPlaneBinaries();
+/**
+ * The matrix: with nothing narrowing the run, the full suite on the default release and etcd, then the
+ * reduced set on kine and on the oldest supported Kubernetes minor. A path filter, a flavour chosen through
+ * $WR_TEST_DATASTORE / $WR_TEST_KUBERNETES, or an existing cluster makes it one leg of the matching files.
+ */
+function planLegs(files: readonly string[], filtered: boolean): Leg[] {
+  if (process.env[USE_EXISTING_CLUSTER_ENV] === '1') return [{ name: 'existing cluster', flavour: undefined, files }];
+  const chosen = [DATASTORE_ENV, KUBERNETES_ENV].some((name) => (process.env[name] ?? '') !== '');
+  if (filtered || chosen) return [{ name: 'tests', flavour: resolveFlavour(), files }];
+  const full = defaultFlavour();
+  const oldest = kubernetesMinors()[0] ?? full.kubernetes;
+  const reduced = REDUCED_SET.filter((file) => files.includes(file));
+  const legs: Leg[] = [
+    { name: `full suite (Kubernetes ${full.kubernetes}, etcd)`, flavour: full, files },
+    {
+      name: `reduced set on kine (Kubernetes ${full.kubernetes})`,
+      flavour: { ...full, datastore: 'kine' },
+      files: reduced,
+    },
+  ];
+  if (oldest !== full.kubernetes) {
+    legs.push({
+      name: `reduced set on Kubernetes ${oldest} (etcd)`,
+      flavour: { kubernetes: oldest, datastore: 'etcd' },
+      files: reduced,
+    });
+  }
+  return legs;
+}
+
+/** What a leg's test processes get: the shared cluster, and the flavour for control planes they start themselves. */
+function legEnv(leg: Leg, cluster: Cluster): NodeJS.ProcessEnv {
+  return {
+    [TEST_KUBECONFIG_ENV]: cluster.kubeconfigPath,
+    ...(leg.flavour === undefined
+      ? {}
+      : { [DATASTORE_ENV]: leg.flavour.datastore, [KUBERNETES_ENV]: leg.flavour.kubernetes }),
+  };
+}
+
+async function openCluster(leg: Leg): Promise<Cluster> {
+  if (leg.flavour === undefined) return existingCluster();
+  const binaries = await ensureControlPlaneBinaries({ flavour: leg.flavour });
   const controlPlane = await startControlPlane({ binaries });
   return {
     kubeconfigPath: controlPlane.kubeconfigPath,
-    description: `local control plane (Kubernetes ${binaries.versions.kubernetes}, etcd ${binaries.versions.etcd}), ready in ${seconds(controlPlane.startupMs)}`,
+    description: `local control plane (${describeVersions(binaries.versions)}), ready in ${seconds(controlPlane.startupMs)}`,
     controlPlane,
     cleanup: () => controlPlane.stop(),
   };

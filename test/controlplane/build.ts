@@ -1,13 +1,16 @@
-// Builds etcd, kube-apiserver, kube-controller-manager (and kustomize, for the deploy/ tests) once into a versioned cache outside the repo.
+// Builds the control plane's binaries once into a versioned cache outside the repo: kube-apiserver and
+// kube-controller-manager of one Kubernetes minor, a datastore (etcd or kine), and kustomize (for the
+// deploy/ tests).
 //
-// The cache key covers the pinned versions, the Go modules' go.mod/go.sum and the exact build recipe, so
-// a version bump or a flag change builds a new entry and nothing else does. A build happens in a
+// Each component (one Go wrapper module) is an entry of its own, keyed by its version, its go.mod/go.sum
+// and the exact build recipe, so a version bump or a flag change builds that entry and nothing else, and
+// flavours share what they have in common (kine and etcd runs share one kube-apiserver). A build happens in a
 // `.partial` directory that is renamed into place only after every binary exists, so a killed or
 // failed build never counts as done. A lock file keeps two processes from building the same entry.
 
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,25 +18,33 @@ import { promisify } from 'node:util';
 import { ControlPlaneError } from './errors.ts';
 import { describeExit, findExecutable, isAlive, logTail, spawnGuarded } from './process.ts';
 import {
+  type ControlPlaneFlavour,
+  type Datastore,
   ETCD_MODULE_DIR,
-  KUBERNETES_MODULE_DIR,
+  GO_MODULES_DIR,
+  KINE_MODULE_DIR,
   KUSTOMIZE_MODULE_DIR,
+  kubernetesModuleDir,
   type PinnedVersions,
   pinnedVersions,
+  resolveFlavour,
 } from './versions.ts';
 
 export interface ControlPlaneBinaries {
-  readonly etcd: string;
   readonly kubeApiserver: string;
   readonly kubeControllerManager: string;
+  /** The store kube-apiserver talks to: etcd itself, or kine serving the etcd API from SQLite. */
+  readonly datastore: { readonly kind: Datastore; readonly binary: string };
   /** kustomize, built with the control plane so tests can render deploy/kustomize. */
   readonly kustomize: string;
   readonly versions: PinnedVersions;
-  /** The cache entry holding the binaries. */
-  readonly dir: string;
+  /** The cache entries holding the binaries: one per component (Kubernetes, datastore, kustomize). */
+  readonly dirs: readonly string[];
 }
 
 export interface EnsureBinariesOptions {
+  /** Which Kubernetes minor and datastore; unset fields follow $WR_TEST_KUBERNETES/$WR_TEST_DATASTORE, else the default. */
+  readonly flavour?: Partial<ControlPlaneFlavour>;
   /** Where progress lines go; defaults to stderr. */
   readonly report?: (line: string) => void;
   /** Overrides the cache root (default: $WR_CONTROLPLANE_CACHE, else $XDG_CACHE_HOME or ~/.cache). */
@@ -55,8 +66,18 @@ export interface BuildStep {
   readonly ldflags: string;
 }
 
+/** One Go wrapper module and what it builds: the unit of caching, with its own version key. */
+export interface Component {
+  /** `kubernetes-1.37`, `etcd`, `kine`, `kustomize`. */
+  readonly name: string;
+  /** The release the module pins, e.g. `v1.37.2`. */
+  readonly version: string;
+  readonly moduleDir: string;
+  readonly steps: readonly BuildStep[];
+}
+
 const COMPLETE_MARKER = 'complete.json';
-/** A cold build of all four binaries takes ~15 minutes on 2 cores; waiting on another builder is bounded. */
+/** A cold Kubernetes build takes 10-25 minutes on 2 cores; waiting on another builder is bounded. */
 const FOREIGN_BUILD_WAIT_MS = 90 * 60_000;
 
 export function defaultCacheRoot(): string {
@@ -67,10 +88,11 @@ export function defaultCacheRoot(): string {
   return join(base, 'wasm-reconciler', 'controlplane');
 }
 
-function buildPlan(versions: PinnedVersions): BuildStep[] {
-  const k8s = /^v(\d+)\.(\d+)\./.exec(versions.kubernetes);
+function kubernetesComponent(minor: string, version: string): Component {
+  const moduleDir = kubernetesModuleDir(minor);
+  const k8s = /^v(\d+)\.(\d+)\./.exec(version);
   const versionFlags = [
-    ['gitVersion', versions.kubernetes],
+    ['gitVersion', version],
     ['gitMajor', k8s?.[1] ?? ''],
     ['gitMinor', k8s?.[2] ?? ''],
     ['gitTreeState', 'clean'],
@@ -81,76 +103,128 @@ function buildPlan(versions: PinnedVersions): BuildStep[] {
     ])
     .join(' ');
   // -s -w only changes the link step, so the compile cache is shared with any plain `go build`.
-  return [
-    { binary: 'etcd', moduleDir: ETCD_MODULE_DIR, goPackage: 'go.etcd.io/etcd/server/v3', ldflags: '-s -w' },
-    {
-      binary: 'kube-apiserver',
-      moduleDir: KUBERNETES_MODULE_DIR,
-      goPackage: 'k8s.io/kubernetes/cmd/kube-apiserver',
-      ldflags: `-s -w ${versionFlags}`,
-    },
-    {
-      binary: 'kube-controller-manager',
-      moduleDir: KUBERNETES_MODULE_DIR,
-      goPackage: 'k8s.io/kubernetes/cmd/kube-controller-manager',
-      ldflags: `-s -w ${versionFlags}`,
-    },
-    // `kustomize version` reads the module version from the build info; no -X flags needed.
-    {
-      binary: 'kustomize',
-      moduleDir: KUSTOMIZE_MODULE_DIR,
-      goPackage: 'sigs.k8s.io/kustomize/kustomize/v5',
-      ldflags: '-s -w',
-    },
-  ];
+  const step = (binary: string): BuildStep => ({
+    binary,
+    moduleDir,
+    goPackage: `k8s.io/kubernetes/cmd/${binary}`,
+    ldflags: `-s -w ${versionFlags}`,
+  });
+  return {
+    name: `kubernetes-${minor}`,
+    version,
+    moduleDir,
+    steps: [step('kube-apiserver'), step('kube-controller-manager')],
+  };
 }
 
-/** Every Go wrapper module the plan builds from: their go.mod/go.sum are part of the cache key. */
-const MODULE_DIRS = [KUBERNETES_MODULE_DIR, ETCD_MODULE_DIR, KUSTOMIZE_MODULE_DIR];
+function datastoreComponent(kind: Datastore, version: string): Component {
+  if (kind === 'etcd') {
+    return {
+      name: 'etcd',
+      version,
+      moduleDir: ETCD_MODULE_DIR,
+      steps: [{ binary: 'etcd', moduleDir: ETCD_MODULE_DIR, goPackage: 'go.etcd.io/etcd/server/v3', ldflags: '-s -w' }],
+    };
+  }
+  // CGO_ENABLED=0 selects kine's pure-Go SQLite driver (modernc.org/sqlite), kine's own "nocgo" build.
+  return {
+    name: 'kine',
+    version,
+    moduleDir: KINE_MODULE_DIR,
+    steps: [
+      {
+        binary: 'kine',
+        moduleDir: KINE_MODULE_DIR,
+        goPackage: 'github.com/k3s-io/kine',
+        ldflags: `-s -w -X github.com/k3s-io/kine/pkg/version.Version=${version}`,
+      },
+    ],
+  };
+}
+
+function kustomizeComponent(version: string): Component {
+  // `kustomize version` reads the module version from the build info; no -X flags needed.
+  return {
+    name: 'kustomize',
+    version,
+    moduleDir: KUSTOMIZE_MODULE_DIR,
+    steps: [
+      {
+        binary: 'kustomize',
+        moduleDir: KUSTOMIZE_MODULE_DIR,
+        goPackage: 'sigs.k8s.io/kustomize/kustomize/v5',
+        ldflags: '-s -w',
+      },
+    ],
+  };
+}
 
 /** Build environment: fixed so that the user's GOFLAGS or a stray go.work cannot change what gets cached. */
 function buildEnv(): NodeJS.ProcessEnv {
   return { ...process.env, CGO_ENABLED: '0', GOWORK: 'off', GOFLAGS: '-mod=readonly' };
 }
 
-export function cacheKey(versions: PinnedVersions, plan: readonly BuildStep[]): string {
+/** `<component>-<version>-<os>-<arch>-<hash>`: the hash covers the recipe and the module's go.mod/go.sum. */
+export function cacheKey(component: Component): string {
   const hash = createHash('sha256');
-  hash.update(JSON.stringify({ plan: plan.map(({ moduleDir: _, ...step }) => step), env: 'CGO_ENABLED=0' }));
-  for (const dir of MODULE_DIRS) {
-    for (const file of ['go.mod', 'go.sum']) hash.update(`\0${file}\0`).update(readFileSync(join(dir, file)));
-  }
-  return `${versions.kubernetes}-etcd-${versions.etcd}-${process.platform}-${process.arch}-${hash.digest('hex').slice(0, 12)}`;
+  hash.update(
+    JSON.stringify({ steps: component.steps.map(({ moduleDir: _, ...step }) => step), env: 'CGO_ENABLED=0' }),
+  );
+  for (const file of ['go.mod', 'go.sum'])
+    hash.update(`\0${file}\0`).update(readFileSync(join(component.moduleDir, file)));
+  return `${component.name}-${component.version}-${process.platform}-${process.arch}-${hash.digest('hex').slice(0, 12)}`;
 }
 
-/** Returns the cached binaries, building them first when the cache has no complete entry. */
+/** Returns the cached binaries of a flavour, building each missing component first. */
 export async function ensureControlPlaneBinaries(options: EnsureBinariesOptions = {}): Promise<ControlPlaneBinaries> {
   const progress: Progress =
     options.report === undefined
       ? { report: (line) => process.stderr.write(`${line}\n`), inPlace: process.stderr.isTTY === true }
       : { report: options.report, inPlace: false };
-  const versions = pinnedVersions();
-  const plan = buildPlan(versions);
+  const flavour = resolveFlavour(options.flavour);
+  const versions = pinnedVersions(flavour);
   const root = options.cacheRoot ?? defaultCacheRoot();
-  const key = cacheKey(versions, plan);
-  const dir = join(root, key);
-  const binaries: ControlPlaneBinaries = {
-    etcd: join(dir, 'bin', 'etcd'),
-    kubeApiserver: join(dir, 'bin', 'kube-apiserver'),
-    kubeControllerManager: join(dir, 'bin', 'kube-controller-manager'),
-    kustomize: join(dir, 'bin', 'kustomize'),
+  const goCommand = options.goCommand ?? process.env.WR_GO;
+  const kubernetes = await ensureComponent(
+    kubernetesComponent(flavour.kubernetes, versions.kubernetes),
+    root,
+    progress,
+    goCommand,
+  );
+  const datastore = await ensureComponent(
+    datastoreComponent(flavour.datastore, versions.datastoreVersion),
+    root,
+    progress,
+    goCommand,
+  );
+  const kustomize = await ensureComponent(kustomizeComponent(versions.kustomize), root, progress, goCommand);
+  return {
+    kubeApiserver: join(kubernetes, 'bin', 'kube-apiserver'),
+    kubeControllerManager: join(kubernetes, 'bin', 'kube-controller-manager'),
+    datastore: { kind: flavour.datastore, binary: join(datastore, 'bin', flavour.datastore) },
+    kustomize: join(kustomize, 'bin', 'kustomize'),
     versions,
-    dir,
+    dirs: [kubernetes, datastore, kustomize],
   };
-  if (isComplete(dir)) return binaries;
+}
 
+/** The cache entry of one component, built first when the cache has no complete one. */
+async function ensureComponent(
+  component: Component,
+  root: string,
+  progress: Progress,
+  goCommand: string | undefined,
+): Promise<string> {
+  const key = cacheKey(component);
+  const dir = join(root, key);
+  if (isComplete(dir)) return dir;
   mkdirSync(root, { recursive: true });
   const lockPath = join(root, `${key}.lock`);
   // Another process may finish the same entry while we wait for its lock.
-  if (!(await acquireBuildLock(lockPath, () => isComplete(dir), progress))) return binaries;
+  if (!(await acquireBuildLock(lockPath, () => isComplete(dir), progress))) return dir;
   try {
-    if (isComplete(dir)) return binaries;
-    await build(plan, root, key, versions, progress, options.goCommand ?? process.env.WR_GO);
-    return binaries;
+    if (!isComplete(dir)) await build(component, root, key, progress, goCommand === '' ? undefined : goCommand);
+    return dir;
   } finally {
     rmSync(lockPath, { force: true });
   }
@@ -161,15 +235,14 @@ function isComplete(dir: string): boolean {
 }
 
 async function build(
-  plan: readonly BuildStep[],
+  component: Component,
   root: string,
   key: string,
-  versions: PinnedVersions,
   progress: Progress,
   goCommand: string | undefined,
 ): Promise<void> {
   const { report } = progress;
-  const go = await findGoToolchain(goCommand === '' ? undefined : goCommand);
+  const go = await findGoToolchain(goCommand, component.moduleDir);
   const partial = join(root, `${key}.partial`);
   const final = join(root, key);
   const logDir = join(root, 'logs', key);
@@ -179,15 +252,12 @@ async function build(
   mkdirSync(join(partial, 'bin'), { recursive: true });
   mkdirSync(logDir, { recursive: true });
 
-  report(
-    `Building the local control plane (Kubernetes ${versions.kubernetes}, etcd ${versions.etcd}, ` +
-      `kustomize ${versions.kustomize}) with ${go.version}.`,
-  );
+  report(`Building ${component.name} ${component.version} for the local control plane with ${go.version}.`);
   report(`This happens once per version; the binaries are cached in ${final}`);
   const seconds: Record<string, number> = {};
   const started = Date.now();
   try {
-    for (const step of plan) {
+    for (const step of component.steps) {
       seconds[step.binary] = await buildOne(go.path, step, join(partial, 'bin', step.binary), logDir, progress);
     }
   } catch (err) {
@@ -196,10 +266,10 @@ async function build(
   }
   writeFileSync(
     join(partial, COMPLETE_MARKER),
-    `${JSON.stringify({ versions, goVersion: go.version, builtAt: new Date().toISOString(), seconds }, null, 2)}\n`,
+    `${JSON.stringify({ component: component.name, version: component.version, goVersion: go.version, builtAt: new Date().toISOString(), seconds }, null, 2)}\n`,
   );
   renameSync(partial, final);
-  report(`Control plane built in ${formatElapsed(Date.now() - started)}.`);
+  report(`${component.name} ${component.version} built in ${formatElapsed(Date.now() - started)}.`);
 }
 
 export async function buildOne(
@@ -242,15 +312,16 @@ export interface GoToolchain {
   readonly version: string;
 }
 
-export async function findGoToolchain(explicit: string | undefined): Promise<GoToolchain> {
+/** A Go that can build `moduleDir` (default: every wrapper module under go/). */
+export async function findGoToolchain(explicit: string | undefined, moduleDir?: string): Promise<GoToolchain> {
   // The official tarball installs to /usr/local/go, which non-login shells often miss on PATH.
   const path =
     explicit ?? findExecutable('go') ?? (existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
-  const needed = minimumGoVersion();
+  const needed = minimumGoVersion(moduleDir === undefined ? wrapperModuleDirs() : [moduleDir]);
   if (path === undefined || !existsSync(path)) {
     throw new ControlPlaneError(
       'CP_GO_MISSING',
-      `No Go toolchain found${path === undefined ? '' : ` at ${path}`}: the first start builds etcd and Kubernetes ` +
+      `No Go toolchain found${path === undefined ? '' : ` at ${path}`}: the first start builds the control plane ` +
         `from source and needs Go >= ${needed}. Install it from https://go.dev/dl/ (or your package manager), ` +
         'put `go` on PATH (or set WR_GO to its path), and run again. Later runs use the cached binaries and need no Go.',
     );
@@ -279,9 +350,15 @@ export async function findGoToolchain(explicit: string | undefined): Promise<GoT
   return { path, version };
 }
 
-function minimumGoVersion(): string {
+function wrapperModuleDirs(): string[] {
+  return readdirSync(GO_MODULES_DIR, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => join(GO_MODULES_DIR, entry.name));
+}
+
+function minimumGoVersion(moduleDirs: readonly string[]): string {
   let highest = '1.0';
-  for (const dir of MODULE_DIRS) {
+  for (const dir of moduleDirs) {
     const directive = /^go\s+(\d+\.\d+(?:\.\d+)?)\s*$/m.exec(readFileSync(join(dir, 'go.mod'), 'utf8'))?.[1];
     if (directive !== undefined && compareGoVersions(directive, highest) > 0) highest = directive;
   }

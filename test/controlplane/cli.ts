@@ -3,19 +3,26 @@
 import { parseArgs } from 'node:util';
 import { startControlPlane } from './controlplane.ts';
 import { isControlPlaneError } from './errors.ts';
-import { pinnedVersions } from './versions.ts';
+import { DATASTORES, type Datastore, describeVersions, kubernetesMinors } from './versions.ts';
 
-const USAGE = `Usage: npm run controlplane [-- --port <port>]
+const USAGE = `Usage: npm run controlplane [-- --port <port>] [--datastore etcd|kine] [--kubernetes <minor>]
 
-Starts etcd, kube-apiserver and kube-controller-manager on 127.0.0.1 and keeps them running until
+Starts a datastore, kube-apiserver and kube-controller-manager on 127.0.0.1 and keeps them running until
 Ctrl+C. The first run builds the binaries from source (needs Go; takes minutes, cached afterwards).
 
-  --port <port>   serve the Kubernetes API on this port (default: any free port)
-  --help          show this help`;
+  --port <port>          serve the Kubernetes API on this port (default: any free port)
+  --datastore <name>     etcd (default) or kine (SQLite, as a single-node k3s stores its cluster)
+  --kubernetes <minor>   ${kubernetesMinors().join(' or ')} (default: the newest)
+  --help                 show this help`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { port: { type: 'string' }, help: { type: 'boolean', default: false } },
+    options: {
+      port: { type: 'string' },
+      datastore: { type: 'string' },
+      kubernetes: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
     allowPositionals: false,
   });
   if (values.help) {
@@ -31,12 +38,22 @@ async function main(): Promise<number> {
     }
   }
 
-  const controlPlane = await startControlPlane(apiserverPort === undefined ? {} : { apiserverPort });
-  const versions = pinnedVersions();
+  if (values.datastore !== undefined && !(DATASTORES as readonly string[]).includes(values.datastore)) {
+    process.stderr.write(`--datastore must be one of ${DATASTORES.join(', ')}, not "${values.datastore}".\n`);
+    return 2;
+  }
+
+  const controlPlane = await startControlPlane({
+    ...(apiserverPort === undefined ? {} : { apiserverPort }),
+    flavour: {
+      ...(values.datastore === undefined ? {} : { datastore: values.datastore as Datastore }),
+      ...(values.kubernetes === undefined ? {} : { kubernetes: values.kubernetes }),
+    },
+  });
   process.stdout.write(
     [
       '',
-      `Kubernetes ${versions.kubernetes} (etcd ${versions.etcd}) is serving at ${controlPlane.server}`,
+      `${describeVersions(controlPlane.versions)} is serving at ${controlPlane.server}`,
       '',
       'Point kubectl (or any Kubernetes client) at it from another shell:',
       '',

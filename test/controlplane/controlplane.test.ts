@@ -53,12 +53,12 @@ require('node:http').createServer((req, res) => res.end('{"health":"true"}')).li
   };
   return {
     binaries: {
-      etcd: etcdPath,
+      datastore: { kind: 'etcd', binary: etcdPath },
       kubeApiserver: apiserverPath,
       kubeControllerManager: script('kube-controller-manager.cjs', 'setInterval(() => {}, 1000);'),
       kustomize: join(dir, 'kustomize'),
       versions: pinnedVersions(),
-      dir,
+      dirs: [dir],
     },
     starts,
     pids: () => starts().map((line) => Number(line.split(' ')[1])),

@@ -1,17 +1,18 @@
-// Starts and stops one real local control plane: etcd, kube-apiserver and kube-controller-manager on loopback.
+// Starts and stops one real local control plane: a datastore (etcd or kine), kube-apiserver and
+// kube-controller-manager on loopback.
 //
-// Every run gets a fresh temp directory (certificates, etcd data, logs) and free ports. The processes die
+// Every run gets a fresh temp directory (certificates, datastore files, logs) and free ports. The processes die
 // with the Node process (see process.ts); an `exit` hook kills them and removes the directory when Node
 // exits without calling stop(); directories of owners that died harder are swept on the next start.
 
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { type ControlPlaneBinaries, ensureControlPlaneBinaries } from './build.ts';
+import { planDatastore } from './datastore.ts';
 import { ControlPlaneError, isControlPlaneError } from './errors.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
 import { type ControlPlanePki, generatePki } from './pki.ts';
@@ -26,6 +27,7 @@ import {
   waitForDeathSync,
 } from './process.ts';
 import { mintServiceAccountKubeconfig, type ServiceAccountRef } from './serviceaccount.ts';
+import type { ControlPlaneFlavour, PinnedVersions } from './versions.ts';
 
 export interface StartControlPlaneOptions {
   /** Serve the API on this port instead of a free one (a clash is an error, not a retry). */
@@ -34,7 +36,12 @@ export interface StartControlPlaneOptions {
   readonly readyTimeoutMs?: number;
   /** Progress lines (build, startup). Default: stderr. */
   readonly report?: (line: string) => void;
-  /** Prebuilt binaries; default: ensureControlPlaneBinaries() (builds once, then cached). */
+  /**
+   * Which Kubernetes minor and datastore; unset fields follow $WR_TEST_KUBERNETES and $WR_TEST_DATASTORE
+   * (so control planes that tests start follow the run's flavour), else the newest minor on etcd.
+   */
+  readonly flavour?: Partial<ControlPlaneFlavour>;
+  /** Prebuilt binaries (their flavour wins over `flavour`); default: ensureControlPlaneBinaries() (builds once, then cached). */
   readonly binaries?: ControlPlaneBinaries;
 }
 
@@ -45,8 +52,10 @@ export interface ControlPlane {
   readonly kubeconfigPath: string;
   /** The admin kubeconfig, loaded. */
   readonly kubeConfig: KubeConfig;
-  /** Temp directory with certificates, etcd data and one log per server; removed by stop(). */
+  /** Temp directory with certificates, datastore files and one log per server; removed by stop(). */
   readonly dir: string;
+  /** What runs: Kubernetes release, datastore and its release. */
+  readonly versions: PinnedVersions;
   readonly processes: readonly { readonly name: string; readonly pid: number; readonly logPath: string }[];
   /** Every loopback port the control plane listens on. */
   readonly ports: readonly number[];
@@ -61,7 +70,7 @@ export interface ControlPlane {
   firstExit(): Promise<ServerExit>;
   /**
    * Stops kube-apiserver (SIGTERM, then SIGKILL after a grace period) and starts it again on the same port
-   * with the same etcd and certificates, as a crash-looping or upgraded API server would; resolves once it
+   * with the same datastore and certificates, as a crash-looping or upgraded API server would; resolves once it
    * serves /readyz again. Clients keep their kubeconfig: only their connections break.
    */
   restartApiServer(): Promise<void>;
@@ -101,7 +110,11 @@ export async function startControlPlane(options: StartControlPlaneOptions = {}):
   const report = options.report ?? ((line: string) => process.stderr.write(`${line}\n`));
   // Without a report callback the build may rewrite one terminal line instead of printing a line every 30 s.
   const binaries =
-    options.binaries ?? (await ensureControlPlaneBinaries(options.report === undefined ? {} : { report }));
+    options.binaries ??
+    (await ensureControlPlaneBinaries({
+      ...(options.flavour === undefined ? {} : { flavour: options.flavour }),
+      ...(options.report === undefined ? {} : { report }),
+    }));
   if (!parentDeathSignalAvailable) {
     report('setpriv (util-linux) is not on PATH: if this process is SIGKILLed, the servers will outlive it.');
   }
@@ -138,12 +151,11 @@ async function startOnce(
   try {
     const pki = await generatePki(join(dir, 'pki'));
     const apiserverPort = options.apiserverPort ?? (await freePort());
-    const etcdPort = await freePort();
-    const etcdPeerPort = await freePort();
-    run.ports.push(apiserverPort, etcdPort, etcdPeerPort);
+    const datastore = await planDatastore(binaries.datastore.kind, dir);
+    run.ports.push(apiserverPort, ...datastore.ports);
 
-    const etcd = run.spawn('etcd', binaries.etcd, etcdArgs(dir, etcdPort, etcdPeerPort));
-    await waitReady(run, etcd, deadline, () => probeEtcd(etcdPort));
+    const store = run.spawn(datastore.name, binaries.datastore.binary, datastore.args, datastore.cwd);
+    await waitReady(run, store, deadline, () => datastore.ready());
 
     const server = `https://127.0.0.1:${apiserverPort}`;
     const kubeconfigPath = join(dir, 'admin.kubeconfig');
@@ -162,7 +174,7 @@ async function startOnce(
     });
 
     const startApiserver = () =>
-      run.spawn('kube-apiserver', binaries.kubeApiserver, apiserverArgs(pki, apiserverPort, etcdPort));
+      run.spawn('kube-apiserver', binaries.kubeApiserver, apiserverArgs(pki, apiserverPort, datastore.clientUrl));
     const tls = { ca: readFileSync(pki.ca.cert), cert: readFileSync(pki.admin.cert), key: readFileSync(pki.admin.key) };
     const apiserverReady = () => probeHttps(apiserverPort, '/readyz', tls);
     await waitReady(run, startApiserver(), deadline, apiserverReady);
@@ -186,6 +198,7 @@ async function startOnce(
       kubeconfigPath,
       kubeConfig,
       dir,
+      versions: binaries.versions,
       get processes() {
         return run.processes.map(({ name, pid, logPath }) => ({ name, pid, logPath }));
       },
@@ -209,24 +222,7 @@ async function startOnce(
   }
 }
 
-function etcdArgs(dir: string, port: number, peerPort: number): string[] {
-  const client = `http://127.0.0.1:${port}`;
-  const peer = `http://127.0.0.1:${peerPort}`;
-  return [
-    '--name=wasm-reconciler-test',
-    `--data-dir=${join(dir, 'etcd')}`,
-    `--listen-client-urls=${client}`,
-    `--advertise-client-urls=${client}`,
-    `--listen-peer-urls=${peer}`,
-    `--initial-advertise-peer-urls=${peer}`,
-    `--initial-cluster=wasm-reconciler-test=${peer}`,
-    // A throwaway test store: durability buys nothing and fsync dominates write latency.
-    '--unsafe-no-fsync',
-    '--log-level=warn',
-  ];
-}
-
-function apiserverArgs(pki: ControlPlanePki, port: number, etcdPort: number): string[] {
+function apiserverArgs(pki: ControlPlanePki, port: number, datastoreUrl: string): string[] {
   return [
     '--bind-address=127.0.0.1',
     '--advertise-address=127.0.0.1',
@@ -235,7 +231,8 @@ function apiserverArgs(pki: ControlPlanePki, port: number, etcdPort: number): st
     // upstream's own kube-apiserver test server does for a loopback address.
     '--endpoint-reconciler-type=none',
     `--secure-port=${port}`,
-    `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+    // etcd and kine alike: kine serves the etcd v3 API.
+    `--etcd-servers=${datastoreUrl}`,
     `--tls-cert-file=${pki.apiserver.cert}`,
     `--tls-private-key-file=${pki.apiserver.key}`,
     `--client-ca-file=${pki.ca.cert}`,
@@ -289,11 +286,12 @@ class Run {
     ensureExitHook();
   }
 
-  spawn(name: string, binary: string, args: readonly string[]): GuardedProcess {
+  spawn(name: string, binary: string, args: readonly string[], cwd?: string): GuardedProcess {
     const child = spawnGuarded({
       name,
       command: binary,
       args,
+      ...(cwd === undefined ? {} : { cwd }),
       logPath: join(this.dir, `${name}.log`),
       env: { ...process.env, [OWNER_ENV]: process.env[OWNER_ENV] ?? String(process.pid) },
     });
@@ -315,10 +313,11 @@ class Run {
 
   stop(options: { keepDir?: boolean } = {}): Promise<void> {
     this.stopping ??= (async () => {
-      const etcd = this.processes.filter((p) => p.name === 'etcd');
+      const isStore = (p: GuardedProcess) => p.name === 'etcd' || p.name === 'kine';
+      const stores = this.processes.filter(isStore);
       // Clients first, then the store they talk to.
-      await Promise.all(this.processes.filter((p) => p.name !== 'etcd').map((p) => p.stop(STOP_GRACE_MS)));
-      await Promise.all(etcd.map((p) => p.stop(STOP_GRACE_MS)));
+      await Promise.all(this.processes.filter((p) => !isStore(p)).map((p) => p.stop(STOP_GRACE_MS)));
+      await Promise.all(stores.map((p) => p.stop(STOP_GRACE_MS)));
       if (!options.keepDir) rmSync(this.dir, { recursive: true, force: true });
       liveRuns.delete(this);
     })();
@@ -405,22 +404,6 @@ function exitedError(child: GuardedProcess, how: string): ControlPlaneError {
     `${child.name} ${how} during startup. Last lines of ${child.logPath}:\n${tail}`,
     { logPath: child.logPath },
   );
-}
-
-function probeEtcd(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path: '/health', timeout: PROBE_TIMEOUT_MS }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve(res.statusCode === 200 && body.includes('"health":"true"')));
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
-    req.end();
-  });
 }
 
 function probeHttps(port: number, path: string, tls: { ca: Buffer; cert: Buffer; key: Buffer }): Promise<boolean> {

@@ -1,4 +1,5 @@
-// The local control-plane harness: build once, start etcd + kube-apiserver + kube-controller-manager, stop.
+// The local control-plane harness: build once, start a datastore (etcd or kine) + kube-apiserver +
+// kube-controller-manager, stop.
 
 export {
   type ControlPlaneBinaries,
@@ -23,4 +24,16 @@ export {
 export { isPortFree } from './ports.ts';
 export { findProcessesByEnv, isAlive, type ProcessInfo } from './process.ts';
 export { mintServiceAccountKubeconfig, type ServiceAccountRef } from './serviceaccount.ts';
-export { type PinnedVersions, pinnedVersions } from './versions.ts';
+export {
+  type ControlPlaneFlavour,
+  DATASTORE_ENV,
+  DATASTORES,
+  type Datastore,
+  defaultFlavour,
+  describeVersions,
+  KUBERNETES_ENV,
+  kubernetesMinors,
+  type PinnedVersions,
+  pinnedVersions,
+  resolveFlavour,
+} from './versions.ts';

@@ -11,9 +11,10 @@ import {
   CoreV1Api,
   CustomObjectsApi,
   RbacAuthorizationV1Api,
+  VersionApi,
   Watch,
 } from '@kubernetes/client-node';
-import { isAlive, isPortFree, startControlPlane } from '../controlplane/index.ts';
+import { DATASTORES, isAlive, isPortFree, startControlPlane } from '../controlplane/index.ts';
 import {
   createTestNamespace,
   getTestCluster,
@@ -180,21 +181,26 @@ test('deleting an owner garbage-collects its dependents', async (t) => {
   });
 });
 
-test('a second control plane starts and stops without leaving processes, ports or files behind', {
-  skip: usingExistingCluster() && 'the harness self-test needs the local control plane (default mode)',
-}, async () => {
-  const controlPlane = await startControlPlane({ report: () => {} });
-  try {
-    const namespaces = await controlPlane.kubeConfig.makeApiClient(CoreV1Api).listNamespace();
-    assert.ok(namespaces.items.some((ns) => ns.metadata?.name === 'kube-system'));
-    assert.deepEqual(
-      controlPlane.processes.map((p) => p.name),
-      ['etcd', 'kube-apiserver', 'kube-controller-manager'],
-    );
-  } finally {
-    await controlPlane.stop();
-  }
-  for (const { name, pid } of controlPlane.processes) assert.equal(isAlive(pid), false, `${name} (${pid}) survived`);
-  for (const port of controlPlane.ports) assert.equal(await isPortFree(port), true, `port ${port} is still bound`);
-  assert.equal(existsSync(controlPlane.dir), false);
-});
+for (const datastore of DATASTORES) {
+  test(`a second control plane on ${datastore} starts and stops without leaving processes, ports or files behind`, {
+    skip: usingExistingCluster() && 'the harness self-test needs the local control plane (default mode)',
+  }, async () => {
+    const controlPlane = await startControlPlane({ flavour: { datastore }, report: () => {} });
+    try {
+      const namespaces = await controlPlane.kubeConfig.makeApiClient(CoreV1Api).listNamespace();
+      assert.ok(namespaces.items.some((ns) => ns.metadata?.name === 'kube-system'));
+      assert.deepEqual(
+        controlPlane.processes.map((p) => p.name),
+        [datastore, 'kube-apiserver', 'kube-controller-manager'],
+      );
+      assert.equal(controlPlane.versions.datastore, datastore);
+      const version = await controlPlane.kubeConfig.makeApiClient(VersionApi).getCode();
+      assert.equal(version.gitVersion, controlPlane.versions.kubernetes);
+    } finally {
+      await controlPlane.stop();
+    }
+    for (const { name, pid } of controlPlane.processes) assert.equal(isAlive(pid), false, `${name} (${pid}) survived`);
+    for (const port of controlPlane.ports) assert.equal(await isPortFree(port), true, `port ${port} is still bound`);
+    assert.equal(existsSync(controlPlane.dir), false);
+  });
+}
