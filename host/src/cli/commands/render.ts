@@ -5,7 +5,6 @@
 // own field manager: the API server answers with exactly the object it would store, which is compared
 // with the live one.
 
-import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { KubeObject } from '../../abi/types.ts';
 import type { KubeClient } from '../../kube/index.ts';
@@ -29,21 +28,16 @@ async function runFromFile(
   file: string,
   reconcilerFile: string | undefined,
 ): Promise<{ run: OfflineRun; spec?: ReconcilerSpec }> {
-  const { readYaml, loadReconciler, checkObjects, runOf } = await import('../fixtures/fixture.ts');
+  const { readYaml, loadReconciler, loadFixture, checkObjects, runOf } = await import('../fixtures/fixture.ts');
   const { WR_KIND, WR_CLUSTER_KIND, parseReconcilerSpec } = await import('../../modules/index.ts');
   const docs = await readYaml(file, 'the objects to render (YAML)');
-  let spec = reconcilerFile === undefined ? undefined : await loadReconciler(reconcilerFile);
   const first = docs[0];
   if (docs.length === 1 && isObject(first) && 'primary' in first) {
-    if (spec === undefined && typeof first.reconciler === 'string')
-      spec = await loadReconciler(resolve(dirname(file), first.reconciler));
-    const run = runOf(file, checkObjects(file, first.primary, first.observed), {
-      ...(spec === undefined ? {} : { spec }),
-      config: first.config,
-      trigger: { reason: 'created' },
-    });
-    return { run, ...(spec === undefined ? {} : { spec }) };
+    // Read as `test` reads it (trigger, config, expected kinds for an inferred reconciler): the same run.
+    const fixture = await loadFixture(file, reconcilerFile);
+    return { run: fixture.run, ...(fixture.reconcilerFile === undefined ? {} : { spec: fixture.run.spec }) };
   }
+  let spec = reconcilerFile === undefined ? undefined : await loadReconciler(reconcilerFile);
   const objects = docs.filter(isObject);
   const wr = objects.find((d) => d.kind === WR_KIND || d.kind === WR_CLUSTER_KIND);
   if (spec === undefined && wr !== undefined) {

@@ -192,6 +192,21 @@ describe('wasm-reconciler render and inspect --fixture', () => {
     assert.equal((await runCli(['render', APP_WASM])).code, 2);
   });
 
+  it('renders a fixture as test runs it: without a reconciler, the inferred one owns the expected kinds', async () => {
+    const f = await write(
+      'inferred.yaml',
+      `${PRIMARY}expect:\n  children:\n    - { apiVersion: v1, kind: ConfigMap, metadata: { name: hello-config } }\n` +
+        '    - { apiVersion: apps/v1, kind: Deployment, metadata: { name: hello } }\n',
+    );
+    const passed = await runCli(['test', APP_WASM, f]);
+    assert.equal(passed.code, 0, passed.stdout);
+    const r = await runCli(['render', APP_WASM, '-f', f]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /CapabilityDenied/);
+    assert.equal(r.stdout.match(/^# apply \(field manager wasm-reconciler\/fixture\)$/gm)?.length, 2);
+    assert.match(r.stdout, /^kind: Deployment$/m);
+  });
+
   it('inspect --fixture reports the fuel of each call', async () => {
     const r = await runCli(['inspect', APP_WASM, '--fixture', join(APP_FIXTURES, 'created.yaml'), '--json']);
     assert.equal(r.code, 0, r.stderr);
