@@ -21,8 +21,9 @@ const SYSROOT_FILES = ['lib/ld-linux-aarch64.so.1', 'lib/libstdc++.so.6'];
 
 /**
  * WR_DEADLINE_SCALE for emulated processes: a deadline must not fire before the fuel it backs up runs out.
- * Under qemu the default budget's call took 1.17 s (23.5 ns per fuel unit, above the 20 ns the derived
- * deadline allows) at a load average of 20 on 2 cores (bench/arm64.ts); x25 leaves a twentyfold margin.
+ * Under qemu the default budget's call took 0.25 s on a quiet machine and 1.17 s (23.5 ns per fuel unit,
+ * above the 20 ns the derived deadline allows) at a load average of 20 on 2 cores (bench/arm64.ts); x25
+ * keeps a twentyfold margin over the loaded figure.
  */
 export const EMULATION_DEADLINE_SCALE = 25;
 
