@@ -7,8 +7,7 @@
 //   node bench/anchors/native-host.ts --kubeconfig FILE --namespace NS [--workers N]
 
 import { parseArgs } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
-import { KubeClient } from '../../host/src/kube/index.ts';
+import { KubeClient, loadKubeConfig } from '../../host/src/kube/index.ts';
 import { createAppReconciler } from '../../test/fixtures/native/app-reconciler.ts';
 import { startEngine } from '../../test/support/engine.ts';
 
@@ -23,9 +22,8 @@ if (values.kubeconfig === undefined || values.namespace === undefined) {
   process.stderr.write('usage: native-host.ts --kubeconfig FILE --namespace NS [--workers N]\n');
   process.exit(2);
 }
-const kubeConfig = new KubeConfig();
-kubeConfig.loadFromFile(values.kubeconfig);
-const client = await KubeClient.fromKubeConfig(kubeConfig);
+// The host CLI's own loader, so both host processes load the same code before their first request.
+const client = await KubeClient.fromKubeConfig(await loadKubeConfig({ path: values.kubeconfig }));
 const engine = await startEngine({
   client,
   namespace: values.namespace,
