@@ -115,6 +115,27 @@ describe('JSON reader and writer', () => {
     }
   });
 
+  it('scans strings eight bytes at a time: quotes, escapes and control bytes at every offset of a word', () => {
+    // Raw JSON string contents, each with its special part at every offset of the first three words.
+    const specials = ['\\"', '\\\\', '\\u0022', '\\n', '\\\\\\"', '\u00e9', '\u{1F680}'];
+    for (let at = 0; at < 20; at++) {
+      for (const special of specials) {
+        const raw = `${'a'.repeat(at)}${special}${'b'.repeat(19 - at)}`;
+        const text = `{"skip":[{"k":"${raw}"}],"s":"${raw}","after":"found"}`;
+        const expected: unknown = JSON.parse(text);
+        const { status, output } = roundtrip(text);
+        assert.equal(status, 0, text);
+        assert.deepEqual(JSON.parse(output!), expected, text);
+        const query = JSON.stringify({ doc: expected, path: ['after'], expect: '' });
+        assert.equal(JSON.parse(probe.call('probe_query', query).output!).str, 'found', text);
+      }
+      const control = `{"skip":["${'a'.repeat(at)}\u0001"],"after":1}`;
+      assert.equal(probe.call('probe_walk', control).status, 1, `control byte at ${at} not flagged`);
+      const unterminated = `{"skip":["${'a'.repeat(at)}\\"]}`;
+      assert.equal(probe.call('probe_walk', unterminated).status, 1, `unterminated string at ${at} not flagged`);
+    }
+  });
+
   it('navigates lazily with get/at and reports every accessor', () => {
     const doc = {
       metadata: { name: 'n\u00e9', labels: { a: 'b' } },
