@@ -92,12 +92,24 @@ describe('wasm-reconciler push', () => {
     const viaConfigMap = await runCli(['push', v1, ...base, '--via', 'configmap', '--wait', '--timeout', '60s']);
     assert.equal(viaConfigMap.code, 0, viaConfigMap.stderr);
     const d1 = sha256Digest(bytes1);
-    assert.deepEqual(await moduleOf(ns, 'apps'), {
-      configMap: { name: 'apps-module', key: 'module.wasm' },
-      digest: d1,
-    });
-    const cm = await client.get(await client.resource('v1', 'ConfigMap'), ns, 'apps-module');
+    const cmName1 = `apps-module-${d1.slice(7, 17)}`;
+    assert.deepEqual(await moduleOf(ns, 'apps'), { configMap: { name: cmName1, key: 'module.wasm' }, digest: d1 });
+    const configMaps = await client.resource('v1', 'ConfigMap');
+    const cm = await client.get(configMaps, ns, cmName1);
     assert.equal((cm.binaryData as Record<string, string>)['module.wasm'], bytes1.toString('base64'));
+
+    // The next ConfigMap push names a new ConfigMap, switches the spec to it in one write and deletes the old
+    // one: the host never sees new bytes under the old pinned digest, so it reports no mismatch.
+    const again = await runCli(['push', v2, ...base, '--via', 'configmap', '--wait', '--timeout', '60s']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(await moduleOf(ns, 'apps'), {
+      configMap: { name: `apps-module-${d2.slice(7, 17)}`, key: 'module.wasm' },
+      digest: d2,
+    });
+    await assert.rejects(client.get(configMaps, ns, cmName1), /WR_KUBE_NOT_FOUND|not found/i);
+    const events = await client.list(await client.resource('v1', 'Event'), { namespace: ns });
+    const mismatches = events.items.filter((e) => /DIGEST_MISMATCH/.test(String((e as { message?: string }).message)));
+    assert.deepEqual(mismatches, [], 'no digest mismatch is ever reported');
   });
 
   test('--cluster pushes a ClusterWasmReconciler; its ConfigMap goes to the cluster resource namespace', async (t) => {
@@ -143,11 +155,11 @@ describe('wasm-reconciler push', () => {
     assert.equal(pushed.stdout, `${d2}\n`);
     const cwr = await client.get(cwrs, undefined, name);
     assert.deepEqual((cwr.spec as { module: unknown }).module, {
-      configMap: { name: `${name}-module`, key: 'module.wasm' },
+      configMap: { name: `${name}-module-${d2.slice(7, 17)}`, key: 'module.wasm' },
       digest: d2,
     });
     assert.equal((cwr.status as { activeDigest?: string }).activeDigest, d2);
-    const cm = await client.get(await client.resource('v1', 'ConfigMap'), ns, `${name}-module`);
+    const cm = await client.get(await client.resource('v1', 'ConfigMap'), ns, `${name}-module-${d2.slice(7, 17)}`);
     assert.equal((cm.binaryData as Record<string, string>)['module.wasm'], readFileSync(v2).toString('base64'));
 
     // Without --cluster the namespaced kind is looked up, and the message says what to add.

@@ -97,7 +97,10 @@ async function place(client: KubeClient, bytes: Uint8Array, digest: Digest, o: P
         'push it to a registry instead: --via oci --oci <registry/repository:tag>',
       );
     }
-    const name = o.configMapName ?? `${o.name}-module`;
+    // Named after the digest unless told otherwise: the spec then switches from one ConfigMap to another in
+    // one write. Rewriting one ConfigMap in place would first show the host (which follows ConfigMap
+    // sources) new bytes under the old pinned digest, a mismatch it rightly reports.
+    const name = o.configMapName ?? `${o.name}-module-${digest.slice('sha256:'.length, 'sha256:'.length + 10)}`;
     const namespace = target(o).configMapNamespace;
     o.progress(`applying ConfigMap ${namespace}/${name} (${size})`);
     await client
@@ -229,8 +232,32 @@ export async function pushModuleFile(client: KubeClient, file: string, o: PushOp
     }
     unavailable(err, 'applying spec.module');
   });
+  await removeReplacedConfigMap(client, current, module, t.configMapNamespace, o);
   const ready = o.wait ? await waitReady(client, o, digest) : undefined;
   return { digest, module, ready };
+}
+
+/** Deletes the ConfigMap an earlier push made for this reconciler, once the spec no longer names it. */
+async function removeReplacedConfigMap(
+  client: KubeClient,
+  previous: Record<string, unknown> | undefined,
+  next: Record<string, unknown>,
+  namespace: string,
+  o: PushOptions,
+): Promise<void> {
+  const before = (previous?.configMap as { name?: string } | undefined)?.name;
+  const after = (next.configMap as { name?: string } | undefined)?.name;
+  if (before === undefined || before === after) return;
+  const res = await client.resource('v1', 'ConfigMap');
+  try {
+    const old = await client.get(res, namespace, before);
+    // Only what push itself wrote: a ConfigMap the user made stays.
+    if (old.metadata.labels?.['app.kubernetes.io/managed-by'] !== PUSH_FIELD_MANAGER) return;
+    await client.delete(res, namespace, before);
+    o.progress(`deleted ConfigMap ${namespace}/${before}, which the previous push made`);
+  } catch (err) {
+    if (!notFound(err)) o.progress(`could not delete ConfigMap ${namespace}/${before}: ${(err as Error).message}`);
+  }
 }
 
 function duration(value: string): number {
@@ -259,7 +286,10 @@ export function registerPush(program: Command): void {
         .default('inline'),
     )
     .option('--oci <reference>', 'registry/repository[:tag] to push to (with --via oci); the spec pins the digest')
-    .option('--configmap-name <name>', 'ConfigMap to write (with --via configmap; default <name>-module)')
+    .option(
+      '--configmap-name <name>',
+      'ConfigMap to write (with --via configmap; default <name>-module-<digest prefix>, so the spec switches atomically)',
+    )
     .option('--registry-ca <file>', 'PEM CA bundle trusted for the registry')
     .option('--plain-http', 'speak plain http to the registry (development only)', false)
     .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)')
