@@ -41,11 +41,13 @@ const PER_TEST_TIMEOUT_MS = 5 * 60_000;
 const LEFTOVER_GRACE_MS = 5000;
 
 /**
- * The integration tests every other leg of the matrix runs: the watch/reflector, the controller and the
- * WasmReconciler lifecycle, the parts that lean on the API server's and the datastore's watch semantics.
+ * The integration tests every other leg of the matrix runs: the watch/reflector, the watch-list initial
+ * sync (2 s, and the one place sendInitialEvents is asserted), the controller and the WasmReconciler
+ * lifecycle, the parts that lean on the API server's and the datastore's watch semantics.
  */
 const REDUCED_SET = [
   'test/integration/watch-reflector.test.ts',
+  'test/integration/watch-list.test.ts',
   'test/integration/controller.test.ts',
   'test/integration/wasmreconciler-lifecycle.test.ts',
 ];
