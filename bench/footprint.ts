@@ -2,7 +2,8 @@
 //
 // The host is the real CLI (`host/src/cli/main.ts run`) in a process of its own, against a local control
 // plane, with NODE_COMPILE_CACHE pointing at a compile cache filled by an earlier start, as the image
-// ships it (deploy/Dockerfile); one row shows an idle host without that variable (a clone's
+// ships it (deploy/Dockerfile), and with the NODE_OPTIONS the Deployment sets (deploy/host/deployment.yaml,
+// V8 heap settings); one row shows an idle host without that variable (a clone's
 // `node host/src/cli/main.ts run`). Each module is the configmap-app example reconciling one App in a
 // namespace of its own (its own reflectors for App, ConfigMap and Deployment). Idle figures are the
 // median of 5 samples taken 2 s apart, 20 s after the last module converged; no GC is forced.
@@ -20,6 +21,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { load } from 'js-yaml';
 import { buildV1 } from '../examples/configmap-app/test/modules.ts';
 import type { KubeObject } from '../host/src/abi/types.ts';
 import { type ApiResource, KubeClient } from '../host/src/kube/index.ts';
@@ -45,6 +47,16 @@ const SOAK_APPS = 100;
 const RECOVERY_MS = 5 * 60_000;
 const RECOVERY_SAMPLE_MS = 15_000;
 const WAIT_MS = 120_000;
+
+/** The NODE_OPTIONS of the host container in deploy/host/deployment.yaml. */
+function deploymentNodeOptions(): string {
+  const deployment = load(readFileSync(path.join(ROOT, 'deploy/host/deployment.yaml'), 'utf8')) as {
+    spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
+  };
+  const value = deployment.spec.template.spec.containers[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
+  if (value === undefined) throw new Error('deploy/host/deployment.yaml sets no NODE_OPTIONS');
+  return value;
+}
 
 interface Memory {
   readonly rss: number;
@@ -403,8 +415,9 @@ export async function run(): Promise<BenchResult[]> {
   const controlPlane: ControlPlane = await startControlPlane({ report: (line) => process.stderr.write(`${line}\n`) });
   const client = await KubeClient.fromKubeConfig(controlPlane.kubeConfig);
   const compileCache = mkdtempSync(path.join(tmpdir(), 'wr-bench-footprint-compile-cache-'));
-  // As the image: NODE_COMPILE_CACHE set, the cache filled before (by the first start below).
-  const imageEnv = { ...process.env, NODE_COMPILE_CACHE: compileCache };
+  // As the pod: NODE_COMPILE_CACHE set, the cache filled before (by the first start below), and the
+  // Deployment's NODE_OPTIONS.
+  const imageEnv = { ...process.env, NODE_COMPILE_CACHE: compileCache, NODE_OPTIONS: deploymentNodeOptions() };
   const { NODE_COMPILE_CACHE: _, ...cloneEnv } = process.env;
   try {
     await installCrd(client, path.join(ROOT, 'deploy/crd/wasmreconciler.yaml'));

@@ -1,6 +1,5 @@
 // The host's Prometheus metrics: one prom-client registry holding every instrument named in names.ts.
 
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import {
   cacheObjectsHook,
   type MetricSources,
@@ -11,6 +10,7 @@ import {
   workersReplacedHook,
 } from './collect.ts';
 import { LABEL, METRIC } from './names.ts';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from './prom.ts';
 
 const c = LABEL.controller;
 
@@ -19,7 +19,7 @@ const SECONDS_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics !== false) collectDefaultMetrics(registry);
   const registers = [registry];
   const sources: SourceSlot = { current: undefined };
   return {

@@ -8,7 +8,8 @@
 // running with WR_GUEST_WORKER_EXITED. Either way the instances it hosted are gone, the pool starts a new
 // worker on demand, and the host goes on.
 //
-// Workers start lazily (an idle host with one module has one). An instance lives on one worker, but it is
+// Workers start lazily and end after `idleMs` without an operation; the instances they hosted are re-created
+// on the next call (a host idle for a while has none). An instance lives on one worker, but it is
 // only a cache of its module and config (guests are functions of their input, docs/runtime.md): when its
 // worker is busy with a neighbour's call while another worker idles, it is re-created on the idle one
 // rather than queued, so a slow or hostile neighbour delays others by at most the cost of one init.
@@ -47,6 +48,11 @@ export interface GuestWorkerPoolOptions {
   readonly heapMb?: number;
   /** How long the main thread polls for a reply before it yields (microseconds). Default 100. */
   readonly spinMicros?: number;
+  /**
+   * How long a worker stays up with nothing to run (ms); default 10 s, as the compile thread. Its instances
+   * go with it and are created again (start function and wr_init) by the next call that needs one.
+   */
+  readonly idleMs?: number;
 }
 
 export interface PoolStats {
@@ -56,6 +62,8 @@ export interface PoolStats {
   readonly replaced: number;
   /** Instances re-created on an idle worker rather than queued behind a busy one. */
   readonly moved: number;
+  /** Workers ended after `idleMs` without an operation. */
+  readonly released: number;
 }
 
 /** What an instance needs beyond its compiled module: everything the main thread keeps for it. */
@@ -95,6 +103,7 @@ class GuestWorker {
   readonly #pool: GuestWorkerPool;
   #current: Operation | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
   /** Settles once the thread has loaded its code: its boot time is not the first guest call's. */
   readonly #ready: Promise<unknown>;
   #booted = false;
@@ -155,7 +164,15 @@ class GuestWorker {
 
   async #next(): Promise<void> {
     const op = this.#queue.shift();
-    if (op === undefined || this.dead) return;
+    if (this.dead) return;
+    if (op === undefined) {
+      // Re-armed each time the queue drains; one that fires while an operation runs does nothing.
+      if (this.#idleTimer === undefined) {
+        this.#idleTimer = setTimeout(() => this.#release(), this.#pool.idleMs);
+        this.#idleTimer.unref();
+      } else this.#idleTimer.refresh();
+      return;
+    }
     this.#current = op;
     if (!this.#booted) {
       // Referenced while it boots, so a process waiting on nothing but this call stays up for it; once
@@ -249,6 +266,7 @@ class GuestWorker {
     if (this.dead) return;
     this.dead = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#idleTimer);
     void this.#worker.terminate();
     const current = this.#current;
     this.#current = undefined;
@@ -267,9 +285,23 @@ class GuestWorker {
     this.#pool.retire(this);
   }
 
+  /**
+   * Ends this worker after `idleMs` with nothing to run: its thread's memory goes back, and its instances,
+   * caches of their module and config, are lost, so the next call creates its instance on a running worker.
+   */
+  #release(): void {
+    if (this.dead || this.load > 0) return;
+    this.dead = true;
+    void this.#worker.terminate();
+    for (const instance of this.instances) instance.lost();
+    this.instances.clear();
+    this.#pool.released(this);
+  }
+
   /** Stops the thread for good (pool shutdown). */
   stop(): Promise<number> {
     this.dead = true;
+    clearTimeout(this.#idleTimer);
     this.#pool.retire(this);
     return this.#worker.terminate();
   }
@@ -442,11 +474,13 @@ export class GuestWorkerPool {
   readonly size: number;
   readonly heapMb: number;
   readonly spinMicros: number;
+  readonly idleMs: number;
   readonly #workers = new Set<GuestWorker>();
   readonly #moduleIds = new WeakMap<WebAssembly.Module, number>();
   #nextModuleId = 1;
   #nextInstanceId = 1;
   #replaced = 0;
+  #released = 0;
   #closed = false;
   /** Instances re-created on an idle worker instead of waiting behind a neighbour. */
   moved = 0;
@@ -455,6 +489,7 @@ export class GuestWorkerPool {
     this.size = options.size ?? Math.min(2, availableParallelism());
     this.heapMb = options.heapMb ?? 64;
     this.spinMicros = options.spinMicros ?? 100;
+    this.idleMs = options.idleMs ?? 10_000;
     if (!Number.isSafeInteger(this.size) || this.size < 1) {
       throw new WrError('WR_CONFIG_INVALID', `guest worker pool size must be a positive integer, got ${this.size}`);
     }
@@ -463,7 +498,13 @@ export class GuestWorkerPool {
   stats(): PoolStats {
     let instances = 0;
     for (const w of this.#workers) instances += w.instances.size;
-    return { workers: this.#workers.size, instances, replaced: this.#replaced, moved: this.moved };
+    return {
+      workers: this.#workers.size,
+      instances,
+      replaced: this.#replaced,
+      moved: this.moved,
+      released: this.#released,
+    };
   }
 
   /** Creates an instance on the least loaded worker and runs its start function and wr_init there. */
@@ -509,6 +550,11 @@ export class GuestWorkerPool {
   /** Called by a worker that died or was stopped. */
   retire(worker: GuestWorker): void {
     if (this.#workers.delete(worker) && !this.#closed) this.#replaced++;
+  }
+
+  /** Called by a worker that ended itself after `idleMs` without work: not a replacement. */
+  released(worker: GuestWorker): void {
+    if (this.#workers.delete(worker)) this.#released++;
   }
 
   async close(): Promise<void> {
