@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { buildV1 } from '../../examples/configmap-app/test/modules.ts';
@@ -33,25 +33,16 @@ const QUIET_MS = 15_000;
 /** apiserver_request_total verbs that change stored state: APPLY is server-side apply, which the host uses. */
 const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'APPLY', 'DELETE', 'DELETECOLLECTION']);
 
-let controlPlane: ControlPlane;
-let client: KubeClient;
-let cacheDir: string;
-
-before(async () => {
-  controlPlane = await startControlPlane({ flavour: { datastore: 'kine' }, report: () => {} });
-  client = await KubeClient.fromKubeConfig(controlPlane.kubeConfig);
-  cacheDir = mkdtempSync(path.join(tmpdir(), 'wr-edge-budget-'));
-});
-
-after(async () => {
-  client?.close();
-  await controlPlane?.stop();
-  if (cacheDir !== undefined) rmSync(cacheDir, { recursive: true, force: true });
-});
-
 test('a converged steady state on kine writes nothing for 3 minutes, Lease renewals aside', {
   timeout: WINDOW_MS + 4 * 60_000,
 }, async (t) => {
+  // Everything inside the test, cleaned up by t.after: a filtered-out test starts nothing.
+  const controlPlane = await startControlPlane({ flavour: { datastore: 'kine' }, report: () => {} });
+  t.after(() => controlPlane.stop());
+  const client = await KubeClient.fromKubeConfig(controlPlane.kubeConfig);
+  t.after(() => client.close());
+  const cacheDir = mkdtempSync(path.join(tmpdir(), 'wr-edge-budget-'));
+  t.after(() => rmSync(cacheDir, { recursive: true, force: true }));
   assert.equal(controlPlane.versions.datastore, 'kine');
   await installCrd(client, path.join(ROOT, 'deploy/crd/wasmreconciler.yaml'));
   await installCrd(client, path.join(ROOT, 'examples/configmap-app/crd.yaml'));
