@@ -47,6 +47,8 @@ export interface EngineOptions {
 
 export interface WatchCounts {
   readonly lists: number;
+  /** Watch-lists that broke before their initial events ended, each followed by a list (both count in lists). */
+  readonly watchListFallbacks: number;
   readonly relists: number;
   readonly gone: number;
   readonly stalls: number;
@@ -117,6 +119,7 @@ export async function startEngine(options: EngineOptions): Promise<Engine> {
           s.key,
           {
             lists: s.watch.lists,
+            watchListFallbacks: s.watch.watchListFallbacks,
             relists: s.watch.relists,
             gone: s.watch.gone,
             stalls: s.watch.stalls,
