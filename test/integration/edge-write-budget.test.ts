@@ -108,6 +108,8 @@ test('a converged steady state on kine writes nothing for 3 minutes, Lease renew
   await waitForQuiet(controlPlane);
 
   const hostWritesBefore = await hostWrites(host);
+  // The converge just wrote (at most QUIET_MS and the Ready waits ago): the one-minute gauge shows it.
+  assert.ok((await counterTotal(host, 'wasm_reconciler_api_writes_last_minute')) > 0, 'writes of the last minute');
   const before = await writeCounts(controlPlane.kubeConfig, controlPlane.server);
   const reconcilesBefore = await reconciles(host);
   await sleep(WINDOW_MS);
@@ -120,6 +122,7 @@ test('a converged steady state on kine writes nothing for 3 minutes, Lease renew
   t.diagnostic(`Lease writes in the window (allowed): ${leases.map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`);
   assert.deepEqual(Object.fromEntries(others), {}, 'writes other than Lease renewals while converged');
   assert.equal(await hostWrites(host), hostWritesBefore, "the host's own write counter moved");
+  assert.equal(await counterTotal(host, 'wasm_reconciler_api_writes_last_minute'), 0, 'the edge write budget gauge');
   assert.ok(
     leases.some(([key]) => key.startsWith('PUT coordination.k8s.io/leases')),
     'the leader renewed its Lease (the window saw a running host)',

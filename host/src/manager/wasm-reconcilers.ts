@@ -647,6 +647,7 @@ export class WasmReconcilerManager {
           if (done.pruned > 0) m.writesTotal.labels(entry.key, 'delete', 'ok').inc(done.pruned);
           if (done.statusWritten) m.writesTotal.labels(entry.key, 'status', 'ok').inc();
           if (done.events > 0) m.writesTotal.labels(entry.key, 'event', 'ok').inc(done.events);
+          m.writeWindow.add(entry.key, done.applied + done.pruned + (done.statusWritten ? 1 : 0) + done.events);
         }
         // Counts and the last error reach status at most every STATUS_FLUSH_MS: the queue coalesces delays.
         this.#queue.requeueAfter(entry.key, STATUS_FLUSH_MS, { reason: 'requeue' });
@@ -669,6 +670,7 @@ export class WasmReconcilerManager {
     }
     await entry.controller?.stop(drainMs);
     const digest = entry.slot.activeDigest;
+    this.#o.metrics?.writeWindow.forget(entry.key);
     entry.slot.close();
     await this.#o.store.deletePins(entry.key);
     if (digest !== undefined) {

@@ -25,6 +25,7 @@ export const METRIC = {
   watchEventsTotal: 'wasm_reconciler_watch_events_total',
   cacheObjects: 'wasm_reconciler_cache_objects',
   writesTotal: 'wasm_reconciler_api_writes_total',
+  writesLastMinute: 'wasm_reconciler_api_writes_last_minute',
 } as const;
 
 export const LABEL = {

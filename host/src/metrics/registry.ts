@@ -11,6 +11,7 @@ import {
 } from './collect.ts';
 import { LABEL, METRIC } from './names.ts';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from './prom.ts';
+import { WriteWindow } from './write-window.ts';
 
 const c = LABEL.controller;
 
@@ -22,8 +23,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   if (options.defaultMetrics !== false) collectDefaultMetrics(registry);
   const registers = [registry];
   const sources: SourceSlot = { current: undefined };
+  const writeWindow = new WriteWindow();
   return {
     registry,
+    /** Every write the executor made, by controller, over the last minute (the gauge below reads it). */
+    writeWindow,
     /** Connects the scrape-time metrics (watches, cache, queues) to the stages that count them. */
     collectFrom(current: MetricSources) {
       sources.current = current;
@@ -162,6 +166,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'API writes performed by the executor, by verb and result.',
       labelNames: [c, LABEL.verb, LABEL.result],
       registers,
+    }),
+    writesLastMinute: new Gauge({
+      name: METRIC.writesLastMinute,
+      help: 'API writes performed by the executor in the last 60 s (applies, prunes, status, events): the edge write budget.',
+      labelNames: [c],
+      registers,
+      collect() {
+        this.reset();
+        for (const controller of writeWindow.controllers()) {
+          this.labels(controller).set(writeWindow.lastMinute(controller));
+        }
+      },
     }),
   };
 }
