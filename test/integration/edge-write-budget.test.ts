@@ -9,7 +9,6 @@
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -20,6 +19,7 @@ import type { KubeObject } from '../../host/src/abi/types.ts';
 import { KubeClient } from '../../host/src/kube/index.ts';
 import { type Host, startHost } from '../../host/src/manager/index.ts';
 import { type ControlPlane, startControlPlane } from '../controlplane/index.ts';
+import { requestsBetween, scrapeRequestCounts } from '../support/apiserver-requests.ts';
 import { waitFor } from '../support/cluster.ts';
 import { installCrd } from '../support/crds.ts';
 
@@ -115,7 +115,7 @@ test('a converged steady state on kine writes nothing for 3 minutes, Lease renew
   await sleep(WINDOW_MS);
   const afterCounts = await writeCounts(controlPlane.kubeConfig, controlPlane.server);
 
-  const delta = diff(before, afterCounts);
+  const delta = requestsBetween(before, afterCounts);
   const leases = [...delta].filter(([key]) => isLease(key));
   const others = [...delta].filter(([key]) => !isLease(key));
   t.diagnostic(`reconciles in the window: ${(await reconciles(host)) - reconcilesBefore}`);
@@ -145,7 +145,7 @@ async function waitForQuiet(cp: ControlPlane): Promise<void> {
     async () => {
       await sleep(QUIET_MS);
       const now = await writeCounts(cp.kubeConfig, cp.server);
-      const moved = [...diff(last, now).keys()].some((key) => !isLease(key));
+      const moved = [...requestsBetween(last, now).keys()].some((key) => !isLease(key));
       last = now;
       return !moved;
     },
@@ -153,54 +153,10 @@ async function waitForQuiet(cp: ControlPlane): Promise<void> {
   );
 }
 
-function diff(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>): Map<string, number> {
-  const delta = new Map<string, number>();
-  for (const [key, count] of after) {
-    const moved = count - (before.get(key) ?? 0);
-    if (moved > 0) delta.set(key, moved);
-  }
-  return delta;
-}
-
-const SAMPLE = /^apiserver_request_total\{([^}]*)\} (\S+)$/;
-const LABEL = /(\w+)="((?:[^"\\]|\\.)*)"/g;
-
-/** Write requests the API server counted, keyed "VERB group/resource[/subresource] code". */
+/** Write requests the API server counted, keyed "VERB group/resource[/subresource][ code]". */
 async function writeCounts(kubeConfig: KubeConfig, server: string): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  for (const line of (await getText(kubeConfig, new URL('/metrics', server))).split('\n')) {
-    const match = SAMPLE.exec(line);
-    if (match === null) continue;
-    const labels = new Map([...(match[1] ?? '').matchAll(LABEL)].map(([, k, v]) => [k ?? '', v ?? '']));
-    const verb = labels.get('verb') ?? '';
-    if (!WRITE_VERBS.has(verb)) continue;
-    const subresource = labels.get('subresource') ?? '';
-    const key =
-      `${verb} ${labels.get('group') ?? ''}/${labels.get('resource') ?? ''}` +
-      `${subresource === '' ? '' : `/${subresource}`} ${labels.get('code') ?? ''}`;
-    counts.set(key, (counts.get(key) ?? 0) + Number(match[2]));
-  }
-  return counts;
-}
-
-async function getText(kubeConfig: KubeConfig, url: URL): Promise<string> {
-  const options = { hostname: url.hostname, port: url.port, path: url.pathname };
-  await kubeConfig.applyToHTTPSOptions(options);
-  return new Promise((resolve, reject) => {
-    const req = request(options, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () =>
-        res.statusCode === 200 ? resolve(body) : reject(new Error(`GET ${url.pathname}: HTTP ${res.statusCode}`)),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
+  const all = await scrapeRequestCounts(kubeConfig, server);
+  return new Map([...all].filter(([key]) => WRITE_VERBS.has(key.split(' ')[0] ?? '')));
 }
 
 /** Sum of a counter over all its label sets, from the host's own registry. */
