@@ -1,4 +1,4 @@
-// deploy/ on a real apiserver: `kubectl apply -k deploy/kustomize` renders and applies, and a host running
+// deploy/ on a real apiserver: `kubectl apply -k deploy/overlays/default` renders and applies, and a host running
 // as deploy/'s ServiceAccount (not admin) serves the configmap-app example through RBAC aggregation alone.
 
 import assert from 'node:assert/strict';
@@ -83,8 +83,8 @@ after(async () => {
 });
 
 describe('deploy/', () => {
-  test('kustomize renders deploy/kustomize and every object applies server-side', async () => {
-    const objects = await kustomizeBuild(path.join(ROOT, 'deploy/kustomize'));
+  test('kustomize renders deploy/overlays/default and every object applies server-side', async () => {
+    const objects = await kustomizeBuild(path.join(ROOT, 'deploy/overlays/default'));
     const kinds = objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
     assert.deepEqual(kinds, [
       'ClusterRole/wasm-reconciler-admin',
@@ -111,7 +111,7 @@ describe('deploy/', () => {
 
   test('a host running as the deploy/ ServiceAccount reconciles through aggregated RBAC, and nothing more', async (t) => {
     // Self-contained: the same install as above (idempotent), plus the example's CRD and its aggregated role.
-    await applyAll(await kustomizeBuild(path.join(ROOT, 'deploy/kustomize')));
+    await applyAll(await kustomizeBuild(path.join(ROOT, 'deploy/overlays/default')));
     await installCrd(admin, path.join(ROOT, 'examples/configmap-app/crd.yaml'));
     await applyAll(yamlObjects('examples/configmap-app/rbac.yaml'));
 
