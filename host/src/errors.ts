@@ -139,6 +139,10 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'The host lost its Lease or is stopping: writes are fenced and none leaves the process.',
   },
+  WR_SHARD_MOVED: {
+    retryable: false,
+    summary: "The primary left this host's share while it was being reconciled: the rest of its writes are fenced.",
+  },
   WR_SELECTOR_INVALID: { retryable: false, summary: 'A label selector does not follow the Kubernetes grammar.' },
   WR_WATCH_STALLED: {
     retryable: true,

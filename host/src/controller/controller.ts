@@ -6,15 +6,17 @@
 // old scope alone used: queued keys survive, shared watches stay open, no event falls between the two.
 
 import type { ObjectView, ReconcileRequest, TriggerReason } from '../abi/types.ts';
-import type { CachedObject, Indexer, ReflectorRegistry } from '../cache/index.ts';
+import { type CachedObject, type Indexer, parseLabelSelector, type ReflectorRegistry } from '../cache/index.ts';
 import { WrError } from '../errors.ts';
 import { Executor, type ExecutorClient, groupOf, type KindRef } from '../executor/index.ts';
 import { kindKey } from '../kube/gvk.ts';
 import type { Logger } from '../kube/index.ts';
 import { EventMapper, type MappingEvent, objectKey, PeriodicResync, splitKey } from '../mapping/index.ts';
+import type { ShardingRule } from '../modules/index.ts';
 import { type QueueObserver, type TriggerSource, type WorkItem, WorkQueue } from '../queue/index.ts';
 import type { Reconciler } from '../reconcile/types.ts';
 import { ReconcileWorker, type WorkResult } from '../reconcile/worker.ts';
+import { KeyFence, type Ownership, type ShardPolicy } from '../sharding/index.ts';
 import { type ReadGrant, ScopedReadPort } from './read-port.ts';
 import { acquireScope, type KindCaches, type WatchScope } from './scope.ts';
 
@@ -24,6 +26,8 @@ export interface ControllerConfig {
   readonly maxConcurrentReconciles: number;
   /** 0 disables periodic resync. */
   readonly resyncPeriodMs: number;
+  /** The reconciler's spec.sharding, handed to the host's ShardPolicy (ignored without one). */
+  readonly sharding?: ShardingRule;
 }
 
 export interface ControllerOptions {
@@ -42,6 +46,8 @@ export interface ControllerOptions {
   readonly onResult?: (item: WorkItem, result: WorkResult, durationMs: number) => void;
   /** Read on every reconcile, so the guest sees the current WasmReconciler generation. */
   readonly generation?: () => number | undefined;
+  /** How this host shares primaries with other hosts (host/src/sharding); absent: it reconciles every one. */
+  readonly sharding?: ShardPolicy;
 }
 
 /** Everything derived from one ControllerConfig; replaced whole on reconfigure. */
@@ -53,6 +59,8 @@ interface Wiring {
   readonly worker: ReconcileWorker;
   readonly unsubscribe: readonly (() => void)[];
   readonly resync: PeriodicResync | undefined;
+  /** This config's share of the primaries; undefined without a ShardPolicy (every primary is ours). */
+  readonly ownership: Ownership | undefined;
 }
 
 export class ReconcilerController {
@@ -66,6 +74,8 @@ export class ReconcilerController {
   #stopped = false;
   /** Serialises start/reconfigure/stop so two spec changes never interleave their cache switches. */
   #transition: Promise<unknown> = Promise.resolve();
+  /** Ends the writes of a reconcile whose key left this host's share (sharding only). */
+  readonly #fence = new KeyFence();
 
   constructor(options: ControllerOptions) {
     this.name = options.name;
@@ -132,6 +142,8 @@ export class ReconcilerController {
       queue: this.#queue?.stats(),
       primaries: this.#wiring?.primary.handles.reduce((n, h) => n + h.reader.size, 0) ?? 0,
       readsDenied: this.readPort.denied,
+      /** Primaries no host reconciles, when this host counts them (sharding). */
+      unassigned: this.#wiring?.ownership?.unassigned(),
     };
   }
 
@@ -146,12 +158,23 @@ export class ReconcilerController {
     if (!Number.isInteger(config.maxConcurrentReconciles) || config.maxConcurrentReconciles < 1) {
       throw new WrError('WR_SPEC_INVALID', 'maxConcurrentReconciles must be a positive integer');
     }
-    const caches = await acquireScope(this.#options.registry, config.scope);
+    const ownership = await this.#options.sharding?.ownership(
+      { name: this.name, primary: config.scope.primary },
+      config.sharding,
+    );
+    let caches: Awaited<ReturnType<typeof acquireScope>>;
+    try {
+      caches = await acquireScope(this.#options.registry, shardedScope(config.scope, ownership));
+    } catch (err) {
+      ownership?.close();
+      throw err;
+    }
     let wiring: Wiring;
     try {
-      wiring = this.#wire(config, caches);
+      wiring = this.#wire(config, caches, ownership);
     } catch (err) {
       for (const c of [caches.primary, ...caches.owned, ...caches.related]) c.release();
+      ownership?.close();
       throw err;
     }
     const previous = this.#wiring;
@@ -182,16 +205,31 @@ export class ReconcilerController {
     });
   }
 
-  #wire(config: ControllerConfig, caches: Awaited<ReturnType<typeof acquireScope>>): Wiring {
+  #wire(
+    config: ControllerConfig,
+    caches: Awaited<ReturnType<typeof acquireScope>>,
+    ownership: Ownership | undefined,
+  ): Wiring {
     const { primary, owned, related } = caches;
     const primaryKind: KindRef = primary.kind;
-    const { worker } = scopeWorker(this.#options, caches);
+    const { worker } = scopeWorker(
+      ownership === undefined ? this.#options : { ...this.#options, client: this.#fence.client(this.#options.client) },
+      caches,
+    );
+    const owns = (key: string) => {
+      if (ownership === undefined) return true;
+      const [ns, name] = splitKey(key);
+      const obj = primary.get(ns, name);
+      // A key whose primary is not cached (gone, or outside the share's watch) is let through: the worker
+      // skips it without a write.
+      return obj === undefined || ownership.owns(obj);
+    };
 
     const sink = {
       add: (
         key: string,
         opts: { readonly reason: TriggerReason; readonly lane: 'user' | 'low'; readonly source?: TriggerSource },
-      ) => !this.#suspended && this.#queue !== undefined && this.#queue.add(key, opts),
+      ) => !this.#suspended && this.#queue !== undefined && owns(key) && this.#queue.add(key, opts),
     };
     const primaryKeysIn = (namespace: string | undefined) =>
       primary.list(primaryKind.namespaced ? namespace : undefined).map((o) => objectKey(o.namespace, o.name));
@@ -226,6 +264,29 @@ export class ReconcilerController {
       // through their primary.
       for (const h of c.handles) unsubscribe.push(h.subscribe((e) => handle(toEvent(e)), { replay: false }));
     };
+    if (ownership !== undefined) {
+      // Leaving the share: the primary left the selector watch (a deletion to this cache) or `owns` turned false.
+      for (const h of primary.handles) {
+        unsubscribe.push(
+          h.subscribe(
+            (e) => {
+              if (e.type === 'deleted' || !ownership.owns(e.object)) {
+                this.#leave(ownership, objectKey(e.object.namespace, e.object.name));
+              }
+            },
+            { replay: false },
+          ),
+        );
+      }
+      unsubscribe.push(
+        ownership.onChange(() => {
+          for (const obj of primary.list(undefined)) {
+            if (!ownership.owns(obj)) this.#leave(ownership, objectKey(obj.namespace, obj.name));
+          }
+          this.#enqueueAll('resync');
+        }),
+      );
+    }
     subscribe(primary, (e) => mapper.primary(e));
     for (const c of owned) subscribe(c, (e) => mapper.child(e));
     for (const c of related) subscribe(c, mapper.related(kindKey(c.kind.apiVersion, c.kind.kind)));
@@ -235,13 +296,20 @@ export class ReconcilerController {
         ? new PeriodicResync({ periodMs: config.resyncPeriodMs, listKeys: () => primaryKeysIn(undefined), sink })
         : undefined;
     resync?.start();
-    return { config, primary, owned, related, worker, unsubscribe, resync };
+    return { config, primary, owned, related, worker, unsubscribe, resync, ownership };
+  }
+
+  /** A key left this host's share: fence its reconcile in flight, if any, and tell the policy. */
+  #leave(ownership: Ownership, key: string): void {
+    this.#fence.trip(key);
+    ownership.left(key);
   }
 
   #unwire(wiring: Wiring): void {
     wiring.resync?.stop();
     for (const off of wiring.unsubscribe) off();
     for (const c of [wiring.primary, ...wiring.owned, ...wiring.related]) c.release();
+    wiring.ownership?.close();
   }
 
   #enqueueAll(reason: 'created' | 'resync'): void {
@@ -249,6 +317,7 @@ export class ReconcilerController {
     const queue = this.#queue;
     if (wiring === undefined || queue === undefined) return;
     for (const obj of wiring.primary.list(undefined)) {
+      if (wiring.ownership !== undefined && !wiring.ownership.owns(obj)) continue;
       queue.add(objectKey(obj.namespace, obj.name), { reason, lane: 'low' });
     }
   }
@@ -256,9 +325,21 @@ export class ReconcilerController {
   async #handle(item: WorkItem): Promise<{ requeueAfterMs?: number } | undefined> {
     const wiring = this.#wiring;
     if (wiring === undefined || this.#suspended) return undefined;
+    const ownership = wiring.ownership;
+    if (ownership !== undefined) {
+      const [ns, name] = splitKey(item.key);
+      const obj = wiring.primary.get(ns, name);
+      if (obj !== undefined && !ownership.owns(obj)) return undefined;
+      // Moved here: held until its previous owner has stopped it (the policy's handover).
+      const waitMs = obj === undefined ? 0 : ownership.admit(item.key);
+      if (waitMs > 0) return { requeueAfterMs: waitMs };
+    }
     const started = performance.now();
     // The child or related object behind the run reaches the guest as trigger.kind/name/namespace (ABI v1).
-    const result = await wiring.worker.process(item.key, triggerOf(item));
+    const trigger = triggerOf(item);
+    const result = await (ownership === undefined
+      ? wiring.worker.process(item.key, trigger)
+      : this.#fence.run(item.key, () => wiring.worker.process(item.key, trigger)));
     this.#options.onResult?.(item, result, performance.now() - started);
     if (result.error !== undefined) throw result.error;
     return result.requeueAfterMs === undefined ? undefined : { requeueAfterMs: result.requeueAfterMs };
@@ -337,6 +418,14 @@ export function scopeWorker(
     },
   });
   return { executor, worker };
+}
+
+/** `scope` with the share's label selector ANDed into the primary watch, so the API server sends only the share. */
+function shardedScope(scope: WatchScope, ownership: Ownership | undefined): WatchScope {
+  if (ownership?.selector === undefined) return scope;
+  const base = scope.primary.labelSelector?.toString() ?? '';
+  const labelSelector = parseLabelSelector(base === '' ? ownership.selector : `${base},${ownership.selector}`);
+  return { ...scope, primary: { ...scope.primary, labelSelector } };
 }
 
 /** The reconcile input's trigger for a work item: its reason, plus the object behind it when it is not the primary. */

@@ -25,6 +25,7 @@ import {
   type ModuleLoader,
   ModuleSlot,
 } from '../runtime/index.ts';
+import type { ShardPolicy } from '../sharding/index.ts';
 import { type Condition, reconcilerConditions } from './conditions.ts';
 import { followConfigMap, type SourceFollower } from './source-follower.ts';
 
@@ -53,6 +54,11 @@ export interface WasmReconcilerManagerOptions {
   readonly selector?: LabelSelector;
   /** Identifies this host in Events (pod name). */
   readonly instance?: string;
+  /**
+   * How this host shares primaries with other hosts (host/src/sharding). Every host serves every
+   * WasmReconciler, each for its share of the primaries; only the one the policy names writes status.
+   */
+  readonly sharding?: ShardPolicy;
 }
 
 /** The status field manager: one per host, so status fields are owned by whichever host instance writes. */
@@ -160,6 +166,17 @@ export class WasmReconcilerManager {
     this.#namespaced = namespaced;
     await namespaced.synced;
     this.#subscribe(namespaced);
+    const sharding = this.#o.sharding;
+    if (sharding !== undefined) {
+      // A new status writer writes every WasmReconciler's status once; the old one has already stopped.
+      this.#unsubscribe.push(
+        sharding.onStatusWriterChange(() => {
+          if (this.#stopped || !sharding.writesStatus()) return;
+          for (const o of this.#all())
+            this.#queue.add(objectKey(o.namespace, o.name), { reason: 'resync', lane: 'low' });
+        }),
+      );
+    }
     // A host confined to one namespace has no business with cluster-scoped reconcilers (nor, usually, the RBAC).
     if (this.#o.namespace === undefined) await this.#watchClusterKind();
     // Every sync, the initial ones included, goes through the queue: one sync per key at a time, so an
@@ -626,6 +643,7 @@ export class WasmReconcilerManager {
       readPort: entry.readPort,
       logger: this.#o.logger,
       generation: () => entry.generation,
+      ...(this.#o.sharding === undefined ? {} : { sharding: this.#o.sharding }),
       ...(this.#o.metrics === undefined ? {} : { queueObserver: queueMetrics(this.#o.metrics, entry.key) }),
       onResult: (_item, result, durationMs) => {
         entry.reconciles++;
@@ -709,6 +727,8 @@ export class WasmReconcilerManager {
     spec: ReconcilerSpec | undefined,
     failure: { reason: string; error: WrError; controller?: boolean } | undefined,
   ): Promise<void> {
+    // Sharded hosts all serve the reconciler; one of them writes its status (the policy says which).
+    if (this.#o.sharding !== undefined && !this.#o.sharding.writesStatus()) return;
     const previous = (object.status ?? {}) as { conditions?: Condition[] };
     const generation = object.metadata.generation;
     const conditions = reconcilerConditions(previous.conditions ?? [], {
@@ -740,6 +760,10 @@ export class WasmReconcilerManager {
       status.errorCount = entry.errors;
       if (entry.lastError !== undefined) status.lastError = entry.lastError;
       status.swapHistory = entry.swaps;
+      const unassigned = entry.controller?.stats().unassigned;
+      if (this.#o.sharding !== undefined && unassigned !== undefined) {
+        status.sharding = { mode: this.#o.sharding.mode, unassigned };
+      }
     }
     if (failure !== undefined) {
       status.lastError = {
@@ -891,6 +915,7 @@ export function controllerConfig(spec: ReconcilerSpec): ControllerConfig {
     readGrants,
     maxConcurrentReconciles: spec.maxConcurrentReconciles,
     resyncPeriodMs: spec.resyncPeriodSeconds * 1000,
+    ...(spec.sharding === undefined ? {} : { sharding: spec.sharding }),
   };
 }
 

@@ -184,6 +184,18 @@ export const LIMIT_BOUNDS: { readonly [K in SpecLimitKey]?: { readonly min?: num
   resultBytes: { min: 1024, max: 64 * 1024 * 1024 },
 };
 
+/**
+ * How node-sharded hosts (`--sharding node`) split the primaries: by a label whose value is the node name (the
+ * API server filters it, so each host caches only its share), or by a field path of the primary whose value
+ * is the node name (filtered by each host, which therefore caches every primary).
+ */
+export type NodeShardingRule = { readonly label: string } | { readonly fieldPath: string };
+
+/** spec.sharding: the rules each sharding mode needs from a reconciler (absent: the mode's default). */
+export interface ShardingRule {
+  readonly node?: NodeShardingRule;
+}
+
 export interface ReconcilerSpec {
   readonly scope: ReconcilerScope;
   readonly name: string;
@@ -203,6 +215,7 @@ export interface ReconcilerSpec {
   readonly maxConcurrentReconciles: number;
   /** 0 disables periodic resync. */
   readonly resyncPeriodSeconds: number;
+  readonly sharding: ShardingRule | undefined;
 }
 
 export interface ParseSpecOptions {
@@ -325,6 +338,7 @@ function parseObject(object: unknown, issues: Issues, options: ParseSpecOptions)
   ) {
     issues.add('spec.resyncPeriodSeconds', `must be 0 (off) or at least ${SPEC_BOUNDS.minResyncPeriodSeconds}`);
   }
+  const sharding = parseSharding(spec.sharding, 'spec.sharding', issues);
   let config: unknown = {};
   if (spec.config !== undefined) {
     if (isObject(spec.config)) config = spec.config;
@@ -352,7 +366,49 @@ function parseObject(object: unknown, issues: Issues, options: ParseSpecOptions)
     limits,
     maxConcurrentReconciles,
     resyncPeriodSeconds: resyncPeriodSeconds ?? 0,
+    sharding,
   };
+}
+
+/** A dotted path of plain field names (`spec.nodeName`): what a field selector and a JSON walk both accept. */
+const FIELD_PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+const MAX_FIELD_PATH_CHARS = 256;
+
+function parseSharding(value: unknown, path: string, issues: Issues): ShardingRule | undefined {
+  if (value === undefined) return undefined;
+  if (!isObject(value)) {
+    issues.add(path, 'must be an object');
+    return undefined;
+  }
+  for (const key of Object.keys(value)) if (key !== 'node') issues.add(`${path}.${key}`, 'is not a known field');
+  if (value.node === undefined) return {};
+  const node = value.node;
+  const nodePath = `${path}.node`;
+  if (!isObject(node)) {
+    issues.add(nodePath, 'must be an object');
+    return undefined;
+  }
+  const keys = Object.keys(node);
+  if (keys.length !== 1 || (keys[0] !== 'label' && keys[0] !== 'fieldPath')) {
+    issues.add(nodePath, 'must set exactly one of label and fieldPath');
+    return undefined;
+  }
+  if (node.label !== undefined) {
+    if (typeof node.label !== 'string' || !labelKeyValid(node.label)) {
+      issues.add(`${nodePath}.label`, 'must be a label key, e.g. wasmreconciler.dev/node');
+      return undefined;
+    }
+    return { node: { label: node.label } };
+  }
+  if (
+    typeof node.fieldPath !== 'string' ||
+    node.fieldPath.length > MAX_FIELD_PATH_CHARS ||
+    !FIELD_PATH.test(node.fieldPath)
+  ) {
+    issues.add(`${nodePath}.fieldPath`, 'must be a dotted path of field names, e.g. spec.nodeName');
+    return undefined;
+  }
+  return { node: { fieldPath: node.fieldPath } };
 }
 
 function requiredString(

@@ -1,0 +1,65 @@
+// The seam between a host's sharding mode and its controllers: which primaries a controller reconciles on this host.
+//
+// A host runs in one mode (`--sharding none | node | replicas`). The mode is a ShardPolicy; it hands every
+// controller config an Ownership, and the controller (host/src/controller/controller.ts) consults it at
+// exactly four points:
+//
+//  1. watch:  `selector` is ANDed into the primary watch's label selector, so the API server sends only this
+//             host's share and the cache (memory) scales with it. Undefined when the rule is not a label.
+//  2. intake: `owns(primary)` is asked before a key is queued and again just before it runs: rules the API
+//             server cannot filter (a field path, a hash over members) and answers that changed since.
+//  3. start:  `admit(key)` is asked before every reconcile of an owned key. 0 means go; a positive number is
+//             a wait in ms, after which the key is asked again. A key that moved here is held this way until
+//             its previous owner has stopped it (how a mode knows, or bounds, that is the mode's business).
+//  4. leave:  when a key leaves the share (its primary leaves the selector watch, or `owns` turns false) the
+//             controller fences it at once: every write of a reconcile of that key still in flight is refused
+//             from then on (WR_SHARD_MOVED), so nothing this host sends after it saw the move can land. It then
+//             calls `left(key)`, so the mode can forget or acknowledge the key.
+//
+// `onChange` is for answers that change without any event of the primary (a member joined or left): the
+// controller then re-asks `owns` of every cached primary, fencing those it no longer owns and queueing
+// those it gained. Status: `writesStatus()` says whether this host writes the WasmReconciler's status
+// (exactly one host does), and `unassigned()` counts primaries no host reconciles, so they are reported,
+// not silently dropped.
+//
+// A mode without sharding needs none of this: the controller takes "no policy" as owning everything.
+
+import type { CachedObject } from '../cache/index.ts';
+import type { ShardingRule } from '../modules/index.ts';
+
+/** The controller an Ownership is for: its name (metric label, field manager) and its primary kind. */
+export interface ShardedController {
+  readonly name: string;
+  readonly primary: { readonly apiVersion: string; readonly kind: string };
+}
+
+export interface ShardPolicy {
+  /** `node`, `replicas`: what /metrics and logs call the mode. */
+  readonly mode: string;
+  /**
+   * The Ownership of one controller config's primaries. `rule` is the WasmReconciler's spec.sharding (a mode
+   * that needs one refuses its absence with WR_SPEC_INVALID). Closed by the controller when the config is
+   * replaced or stopped.
+   */
+  ownership(controller: ShardedController, rule: ShardingRule | undefined): Promise<Ownership>;
+  /** Whether this host is the one that writes WasmReconciler status. */
+  writesStatus(): boolean;
+  /** Called whenever writesStatus() may have changed; returns the unsubscribe function. */
+  onStatusWriterChange(listener: () => void): () => void;
+  close(): Promise<void>;
+}
+
+export interface Ownership {
+  /** Label selector text ANDed into the primary watch (e.g. `wasmreconciler.dev/node=edge-1`). */
+  readonly selector: string | undefined;
+  owns(primary: CachedObject): boolean;
+  /** 0: the key may start now; otherwise ms to wait before asking again. */
+  admit(key: string): number;
+  /** The controller has fenced `key`: it left the share (or its primary is gone). */
+  left(key: string): void;
+  /** Primaries matching no host, as far as this host can tell; undefined when it does not count them. */
+  unassigned(): number | undefined;
+  /** Called when `owns` or `unassigned` may have changed for objects that saw no event. */
+  onChange(listener: () => void): () => void;
+  close(): void;
+}
