@@ -48,6 +48,8 @@ export interface ControllerOptions {
   readonly generation?: () => number | undefined;
   /** How this host shares primaries with other hosts (host/src/sharding); absent: it reconciles every one. */
   readonly sharding?: ShardPolicy;
+  /** Called when the share or its unassigned count changed without an event of a primary (status may change). */
+  readonly onShareChange?: () => void;
 }
 
 /** Everything derived from one ControllerConfig; replaced whole on reconfigure. */
@@ -159,7 +161,7 @@ export class ReconcilerController {
       throw new WrError('WR_SPEC_INVALID', 'maxConcurrentReconciles must be a positive integer');
     }
     const ownership = await this.#options.sharding?.ownership(
-      { name: this.name, primary: config.scope.primary },
+      { name: this.name, primary: config.scope.primary, namespaces: config.scope.namespaces },
       config.sharding,
     );
     let caches: Awaited<ReturnType<typeof acquireScope>>;
@@ -284,6 +286,7 @@ export class ReconcilerController {
             if (!ownership.owns(obj)) this.#leave(ownership, objectKey(obj.namespace, obj.name));
           }
           this.#enqueueAll('resync');
+          this.#options.onShareChange?.();
         }),
       );
     }
@@ -302,7 +305,7 @@ export class ReconcilerController {
   /** A key left this host's share: fence its reconcile in flight, if any, and tell the policy. */
   #leave(ownership: Ownership, key: string): void {
     this.#fence.trip(key);
-    ownership.left(key);
+    ownership.left(key, this.#fence.settled(key));
   }
 
   #unwire(wiring: Wiring): void {

@@ -168,7 +168,7 @@ export class WasmReconcilerManager {
     this.#subscribe(namespaced);
     const sharding = this.#o.sharding;
     if (sharding !== undefined) {
-      // A new status writer writes every WasmReconciler's status once; the old one has already stopped.
+      // A new status writer writes every WasmReconciler's status once; the old one no longer does.
       this.#unsubscribe.push(
         sharding.onStatusWriterChange(() => {
           if (this.#stopped || !sharding.writesStatus()) return;
@@ -236,7 +236,10 @@ export class WasmReconcilerManager {
 
   /** Queue statistics of every running reconciler, for scrape-time metrics. */
   queueStats() {
-    return [...this.#entries.values()].map((e) => ({ controller: e.key, stats: e.controller?.stats().queue }));
+    return [...this.#entries.values()].map((e) => {
+      const stats = e.controller?.stats();
+      return { controller: e.key, stats: stats?.queue, unassigned: stats?.unassigned };
+    });
   }
 
   get ready(): boolean {
@@ -643,7 +646,15 @@ export class WasmReconcilerManager {
       readPort: entry.readPort,
       logger: this.#o.logger,
       generation: () => entry.generation,
-      ...(this.#o.sharding === undefined ? {} : { sharding: this.#o.sharding }),
+      ...(this.#o.sharding === undefined
+        ? {}
+        : {
+            sharding: this.#o.sharding,
+            // An unassigned count is part of the status: written again (by the writer) when it changes.
+            onShareChange: () => {
+              if (!this.#stopped) this.#queue.add(entry.key, { reason: 'updated', lane: 'low' });
+            },
+          }),
       ...(this.#o.metrics === undefined ? {} : { queueObserver: queueMetrics(this.#o.metrics, entry.key) }),
       onResult: (_item, result, durationMs) => {
         entry.reconciles++;

@@ -11,7 +11,12 @@ export interface MetricSources {
   /** One entry per shared reflector. */
   caches(): readonly CacheEntryStats[];
   /** One entry per running reconciler, by controller label. */
-  queues(): readonly { readonly controller: string; readonly stats: QueueStats | undefined }[];
+  queues(): readonly {
+    readonly controller: string;
+    readonly stats: QueueStats | undefined;
+    /** Primaries no sharded host reconciles, where this host counts them (the status writer). */
+    readonly unassigned?: number | undefined;
+  }[];
   /** The guest worker pool: threads alive, and threads lost to a deadline or a crash so far. */
   workers(): { readonly workers: number; readonly replaced: number };
 }
@@ -50,6 +55,15 @@ export function queueGaugeHook(slot: SourceSlot, field: 'depth' | 'inFlight') {
     this.reset();
     for (const { controller, stats } of slot.current?.queues() ?? []) {
       if (stats !== undefined) this.labels(controller).set(stats[field]);
+    }
+  };
+}
+
+export function unassignedGaugeHook(slot: SourceSlot) {
+  return function (this: Gauge<string>) {
+    this.reset();
+    for (const { controller, unassigned } of slot.current?.queues() ?? []) {
+      if (unassigned !== undefined) this.labels(controller).set(unassigned);
     }
   };
 }

@@ -26,6 +26,7 @@ export const METRIC = {
   cacheObjects: 'wasm_reconciler_cache_objects',
   writesTotal: 'wasm_reconciler_api_writes_total',
   writesLastMinute: 'wasm_reconciler_api_writes_last_minute',
+  unassignedPrimaries: 'wasm_reconciler_unassigned_primaries',
 } as const;
 
 export const LABEL = {

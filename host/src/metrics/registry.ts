@@ -5,6 +5,7 @@ import {
   type MetricSources,
   queueGaugeHook,
   type SourceSlot,
+  unassignedGaugeHook,
   watchCounterHook,
   workersGaugeHook,
   workersReplacedHook,
@@ -178,6 +179,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
           this.labels(controller).set(writeWindow.lastMinute(controller));
         }
       },
+    }),
+    unassignedPrimaries: new Gauge({
+      name: METRIC.unassignedPrimaries,
+      collect: unassignedGaugeHook(sources),
+      help: 'Primaries that match no sharded host (no node label, or a node no host serves), counted by the status-writing host.',
+      labelNames: [c],
+      registers,
     }),
   };
 }

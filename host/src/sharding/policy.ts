@@ -20,17 +20,19 @@
 // controller then re-asks `owns` of every cached primary, fencing those it no longer owns and queueing
 // those it gained. Status: `writesStatus()` says whether this host writes the WasmReconciler's status
 // (exactly one host does), and `unassigned()` counts primaries no host reconciles, so they are reported,
-// not silently dropped.
+// not silently dropped (a count that changes fires the Ownership's `onChange`, and the status is written again).
 //
 // A mode without sharding needs none of this: the controller takes "no policy" as owning everything.
 
-import type { CachedObject } from '../cache/index.ts';
+import type { CachedObject, LabelSelector } from '../cache/index.ts';
 import type { ShardingRule } from '../modules/index.ts';
 
 /** The controller an Ownership is for: its name (metric label, field manager) and its primary kind. */
 export interface ShardedController {
   readonly name: string;
-  readonly primary: { readonly apiVersion: string; readonly kind: string };
+  readonly primary: { readonly apiVersion: string; readonly kind: string; readonly labelSelector?: LabelSelector };
+  /** The namespaces the controller watches (empty or absent: all): where a mode that labels primaries labels them. */
+  readonly namespaces?: readonly string[];
 }
 
 export interface ShardPolicy {
@@ -55,8 +57,11 @@ export interface Ownership {
   owns(primary: CachedObject): boolean;
   /** 0: the key may start now; otherwise ms to wait before asking again. */
   admit(key: string): number;
-  /** The controller has fenced `key`: it left the share (or its primary is gone). */
-  left(key: string): void;
+  /**
+   * The controller has fenced `key`: it left the share (or its primary is gone). `settled` resolves once the
+   * fenced reconcile of it, if one was running, has ended (a mode that hands the key over waits for it).
+   */
+  left(key: string, settled: Promise<void>): void;
   /** Primaries matching no host, as far as this host can tell; undefined when it does not count them. */
   unassigned(): number | undefined;
   /** Called when `owns` or `unassigned` may have changed for objects that saw no event. */
