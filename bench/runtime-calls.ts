@@ -2,9 +2,10 @@
 //
 // Three ways to call the same guest:
 // - `wasm`: inside a worker thread, as the guest workers run it (GuestInstance: wr_alloc + copy -> metered
-//   guest -> set_output copy -> JSON.parse -> validation): the guest-execution cost the targets are about.
+//   guest -> set_output copy -> status check): the guest-execution cost the targets are about.
 // - `e2e`: the whole way the engine goes: GuestReconciler.reconcile -> input encoding (cached JSON spliced
-//   in) -> hand-off to a guest worker over shared memory -> the above -> the output parsed on the main thread.
+//   in) -> hand-off to a guest worker over shared memory -> the above -> the output parsed and validated
+//   once, on the main thread.
 // - `main-thread`: GuestInstance on the main thread, as every call ran before guests moved to workers.
 // `added` is what the hand-off costs a single call: the e2e median minus the in-worker median.
 

@@ -8,9 +8,9 @@
 import { Buffer } from 'node:buffer';
 import { EXPORTS, FUEL_GLOBAL_EXPORT, GUEST_STATUS, START_EXPORT } from '../abi/constants.ts';
 import type { ReconcileOutput } from '../abi/types.ts';
-import { validateReconcileOutput } from '../abi/validate.ts';
 import { type ErrorCode, isWrError, WrError } from '../errors.ts';
 import { type CallMode, HostAbort, HostBridge } from './internal/host-bridge.ts';
+import { checkedStatus, guestMessage, parseGuestOutput } from './internal/output.ts';
 import type { GuestReads } from './internal/reads.ts';
 import type { RuntimeLimits } from './limits.ts';
 import type { CompiledModule } from './loader.ts';
@@ -39,18 +39,6 @@ const STACK_OVERFLOW = /maximum call stack size exceeded/i;
 
 function exportedFunction<T>(instance: WebAssembly.Instance, name: string): T {
   return instance.exports[name] as T;
-}
-
-/** The guest's own explanation of a failure, when it set an output shaped like {"error":{"message":...}}. */
-function guestMessage(output: string | undefined): string | undefined {
-  if (output === undefined) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(output);
-    const error = (parsed as { error?: { message?: unknown } } | null)?.error;
-    return typeof error?.message === 'string' ? error.message.slice(0, 4096) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export class GuestInstance {
@@ -165,67 +153,30 @@ export class GuestInstance {
    * including a guest-reported `error` as data; throws WrError for failures of the call itself.
    */
   call(name: GuestCallExport, input: string | Uint8Array): ReconcileOutput {
-    return this.#checked(name, input).result;
-  }
-
-  /**
-   * As `call`, answering with the output's JSON text once it has passed validation: a worker hands that
-   * text over as it is, and the validated output is exactly its parse (validation rejects what it does not
-   * keep), so no thread serialises it again.
-   */
-  callText(name: GuestCallExport, input: string | Uint8Array): string {
-    return this.#checked(name, input).text;
-  }
-
-  #checked(name: GuestCallExport, input: string | Uint8Array): { result: ReconcileOutput; text: string } {
-    if (this.#poisoned) throw new WrError('WR_GUEST_TRAP', 'the instance is poisoned by an earlier failure');
-    const { status, output } = this.#invoke(name, input, 'call');
+    const { status, output } = this.callUnparsed(name, input);
     try {
-      return { result: this.#interpret(status, output), text: output! };
+      return parseGuestOutput(status, output, this.#options.limits);
     } catch (err) {
       this.#poisoned = true;
       throw err;
     }
   }
 
-  #interpret(status: number, output: string | undefined): ReconcileOutput {
-    if (status === GUEST_STATUS.BAD_INPUT) {
-      const message = guestMessage(output);
-      throw new WrError(
-        'WR_GUEST_ERROR_TERMINAL',
-        `the guest could not decode its input${message ? `: ${message}` : ''}`,
-        {
-          details: { status, ...(message ? { guestMessage: message } : {}) },
-        },
-      );
-    }
-    if (status !== GUEST_STATUS.OK && status !== GUEST_STATUS.ERROR) {
-      throw new WrError('WR_GUEST_OUTPUT_INVALID', `the guest returned unknown status ${status}`, {
-        details: { status, path: '$' },
-      });
-    }
-    if (output === undefined) {
-      throw new WrError('WR_GUEST_OUTPUT_INVALID', 'the guest returned without calling set_output', {
-        details: { status, path: '$' },
-      });
-    }
-    let json: unknown;
+  /**
+   * As `call`, up to the output's JSON text and the status beside it, unparsed: a guest worker hands both
+   * over as they are and the main thread, which needs the parsed output anyway, parses and validates it
+   * once there (parseGuestOutput). Failures that need no parse (bad input, an unknown status, no output)
+   * are thrown here.
+   */
+  callUnparsed(name: GuestCallExport, input: string | Uint8Array): { status: number; output: string } {
+    if (this.#poisoned) throw new WrError('WR_GUEST_TRAP', 'the instance is poisoned by an earlier failure');
+    const { status, output } = this.#invoke(name, input, 'call');
     try {
-      json = JSON.parse(output);
-    } catch (cause) {
-      throw new WrError('WR_GUEST_OUTPUT_INVALID', 'the guest output is not JSON', { cause, details: { path: '$' } });
+      return { status, output: checkedStatus(status, output) };
+    } catch (err) {
+      this.#poisoned = true;
+      throw err;
     }
-    const result = validateReconcileOutput(json, this.#options.limits.output);
-    if ((status === GUEST_STATUS.ERROR) !== (result.error !== undefined)) {
-      throw new WrError(
-        'WR_GUEST_OUTPUT_INVALID',
-        status === GUEST_STATUS.ERROR
-          ? 'the guest returned status ERROR without output.error'
-          : 'the guest returned status OK with output.error',
-        { details: { status, path: '$.error' } },
-      );
-    }
-    return result;
   }
 
   /** Writes the input, runs one export under a fresh budget, and maps every way it can fail to a WrError. */

@@ -134,6 +134,8 @@ export type WireLog = [level: 'trace' | 'debug' | 'info' | 'warn' | 'error', mes
 /** What a worker reports after every operation (JSON, written before any output text). */
 export interface WireReply {
   readonly error?: WireError;
+  /** The guest's status (OK or ERROR) of a call whose output text follows, checked by the main thread. */
+  readonly status?: number;
   readonly logs?: WireLog[];
   /** Set for calls that ran guest code. */
   readonly fuelUsed?: number;

@@ -138,8 +138,8 @@ function drop(instanceId: number): void {
   if (--entry.refs === 0) modules.delete(held.moduleId);
 }
 
-/** Runs the operation in the control block; returns the output text of a call, if any. */
-function perform(): string | undefined {
+/** Runs the operation in the control block; returns the status and output text of a call, if any. */
+function perform(): { status: number; output: string } | undefined {
   const op = ctl[CTL.op];
   const instanceId = ctl[CTL.a0]!;
   if (op === OP.instantiate) {
@@ -156,8 +156,8 @@ function perform(): string | undefined {
   // Moved as bytes, never decoded on this side; copied out first, since the guest's own reads (wr_alloc
   // may already make some) reuse the channel.
   const input = channel.copyBytes(0, ctl[CTL.len]!);
-  // Validated here, off the main thread, and handed over as text: the main thread only parses it.
-  return held.guest.callText(name, input);
+  // Handed over unparsed: the main thread needs the parsed output, so it parses and validates it once there.
+  return held.guest.callUnparsed(name, input);
 }
 
 // Tells the main thread its code is loaded: deadlines start counting from here, not from the boot.
@@ -169,8 +169,9 @@ for (;;) {
   let reply: WireReply;
   let output = '';
   try {
-    output = perform() ?? '';
-    reply = {};
+    const call = perform();
+    reply = call === undefined ? {} : { status: call.status };
+    output = call?.output ?? '';
   } catch (err) {
     reply = { error: toWire(err) };
   }

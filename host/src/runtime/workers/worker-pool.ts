@@ -21,6 +21,7 @@ import { EXPORTS } from '../../abi/constants.ts';
 import type { ReconcileOutput } from '../../abi/types.ts';
 import { type ErrorCode, errorFields, WrError } from '../../errors.ts';
 import type { GuestCallExport } from '../instance.ts';
+import { parseGuestOutput } from '../internal/output.ts';
 import { answerRead, type ReadKind, type ReadRequest } from '../internal/reads.ts';
 import type { RuntimeLimits } from '../limits.ts';
 import type { CompiledModule } from '../loader.ts';
@@ -378,8 +379,10 @@ export class RemoteInstance {
       const idle = this.#pool.idleWorker();
       if (idle !== undefined) await this.#moveTo(idle);
     }
-    const output = await this.#run(name, OP.call, CALL_EXPORT.indexOf(name), input, 1, bytes);
-    return JSON.parse(output) as ReconcileOutput;
+    // Parsed and validated here, once: the worker hands the output text over as the guest wrote it.
+    return this.#run(name, OP.call, CALL_EXPORT.indexOf(name), input, 1, bytes, (reply, output) =>
+      parseGuestOutput(reply.status!, output, this.options.limits),
+    );
   }
 
   /** Re-creates this instance on `worker` (start function and wr_init again) and frees it where it was. */
@@ -403,14 +406,16 @@ export class RemoteInstance {
       .catch(() => {});
   }
 
-  async #run(
+  /** Runs one operation on this instance's worker; `finish` turns a reply without an error into the result. */
+  async #run<T = undefined>(
     name: string,
     op: number,
     exp: number | undefined,
     payload: string,
     deadlines: number,
     payloadBytes?: number,
-  ): Promise<string> {
+    finish?: (reply: WireReply, output: string) => T,
+  ): Promise<T> {
     const started = performance.now();
     try {
       const { reply, output } = await this.#worker.run({
@@ -422,9 +427,18 @@ export class RemoteInstance {
         deadlineMs: this.options.limits.deadlineMs * deadlines,
       });
       this.#log(reply);
-      this.#observe(name, reply, reply.error?.code ?? 'ok', started);
-      if (reply.error !== undefined) throw fromWire(reply.error);
-      return output;
+      let failure = reply.error === undefined ? undefined : fromWire(reply.error);
+      let result: T | undefined;
+      if (failure === undefined && finish !== undefined) {
+        try {
+          result = finish(reply, output);
+        } catch (err) {
+          failure = err as WrError;
+        }
+      }
+      this.#observe(name, reply, failure?.code ?? 'ok', started);
+      if (failure !== undefined) throw failure;
+      return result as T;
     } catch (err) {
       this.#poisoned = true;
       const error = err instanceof WrError ? err : new WrError('WR_HOST_INTERNAL', String(err));
