@@ -6,7 +6,7 @@ import module from 'node:module';
 import { hostname } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pino from 'pino';
-import { errorFields } from '../errors.ts';
+import { errorFields, WrError } from '../errors.ts';
 import { registerCommands } from './commands/index.ts';
 
 // Type stripping loads a TypeScript parser (~12 MB per thread, ~0.3 s of CPU for the host's sources);
@@ -20,6 +20,12 @@ if (compileCache.directory !== undefined) process.env.NODE_COMPILE_CACHE ??= com
 function port(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new InvalidArgumentError('must be a port number (0-65535)');
+  return n;
+}
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 3_600) throw new InvalidArgumentError('must be a number of seconds (0-3600)');
   return n;
 }
 
@@ -79,12 +85,37 @@ program
   .option('--leader-elect', 'run only while holding a Lease, so replicas never reconcile twice', false)
   .option('--leader-election-namespace <ns>', 'namespace of the Lease (default: $POD_NAMESPACE or default)')
   .option('--leader-election-id <name>', 'name of the Lease', 'wasm-reconciler')
+  .addOption(
+    new Option(
+      '--sharding <mode>',
+      "share primaries between hosts: none, or node (a DaemonSet: each host reconciles its node's primaries)",
+    )
+      .choices(['none', 'node'])
+      .default('none'),
+  )
+  .option('--node-name <name>', "this host's node, for --sharding node (default: $NODE_NAME, from the downward API)")
+  .option(
+    '--node-selector <selector>',
+    'for --sharding node: the Nodes the host DaemonSet runs on, as a label selector (default: every Node)',
+  )
+  .option(
+    '--handover-seconds <s>',
+    'for --sharding node: how long a primary that arrived on this node waits before it is reconciled here',
+    seconds,
+  )
   .action(async (opts) => {
     const { readFile } = await import('node:fs/promises');
     const [{ startHost }, { loadKubeConfig }] = await Promise.all([
       import('../manager/index.ts'),
       import('../kube/index.ts'),
     ]);
+    const nodeName: string | undefined = opts.nodeName ?? process.env.NODE_NAME;
+    if (opts.sharding === 'node' && (nodeName === undefined || nodeName === '')) {
+      throw new WrError(
+        'WR_CONFIG_INVALID',
+        '--sharding node needs the node name: pass --node-name or set NODE_NAME (downward API spec.nodeName)',
+      );
+    }
     const host = await startHost({
       kubeConfig: await loadKubeConfig(opts.kubeconfig === undefined ? {} : { path: opts.kubeconfig }),
       ...(opts.namespace === undefined ? {} : { namespace: opts.namespace }),
@@ -100,6 +131,16 @@ program
         ? {}
         : { clusterResourceNamespace: opts.clusterResourceNamespace ?? process.env.POD_NAMESPACE }),
       ...(process.env.POD_NAME === undefined ? {} : { instance: process.env.POD_NAME }),
+      ...(opts.sharding === 'node' && nodeName !== undefined
+        ? {
+            sharding: {
+              mode: 'node' as const,
+              nodeName,
+              ...(opts.nodeSelector === undefined ? {} : { nodeSelector: opts.nodeSelector }),
+              ...(opts.handoverSeconds === undefined ? {} : { handoverMs: opts.handoverSeconds * 1000 }),
+            },
+          }
+        : {}),
       ...(opts.leaderElect
         ? {
             leaderElection: {

@@ -12,6 +12,7 @@ import { LeaderElector, type LeaseOptions } from '../leader/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { ModuleResolver, ModuleStore } from '../modules/index.ts';
 import { GuestWorkerPool, ModuleLoader, OffThreadCompiler } from '../runtime/index.ts';
+import { NodeShardPolicy } from '../sharding/node/index.ts';
 import { WasmReconcilerManager } from './wasm-reconcilers.ts';
 
 export interface HostOptions {
@@ -43,6 +44,21 @@ export interface HostOptions {
     /** Called when the lease is lost: the host has already stopped reconciling. Default: nothing more. */
     readonly onLost?: () => void;
   };
+  /**
+   * Share the primaries with other hosts instead of leading (host/src/sharding). `node`: one host per node (a
+   * DaemonSet) reconciles the primaries that name its node by the WasmReconciler's spec.sharding.node rule.
+   */
+  readonly sharding?: NodeShardingHostOptions;
+}
+
+export interface NodeShardingHostOptions {
+  readonly mode: 'node';
+  /** This host's node: the downward API's spec.nodeName. */
+  readonly nodeName: string;
+  /** The Nodes the DaemonSet runs on (its nodeSelector as a label selector); every Node when absent. */
+  readonly nodeSelector?: string;
+  /** How long a key that arrived in this host's share waits before it runs here (default 15 s). */
+  readonly handoverMs?: number;
 }
 
 /** How long a stop lets in-flight reconciles finish before their writes are fenced and they are abandoned. */
@@ -62,6 +78,14 @@ export interface Host {
 
 export async function startHost(options: HostOptions): Promise<Host> {
   const logger = options.logger ?? pino({ level: options.logLevel ?? 'info', base: { component: 'wasm-reconciler' } });
+  if (options.sharding !== undefined && options.leaderElection !== undefined) {
+    // Every sharded host reconciles its own share at once; a Lease would leave all but one idle.
+    throw new WrError(
+      'WR_CONFIG_INVALID',
+      `--sharding ${options.sharding.mode} and --leader-elect exclude each other: sharded hosts do not elect a leader`,
+      { details: { sharding: options.sharding.mode } },
+    );
+  }
   const metrics = createMetrics();
   const client = await KubeClient.fromKubeConfig(options.kubeConfig);
   // Every write of reconcilers and of the manager goes through `writer`: aborting the fence stops them all at
@@ -72,6 +96,23 @@ export async function startHost(options: HostOptions): Promise<Host> {
   };
   const writer = client.withWriteFence(fence.signal);
   const registry = controllerRegistry(client, { logger });
+  let sharding: NodeShardPolicy | undefined;
+  if (options.sharding !== undefined) {
+    try {
+      sharding = await NodeShardPolicy.start({
+        registry,
+        nodeName: options.sharding.nodeName,
+        logger,
+        ...(options.sharding.nodeSelector === undefined ? {} : { nodeSelector: options.sharding.nodeSelector }),
+        ...(options.sharding.handoverMs === undefined ? {} : { handoverMs: options.sharding.handoverMs }),
+      });
+    } catch (err) {
+      await registry.close();
+      client.close();
+      throw err;
+    }
+    logger.info({ sharding: 'node', nodeName: options.sharding.nodeName }, 'node-sharded: serving this node only');
+  }
   const store = await ModuleStore.open({
     dir: options.moduleCacheDir,
     maxBytes: options.moduleCacheBytes ?? 256 * 1024 * 1024,
@@ -116,6 +157,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       ? {}
       : { clusterResourceNamespace: options.clusterResourceNamespace }),
     ...(options.watchLabelSelector === undefined ? {} : { selector: parseLabelSelector(options.watchLabelSelector) }),
+    ...(sharding === undefined ? {} : { sharding }),
   });
 
   metrics.collectFrom({
@@ -168,6 +210,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   } catch (err) {
     await elector?.stop();
     server?.close();
+    await sharding?.close();
     await registry.close();
     await workers.close();
     await compiler.close();
@@ -209,6 +252,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     fenceWrites('the host is stopping: writes are fenced');
     if (!inTime) logger.warn({ drainMs }, 'in-flight work did not finish in time: aborted');
     await closeStep('lease', () => elector?.stop());
+    await closeStep('sharding', () => sharding?.close());
     await closeStep('caches', () => registry.close());
     await closeStep('guest workers', () => workers.close());
     await closeStep('compiler', () => compiler.close());

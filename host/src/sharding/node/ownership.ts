@@ -1,0 +1,223 @@
+// One controller's share under node sharding: the primaries whose node label or field names this host's node.
+//
+// A label rule is a server-side selector (`<label>=<node>`), so the cache holds only this node's primaries.
+// A field path is compared here, on every cached primary: the host's caches take label selectors only, so
+// each host then caches every primary (docs/operations.md, Node sharding, says when to prefer a label).
+// The status writer also counts the primaries that name no Node (none at all, or one that does not exist):
+// for a label rule through a second, server-side watch of `<label> notin (<every Node>)` that holds only those.
+
+import type { CachedObject, CacheHandle, ReflectorRegistry } from '../../cache/index.ts';
+import { errorFields } from '../../errors.ts';
+import type { Logger } from '../../kube/index.ts';
+import type { NodeShardingRule } from '../../modules/index.ts';
+import type { Ownership, ShardedController } from '../policy.ts';
+import { HandoverGate } from './handover.ts';
+import type { NodeDirectory } from './nodes.ts';
+
+/** Unassigned counts are compared (and status written) at most this often while primaries change. */
+const COUNT_DEBOUNCE_MS = 1_000;
+
+export interface NodeOwnershipOptions {
+  readonly nodeName: string;
+  readonly rule: NodeShardingRule;
+  readonly controller: ShardedController;
+  readonly registry: ReflectorRegistry;
+  readonly nodes: NodeDirectory;
+  readonly handoverMs: number;
+  /** Whether this host writes status (and so counts unassigned primaries). */
+  readonly counting: () => boolean;
+  readonly logger: Logger;
+  /** Called once by close(). */
+  readonly onClose: () => void;
+  readonly now?: () => number;
+}
+
+/** The value at a dotted path of a primary, when it is a string. */
+function valueAt(object: unknown, path: readonly string[]): string | undefined {
+  let v: unknown = object;
+  for (const field of path) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<string, unknown>)[field];
+  }
+  return typeof v === 'string' ? v : undefined;
+}
+
+export class NodeOwnership implements Ownership {
+  readonly selector: string | undefined;
+  readonly #o: NodeOwnershipOptions;
+  readonly #gate: HandoverGate;
+  readonly #listeners = new Set<() => void>();
+  readonly #path: readonly string[] | undefined;
+  /** A field path's value per cached object (CachedObject instances are replaced on every update). */
+  readonly #values = new WeakMap<CachedObject, string | undefined>();
+  #counter: UnassignedWatch | undefined;
+  #counterBuilding: Promise<void> | undefined;
+  #lastCount: number | undefined;
+  #debounce: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+  readonly #offNodes: () => void;
+
+  constructor(options: NodeOwnershipOptions) {
+    this.#o = options;
+    this.#gate = new HandoverGate(options.handoverMs, options.now);
+    const rule = options.rule;
+    this.selector = 'label' in rule ? `${rule.label}=${options.nodeName}` : undefined;
+    this.#path = 'fieldPath' in rule ? rule.fieldPath.split('.') : undefined;
+    // A Node that came or went changes what "unassigned" means; a new status writer starts counting.
+    this.#offNodes = options.nodes.onChange(() => {
+      this.refreshCount().catch((err: unknown) =>
+        // The count keeps its last watch; the next Node change or writer change tries again.
+        options.logger.warn(
+          { ...errorFields(err), controller: options.controller.name },
+          'could not watch unassigned primaries',
+        ),
+      );
+    });
+  }
+
+  /** The node a primary names under the rule, or undefined. */
+  nodeOf(primary: CachedObject): string | undefined {
+    if (this.#path === undefined) return primary.labels[(this.#o.rule as { label: string }).label];
+    if (this.#values.has(primary)) return this.#values.get(primary);
+    const value = valueAt(primary.object(), this.#path);
+    this.#values.set(primary, value);
+    return value;
+  }
+
+  owns(primary: CachedObject): boolean {
+    return this.nodeOf(primary) === this.#o.nodeName;
+  }
+
+  admit(key: string): number {
+    return this.#gate.admit(key);
+  }
+
+  left(key: string): void {
+    this.#gate.forget(key);
+  }
+
+  unassigned(): number | undefined {
+    const counter = this.#counter;
+    if (counter === undefined) return undefined;
+    if (this.#path === undefined) return counter.size();
+    let n = 0;
+    for (const primary of counter.list()) {
+      const node = this.nodeOf(primary);
+      if (node === undefined || !this.#o.nodes.has(node)) n++;
+    }
+    return n;
+  }
+
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Starts, rebuilds or stops the unassigned watch to match the Nodes and whether this host counts. */
+  refreshCount(): Promise<void> {
+    const step = async () => {
+      if (this.#closed) return;
+      const counting = this.#o.counting();
+      const selector = counting ? this.#unassignedSelector() : undefined;
+      if (this.#counter?.selector === selector) return;
+      const next =
+        selector === undefined ? undefined : await UnassignedWatch.open(this.#o, selector, () => this.#changed());
+      if (this.#closed) {
+        next?.close();
+        return;
+      }
+      this.#counter?.close();
+      this.#counter = next;
+      this.#changed();
+    };
+    const previous = this.#counterBuilding ?? Promise.resolve();
+    const building = previous.then(step, step);
+    this.#counterBuilding = building.catch(() => undefined);
+    return building;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#o.onClose();
+    clearTimeout(this.#debounce);
+    this.#offNodes();
+    this.#listeners.clear();
+    this.#counter?.close();
+    this.#counter = undefined;
+  }
+
+  /**
+   * A label rule watches only the primaries naming no Node: `notin` also matches objects without the label.
+   * A field path rule reads the controller's own cache (the same reflector: no second copy) and compares.
+   */
+  #unassignedSelector(): string {
+    const base = this.#o.controller.primary.labelSelector?.toString() ?? '';
+    if (this.#path !== undefined) return base;
+    const label = (this.#o.rule as { label: string }).label;
+    const known = this.#o.nodes.known();
+    const requirement = known.length === 0 ? '' : `${label} notin (${known.join(',')})`;
+    return [base, requirement].filter((s) => s !== '').join(',');
+  }
+
+  /** Tells the controller (and so the status writer) once the count settles, and only if it moved. */
+  #changed(): void {
+    if (this.#debounce !== undefined || this.#closed) return;
+    this.#debounce = setTimeout(() => {
+      this.#debounce = undefined;
+      const count = this.unassigned();
+      if (count === this.#lastCount) return;
+      this.#lastCount = count;
+      for (const listener of [...this.#listeners]) listener();
+    }, COUNT_DEBOUNCE_MS);
+    this.#debounce.unref?.();
+  }
+}
+
+/** The watch behind an unassigned count: one handle per watched namespace (one for all, or a cluster-scoped kind). */
+class UnassignedWatch {
+  readonly selector: string;
+  readonly #handles: readonly CacheHandle[];
+  readonly #unsubscribe: readonly (() => void)[];
+
+  static async open(o: NodeOwnershipOptions, selector: string, changed: () => void): Promise<UnassignedWatch> {
+    const namespaces = o.controller.namespaces ?? [];
+    const handles: CacheHandle[] = [];
+    try {
+      for (const namespace of namespaces.length === 0 ? [undefined] : namespaces) {
+        const handle = await o.registry.acquire({
+          apiVersion: o.controller.primary.apiVersion,
+          kind: o.controller.primary.kind,
+          ...(namespace === undefined ? {} : { namespace }),
+          ...(selector === '' ? {} : { labelSelector: selector }),
+        });
+        handles.push(handle);
+        if (!handle.resource.namespaced) break;
+      }
+      await Promise.all(handles.map((h) => h.synced));
+    } catch (err) {
+      for (const h of handles) h.release();
+      throw err;
+    }
+    return new UnassignedWatch(selector, handles, changed);
+  }
+
+  private constructor(selector: string, handles: readonly CacheHandle[], changed: () => void) {
+    this.selector = selector;
+    this.#handles = handles;
+    this.#unsubscribe = handles.map((h) => h.subscribe(() => changed(), { replay: false }));
+  }
+
+  size(): number {
+    return this.#handles.reduce((n, h) => n + h.reader.size, 0);
+  }
+
+  list(): CachedObject[] {
+    return this.#handles.flatMap((h) => h.reader.list());
+  }
+
+  close(): void {
+    for (const off of this.#unsubscribe) off();
+    for (const h of this.#handles) h.release();
+  }
+}
