@@ -307,6 +307,20 @@ describe('invalid objects are reported by JSON path', () => {
     ['limit not an integer', { limits: { fuel: 1.5 } }, 'spec.limits.fuel'],
     ['resync too short', { resyncPeriodSeconds: 5 }, 'spec.resyncPeriodSeconds'],
     ['config not an object', { config: [1] }, 'spec.config'],
+    ['sharding not an object', { sharding: 'node' }, 'spec.sharding'],
+    ['sharding: unknown mode', { sharding: { zone: {} } }, 'spec.sharding.zone'],
+    [
+      'sharding: node rule with both',
+      { sharding: { node: { label: 'a', fieldPath: 'spec.x' } } },
+      'spec.sharding.node',
+    ],
+    ['sharding: node rule with neither', { sharding: { node: {} } }, 'spec.sharding.node'],
+    ['sharding: bad label key', { sharding: { node: { label: 'no spaces' } } }, 'spec.sharding.node.label'],
+    [
+      'sharding: bad field path',
+      { sharding: { node: { fieldPath: 'spec..nodeName' } } },
+      'spec.sharding.node.fieldPath',
+    ],
     ['too many owns', { owns: Array.from({ length: 33 }, () => ({ apiVersion: 'v1', kind: 'A' })) }, 'spec.owns'],
   ];
   for (const [name, spec, path] of cases) {
@@ -333,6 +347,15 @@ describe('invalid objects are reported by JSON path', () => {
     });
     assert.equal(issues(flood).length, 20);
   });
+});
+
+test('spec.sharding.node names the node by a label or by a field path; absent, there is no rule', () => {
+  const parse = (sharding: unknown) => parseReconcilerSpec(wr(sharding === undefined ? {} : { sharding })).sharding;
+  assert.equal(parse(undefined), undefined);
+  assert.deepEqual(parse({ node: { label: 'wasmreconciler.dev/node' } }), {
+    node: { label: 'wasmreconciler.dev/node' },
+  });
+  assert.deepEqual(parse({ node: { fieldPath: 'spec.nodeName' } }), { node: { fieldPath: 'spec.nodeName' } });
 });
 
 describe('the tenancy boundary', () => {
