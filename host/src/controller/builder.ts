@@ -47,6 +47,8 @@ export interface StartControllerOptions {
   readonly logger?: Logger;
   readonly queueObserver?: QueueObserver;
   readonly onResult?: ControllerOptions['onResult'];
+  /** How this controller shares its primaries with other hosts (host/src/sharding); default: it reconciles all. */
+  readonly sharding?: ControllerOptions['sharding'];
 }
 
 export interface StartedController {
@@ -69,6 +71,7 @@ export async function startController(options: StartControllerOptions): Promise<
     logger,
     ...(options.queueObserver === undefined ? {} : { queueObserver: options.queueObserver }),
     ...(options.onResult === undefined ? {} : { onResult: options.onResult }),
+    ...(options.sharding === undefined ? {} : { sharding: options.sharding }),
   });
   const close = async () => {
     if (ownRegistry) await registry.close();

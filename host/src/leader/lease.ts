@@ -19,6 +19,8 @@ export interface LeaseOptions {
   readonly renewDeadlineMs?: number;
   /** Pause between acquire or renew attempts. Default 2 s. */
   readonly retryPeriodMs?: number;
+  /** Labels kept on the Lease, so a set of Leases can be listed and watched (replica sharding's members). */
+  readonly labels?: Readonly<Record<string, string>>;
   readonly logger?: Logger;
   /** Clock for tests. */
   readonly now?: () => number;
@@ -40,7 +42,10 @@ function microTime(ms: number): string {
 
 export class LeaderElector {
   readonly #client: KubeClient;
-  readonly #o: Required<Omit<LeaseOptions, 'logger'>> & { logger: Logger | undefined };
+  readonly #o: Required<Omit<LeaseOptions, 'logger' | 'labels'>> & {
+    logger: Logger | undefined;
+    labels: Readonly<Record<string, string>> | undefined;
+  };
   #resource: ApiResource | undefined;
   /** The last record seen, and when (local clock): the basis of expiry. */
   #observed: { record: string; at: number } | undefined;
@@ -69,6 +74,7 @@ export class LeaderElector {
       renewDeadlineMs,
       retryPeriodMs,
       logger: options.logger,
+      labels: options.labels,
       now: options.now ?? Date.now,
     };
   }
@@ -149,7 +155,11 @@ export class LeaderElector {
           {
             apiVersion: 'coordination.k8s.io/v1',
             kind: 'Lease',
-            metadata: { name: this.#o.name, namespace: this.#o.namespace },
+            metadata: {
+              name: this.#o.name,
+              namespace: this.#o.namespace,
+              ...(this.#o.labels === undefined ? {} : { labels: { ...this.#o.labels } }),
+            },
             spec: {
               holderIdentity: this.#o.identity,
               leaseDurationSeconds,
@@ -170,6 +180,7 @@ export class LeaderElector {
       const validForMs = (spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000;
       if (heldByOther && this.#observed.at + validForMs > now) return false;
       const transition = spec.holderIdentity !== this.#o.identity;
+      if (this.#o.labels !== undefined) lease.metadata.labels = { ...lease.metadata.labels, ...this.#o.labels };
       lease.spec = {
         holderIdentity: this.#o.identity,
         leaseDurationSeconds,

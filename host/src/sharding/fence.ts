@@ -13,6 +13,8 @@ import type { ExecutorClient } from '../executor/index.ts';
 interface Run {
   readonly key: string;
   tripped: boolean;
+  /** Resolves when the run has ended, however it ended. */
+  readonly ended: Promise<void>;
 }
 
 export class KeyFence {
@@ -22,12 +24,14 @@ export class KeyFence {
 
   /** Runs `fn` as the reconcile of `key`: writes made from it are refused once the key is tripped. */
   async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const run: Run = { key, tripped: false };
+    let end!: () => void;
+    const run: Run = { key, tripped: false, ended: new Promise((resolve) => (end = resolve)) };
     this.#running.set(key, run);
     try {
       return await this.#context.run(run, fn);
     } finally {
       if (this.#running.get(key) === run) this.#running.delete(key);
+      end();
     }
   }
 
@@ -37,6 +41,11 @@ export class KeyFence {
     if (run === undefined) return false;
     run.tripped = true;
     return true;
+  }
+
+  /** Resolves when no reconcile of `key` runs any more (at once when none does). */
+  settled(key: string): Promise<void> {
+    return this.#running.get(key)?.ended ?? Promise.resolve();
   }
 
   /** `inner`, with every write checked against the fence of the reconcile it is made from. */
