@@ -88,9 +88,9 @@ program
   .addOption(
     new Option(
       '--sharding <mode>',
-      "share primaries between hosts: none, or node (a DaemonSet: each host reconciles its node's primaries)",
+      "share primaries between hosts: none, node (a DaemonSet: each host reconciles its node's primaries), or replicas (a Deployment's replicas split them by hashing over their shard Leases)",
     )
-      .choices(['none', 'node'])
+      .choices(['none', 'node', 'replicas'])
       .default('none'),
   )
   .option('--node-name <name>', "this host's node, for --sharding node (default: $NODE_NAME, from the downward API)")
@@ -102,6 +102,19 @@ program
     '--handover-seconds <s>',
     'for --sharding node: how long a primary that arrived on this node waits before it is reconciled here',
     seconds,
+  )
+  .option(
+    '--shard-ring <name>',
+    'for --sharding replicas: the ring the replicas form (label keys carry it)',
+    'wasm-reconciler',
+  )
+  .option(
+    '--shard-name <name>',
+    "for --sharding replicas: this replica's shard name (default: $POD_NAME, else the hostname)",
+  )
+  .option(
+    '--shard-lease-namespace <ns>',
+    'for --sharding replicas: where the shard Leases live (default: $POD_NAMESPACE or default)',
   )
   .action(async (opts) => {
     const { readFile } = await import('node:fs/promises');
@@ -138,6 +151,19 @@ program
               nodeName,
               ...(opts.nodeSelector === undefined ? {} : { nodeSelector: opts.nodeSelector }),
               ...(opts.handoverSeconds === undefined ? {} : { handoverMs: opts.handoverSeconds * 1000 }),
+            },
+          }
+        : {}),
+      ...(opts.sharding === 'replicas'
+        ? {
+            sharding: {
+              mode: 'replicas' as const,
+              ring: opts.shardRing,
+              member: opts.shardName ?? process.env.POD_NAME ?? hostname(),
+              namespace: opts.shardLeaseNamespace ?? process.env.POD_NAMESPACE ?? 'default',
+              identity: `${process.env.POD_NAME ?? hostname()}_${randomUUID()}`,
+              // As with a lost leader Lease: the host has stopped and fenced; the pod restarts clean.
+              onLost: () => process.exit(1),
             },
           }
         : {}),

@@ -13,6 +13,7 @@ import { createMetrics, type Metrics } from '../metrics/index.ts';
 import { ModuleResolver, ModuleStore } from '../modules/index.ts';
 import { GuestWorkerPool, ModuleLoader, OffThreadCompiler } from '../runtime/index.ts';
 import { NodeShardPolicy } from '../sharding/node/index.ts';
+import { memberLease, type ReplicaRing, ReplicaShardPolicy } from '../sharding/replicas/index.ts';
 import { WasmReconcilerManager } from './wasm-reconcilers.ts';
 
 export interface HostOptions {
@@ -48,7 +49,18 @@ export interface HostOptions {
    * Share the primaries with other hosts instead of leading (host/src/sharding). `node`: one host per node (a
    * DaemonSet) reconciles the primaries that name its node by the WasmReconciler's spec.sharding.node rule.
    */
-  readonly sharding?: NodeShardingHostOptions;
+  readonly sharding?: NodeShardingHostOptions | ReplicaShardingHostOptions;
+}
+
+/**
+ * `replicas`: N replicas of one Deployment split every reconciler's primaries by hashing over their member Leases
+ * (host/src/sharding/replicas). The host holds its member Lease as it would a leader Lease: nothing runs before
+ * it is acquired, and every write is fenced once it cannot be renewed.
+ */
+export interface ReplicaShardingHostOptions extends ReplicaRing {
+  readonly mode: 'replicas';
+  /** Called when the member Lease is lost: the host has already stopped. Default: nothing more. */
+  readonly onLost?: () => void;
 }
 
 export interface NodeShardingHostOptions {
@@ -96,8 +108,17 @@ export async function startHost(options: HostOptions): Promise<Host> {
   };
   const writer = client.withWriteFence(fence.signal);
   const registry = controllerRegistry(client, { logger });
-  let sharding: NodeShardPolicy | undefined;
-  if (options.sharding !== undefined) {
+  let sharding: NodeShardPolicy | ReplicaShardPolicy | undefined;
+  if (options.sharding?.mode === 'replicas') {
+    try {
+      sharding = await ReplicaShardPolicy.start({ ...options.sharding, client, writer, registry, logger });
+    } catch (err) {
+      await registry.close();
+      client.close();
+      throw err;
+    }
+    logger.info({ sharding: 'replicas', member: options.sharding.member }, 'replica-sharded: serving this shard only');
+  } else if (options.sharding !== undefined) {
     try {
       sharding = await NodeShardPolicy.start({
         registry,
@@ -166,8 +187,13 @@ export async function startHost(options: HostOptions): Promise<Host> {
     workers: () => workers.stats(),
   });
 
-  const elector =
-    options.leaderElection === undefined ? undefined : new LeaderElector(client, { ...options.leaderElection, logger });
+  // A replica-sharded host holds its member Lease the way a leader holds its Lease: acquired before anything
+  // runs, writes fenced and the host stopped when it cannot be renewed.
+  const lease =
+    options.sharding?.mode === 'replicas'
+      ? { ...memberLease(options.sharding), onLost: options.sharding.onLost }
+      : options.leaderElection;
+  const elector = lease === undefined ? undefined : new LeaderElector(client, { ...lease, logger });
   let stopping = false;
   let server: Server | undefined;
   let metricsUrl: string | undefined;
@@ -203,7 +229,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     // An identity that may not list WasmReconcilers (403) serves nothing and retries forever: say so once.
     await warnIfNoAccess(client, logger, options.namespace);
     if (elector !== undefined) {
-      logger.info({ identity: options.leaderElection?.identity }, 'waiting to acquire the lease');
+      logger.info({ identity: lease?.identity, lease: lease?.name }, 'waiting to acquire the lease');
       await elector.acquire();
     }
     await manager.start();
@@ -270,7 +296,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
       fenceWrites('the lease was lost: this host no longer leads');
       logger.error({ code: 'WR_LEADERSHIP_LOST' }, 'lease lost: writes fenced, stopping');
       await shutdown(0);
-      options.leaderElection?.onLost?.();
+      lease?.onLost?.();
     });
   }
   logger.info({ namespace: options.namespace ?? '(all)', metricsUrl }, 'host started');
