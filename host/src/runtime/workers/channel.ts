@@ -7,7 +7,9 @@
 //
 // Protocol, one operation at a time per worker, driven by the STATE word:
 //   main:   write the request, STATE = REQUEST, notify
-//   worker: (any number of) write a read, STATE = READ, notify, wait -> main answers, STATE = REPLY
+//   worker: STATE = RUNNING (no notify: it only tells a spinning main thread that the worker is on a core)
+//   worker: (any number of) write a read, STATE = READ, notify, wait -> main: STATE = ANSWERING (no
+//           notify, as RUNNING), answers, STATE = REPLY, notify
 //   worker: write the reply, STATE = DONE, notify
 //   main:   read the reply, STATE = IDLE
 // The data buffer is a growable SharedArrayBuffer: it commits memory only as far as the largest message
@@ -20,7 +22,7 @@ import { ERROR_CODES, type ErrorCode, WrError } from '../../errors.ts';
 export const CTL = { state: 0, op: 1, a0: 2, a1: 3, a2: 4, len: 5 } as const;
 export const CTL_WORDS = 8;
 
-export const STATE = { idle: 0, request: 1, read: 2, reply: 3, done: 4 } as const;
+export const STATE = { idle: 0, request: 1, read: 2, reply: 3, done: 4, running: 5, answering: 6 } as const;
 export const OP = { instantiate: 1, call: 2, drop: 3 } as const;
 export const CALL_EXPORT = ['wr_reconcile', 'wr_finalize'] as const;
 export const READ_KIND = ['get', 'list'] as const;
