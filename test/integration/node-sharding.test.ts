@@ -1,0 +1,320 @@
+// Node sharding on the real apiserver: two hosts with different node names each reconcile their node's share,
+// unassigned primaries are counted by the one status writer, and a move hands over with no overlap.
+//
+// The Nodes are objects this file creates (the test control plane has no kubelets); it plays the kubelet by
+// setting their Ready condition, which is all node sharding reads of them.
+
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buildV1 } from '../../examples/configmap-app/test/modules.ts';
+import type { KubeObject, ReconcileOutput, ReconcileRequest } from '../../host/src/abi/types.ts';
+import { controllerRegistry, ReconcilerController } from '../../host/src/controller/index.ts';
+import { isWrError } from '../../host/src/errors.ts';
+import { kubeExecutorClient } from '../../host/src/executor/index.ts';
+import { type ApiResource, KubeClient, silentLogger } from '../../host/src/kube/index.ts';
+import { type Host, startHost } from '../../host/src/manager/index.ts';
+import { NodeShardPolicy } from '../../host/src/sharding/node/index.ts';
+import { createTestNamespace, getTestCluster, waitFor } from '../support/cluster.ts';
+import { installCrd } from '../support/crds.ts';
+
+const ROOT = path.join(import.meta.dirname, '../..');
+const APP = 'demo.wasmreconciler.dev/v1alpha1';
+const WR = 'wasmreconciler.dev/v1alpha1';
+const NODE_LABEL = 'wasmreconciler.dev/node';
+/** This run's Nodes carry it; the hosts are told to shard over these Nodes only. */
+const RUN_LABEL = 'wasmreconciler.dev/test-node-sharding';
+const RUN = randomBytes(4).toString('hex');
+const NODE_A = `edge-a-${RUN}`;
+const NODE_B = `edge-b-${RUN}`;
+const HANDOVER_MS = 2_000;
+
+let client: KubeClient;
+let nodes: ApiResource;
+let wrs: ApiResource;
+let apps: ApiResource;
+let configMaps: ApiResource;
+let cacheDir: string;
+
+async function setReady(node: string, ready: boolean): Promise<void> {
+  const now = new Date().toISOString();
+  await client.request('PATCH', `/api/v1/nodes/${node}/status`, {
+    body: {
+      status: {
+        conditions: [
+          {
+            type: 'Ready',
+            status: ready ? 'True' : 'Unknown',
+            reason: ready ? 'KubeletReady' : 'NodeStatusUnknown',
+            message: 'set by node-sharding.test.ts',
+            lastHeartbeatTime: now,
+            lastTransitionTime: now,
+          },
+        ],
+      },
+    },
+    contentType: 'application/strategic-merge-patch+json',
+  });
+}
+
+function app(namespace: string, name: string, node: string | undefined, config: Record<string, string> = {}) {
+  return {
+    apiVersion: APP,
+    kind: 'App',
+    metadata: { name, namespace, ...(node === undefined ? {} : { labels: { [NODE_LABEL]: node } }) },
+    spec: { image: 'registry.example/hello:1', replicas: 1, message: 'hi', config },
+  } as KubeObject;
+}
+
+async function patchApp(namespace: string, name: string, patch: Record<string, unknown>): Promise<void> {
+  await client.request('PATCH', `/apis/${APP}/namespaces/${namespace}/apps/${name}`, {
+    body: patch,
+    contentType: 'application/merge-patch+json',
+  });
+}
+
+async function configMapData(namespace: string, name: string): Promise<Record<string, string> | undefined> {
+  try {
+    return ((await client.get(configMaps, namespace, name)).data ?? {}) as Record<string, string>;
+  } catch (err) {
+    if (isWrError(err, 'WR_KUBE_NOT_FOUND')) return undefined;
+    throw err;
+  }
+}
+
+/** The value of the sample of `name` carrying every given label, from a Prometheus text exposition. */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+before(async () => {
+  client = await KubeClient.fromKubeConfig(await getTestCluster());
+  await installCrd(client, path.join(ROOT, 'deploy/crd/wasmreconciler.yaml'));
+  await installCrd(client, path.join(ROOT, 'examples/configmap-app/crd.yaml'));
+  nodes = await client.resource('v1', 'Node');
+  wrs = await client.resource(WR, 'WasmReconciler');
+  apps = await client.resource(APP, 'App');
+  configMaps = await client.resource('v1', 'ConfigMap');
+  for (const name of [NODE_A, NODE_B]) {
+    await client.create(nodes, { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { [RUN_LABEL]: RUN } } });
+    await setReady(name, true);
+  }
+  cacheDir = mkdtempSync(path.join(tmpdir(), 'wr-node-sharding-'));
+});
+
+after(async () => {
+  for (const name of [NODE_A, NODE_B]) await client?.delete(nodes, undefined, name).catch(() => undefined);
+  client?.close();
+  if (cacheDir !== undefined) rmSync(cacheDir, { recursive: true, force: true });
+});
+
+describe('node sharding', () => {
+  test('each host reconciles its node share; the status writer counts the unassigned; a move hands over', async (t) => {
+    const ns = await createTestNamespace(t, 'node-shard');
+    const start = async (nodeName: string): Promise<Host> =>
+      startHost({
+        kubeConfig: await getTestCluster(),
+        namespace: ns,
+        moduleCacheDir: cacheDir,
+        logLevel: 'silent',
+        sharding: { mode: 'node', nodeName, nodeSelector: `${RUN_LABEL}=${RUN}`, handoverMs: HANDOVER_MS },
+      });
+    const [a, b] = await Promise.all([start(NODE_A), start(NODE_B)]);
+    t.after(() => Promise.all([a.stop(), b.stop()]));
+
+    const module = Buffer.from(readFileSync((await buildV1()).wasmPath)).toString('base64');
+    await client.create(wrs, {
+      apiVersion: WR,
+      kind: 'WasmReconciler',
+      metadata: { name: 'apps', namespace: ns },
+      spec: {
+        for: { apiVersion: APP, kind: 'App' },
+        owns: [
+          { apiVersion: 'v1', kind: 'ConfigMap' },
+          { apiVersion: 'apps/v1', kind: 'Deployment' },
+        ],
+        module: { inline: module },
+        sharding: { node: { label: NODE_LABEL } },
+      },
+    } as KubeObject);
+    const assigned = { a1: NODE_A, a2: NODE_A, b1: NODE_B };
+    for (const [name, node] of Object.entries(assigned)) await client.create(apps, app(ns, name, node, { R: '0' }));
+    // No label, and a node that is not a Node: neither host may reconcile them.
+    await client.create(apps, app(ns, 'unlabelled', undefined));
+    await client.create(apps, app(ns, 'ghost', `gone-${RUN}`));
+
+    for (const name of Object.keys(assigned)) {
+      await waitFor(async () => (await configMapData(ns, `${name}-config`))?.R === '0', {
+        description: `${name} converged`,
+      });
+    }
+    // Each host's App cache holds its node's primaries only: the API server filtered the watch.
+    const primariesOf = (host: Host) => host.manager.controller(ns, 'apps')?.stats().primaries;
+    assert.equal(primariesOf(a), 2);
+    assert.equal(primariesOf(b), 1);
+    // The host on the first Ready Node by name (A) writes status, and counts the two nobody reconciles.
+    const status = await waitFor(
+      async () => {
+        const s = (await client.get(wrs, ns, 'apps')).status as
+          | { sharding?: { mode: string; unassigned: number }; conditions?: { type: string; status: string }[] }
+          | undefined;
+        return s?.sharding?.unassigned === 2 && s;
+      },
+      { description: 'status.sharding.unassigned = 2' },
+    );
+    assert.equal(status.sharding?.mode, 'node');
+    assert.equal(status.conditions?.find((c) => c.type === 'Ready')?.status, 'True');
+    const controller = `${ns}/apps`;
+    assert.equal(sample(await a.metrics.registry.metrics(), 'wasm_reconciler_unassigned_primaries', { controller }), 2);
+    assert.equal(
+      sample(await b.metrics.registry.metrics(), 'wasm_reconciler_unassigned_primaries', { controller }),
+      undefined,
+      'only the status writer counts',
+    );
+    assert.equal(await configMapData(ns, 'unlabelled-config'), undefined);
+    assert.equal(await configMapData(ns, 'ghost-config'), undefined);
+
+    // A move with a spec change in one patch: A sees a2 leave and never runs the new spec; B runs it once its
+    // handover window has passed since it saw a2 arrive.
+    const moved = Date.now();
+    await patchApp(ns, 'a2', { metadata: { labels: { [NODE_LABEL]: NODE_B } }, spec: { config: { R: '1' } } });
+    await waitFor(async () => (await configMapData(ns, 'a2-config'))?.R === '1', { description: 'a2 moved to B' });
+    const tookMs = Date.now() - moved;
+    assert.ok(tookMs >= HANDOVER_MS - 50, `B waited out the handover window (${tookMs} ms after the move)`);
+    assert.equal(primariesOf(a), 1);
+    assert.equal(primariesOf(b), 2);
+
+    // The status writer goes with its Node's readiness: A's Node not Ready, B writes (and counts).
+    await setReady(NODE_A, false);
+    await client.create(apps, app(ns, 'unlabelled-2', undefined));
+    await waitFor(
+      async () =>
+        ((await client.get(wrs, ns, 'apps')).status as { sharding?: { unassigned: number } }).sharding?.unassigned ===
+        3,
+      { description: 'B writes status.sharding.unassigned = 3' },
+    );
+    assert.equal(sample(await b.metrics.registry.metrics(), 'wasm_reconciler_unassigned_primaries', { controller }), 3);
+    await setReady(NODE_A, true);
+  });
+
+  test('a reconcile in flight when its primary moves is fenced, and the new owner starts after the window', async (t) => {
+    const ns = await createTestNamespace(t, 'node-fence');
+    /** Reconciles running now, on either host, of any key; the most seen at once for the moved key. */
+    let runningSlow = 0;
+    let mostAtOnce = 0;
+    /** Every reconcile that ran the reconciler (skips of a primary no longer cached are left out). */
+    const results: { host: string; code: string | undefined }[] = [];
+    let slowStarted: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => {
+      slowStarted = resolve;
+    });
+    const host = async (nodeName: string) => {
+      const hostClient = await KubeClient.fromKubeConfig(await getTestCluster());
+      const registry = controllerRegistry(hostClient);
+      const sharding = await NodeShardPolicy.start({
+        registry,
+        nodeName,
+        nodeSelector: `${RUN_LABEL}=${RUN}`,
+        handoverMs: HANDOVER_MS,
+      });
+      const controller = new ReconcilerController({
+        name: 'fenced',
+        registry,
+        client: kubeExecutorClient(hostClient),
+        logger: silentLogger,
+        sharding,
+        reconciler: {
+          async reconcile(request: ReconcileRequest): Promise<ReconcileOutput> {
+            const name = request.primary.object().metadata.name;
+            runningSlow++;
+            mostAtOnce = Math.max(mostAtOnce, runningSlow);
+            try {
+              if (nodeName === NODE_A) {
+                slowStarted();
+                // Long enough for the move to reach A's watch while this reconcile is still in flight.
+                await sleep(1_500);
+              }
+              return {
+                children: [
+                  {
+                    apiVersion: 'v1',
+                    kind: 'ConfigMap',
+                    metadata: { name: `${name}-owner`, namespace: ns },
+                    data: { node: nodeName },
+                  },
+                ],
+              };
+            } finally {
+              runningSlow--;
+            }
+          },
+        },
+        onResult: (_item, result) => {
+          if (result.outcome !== 'skipped') results.push({ host: nodeName, code: result.error?.code });
+        },
+      });
+      await controller.start({
+        scope: {
+          primary: { apiVersion: APP, kind: 'App' },
+          namespaces: [ns],
+          owns: [{ apiVersion: 'v1', kind: 'ConfigMap' }],
+          related: [],
+        },
+        readGrants: [],
+        maxConcurrentReconciles: 1,
+        resyncPeriodMs: 0,
+        sharding: { node: { label: NODE_LABEL } },
+      });
+      return async () => {
+        await controller.stop(1_000);
+        await sharding.close();
+        await registry.close();
+        hostClient.close();
+      };
+    };
+    const stops = await Promise.all([host(NODE_A), host(NODE_B)]);
+    t.after(() => Promise.all(stops.map((stop) => stop())));
+
+    await client.create(apps, app(ns, 'slow', NODE_A));
+    // The first reconcile waits out A's window from its start-up, then sleeps; move the App meanwhile.
+    await started;
+    await patchApp(ns, 'slow', { metadata: { labels: { [NODE_LABEL]: NODE_B } } });
+    const cm = await waitFor(() => configMapData(ns, 'slow-owner'), { description: "B's ConfigMap" });
+    assert.deepEqual(cm, { node: NODE_B }, "A's write, after it saw the move, never left A");
+    await waitFor(() => results.some((r) => r.host === NODE_A), { description: "A's reconcile to end" });
+    assert.deepEqual(
+      results.filter((r) => r.host === NODE_A).map((r) => r.code),
+      ['WR_SHARD_MOVED'],
+      "A's in-flight reconcile was fenced",
+    );
+    const ofB = results.filter((r) => r.host === NODE_B);
+    assert.ok(ofB.length > 0 && ofB.every((r) => r.code === undefined), 'B reconciles it, without errors');
+    assert.equal(mostAtOnce, 1, 'never two reconciles of the moved App at once');
+  });
+
+  test('refused configurations: node sharding with leader election, a node name that is no Node', async () => {
+    const common = { kubeConfig: await getTestCluster(), moduleCacheDir: cacheDir, logLevel: 'silent' as const };
+    await assert.rejects(
+      startHost({
+        ...common,
+        sharding: { mode: 'node', nodeName: NODE_A },
+        leaderElection: { namespace: 'default', name: 'x', identity: 'x' },
+      }),
+      (err) => isWrError(err, 'WR_CONFIG_INVALID'),
+    );
+    await assert.rejects(
+      startHost({
+        ...common,
+        sharding: { mode: 'node', nodeName: `absent-${RUN}`, nodeSelector: `${RUN_LABEL}=${RUN}` },
+      }),
+      (err) => isWrError(err, 'WR_CONFIG_INVALID'),
+    );
+  });
+});
