@@ -18,6 +18,7 @@ import { isWrError } from '../../host/src/errors.ts';
 import { kubeExecutorClient } from '../../host/src/executor/index.ts';
 import { type ApiResource, KubeClient, silentLogger } from '../../host/src/kube/index.ts';
 import { type Host, startHost } from '../../host/src/manager/index.ts';
+import type { NodeShardingRule } from '../../host/src/modules/index.ts';
 import { NodeShardPolicy } from '../../host/src/sharding/node/index.ts';
 import { createTestNamespace, getTestCluster, waitFor } from '../support/cluster.ts';
 import { installCrd } from '../support/crds.ts';
@@ -92,6 +93,73 @@ function sample(text: string, name: string, labels: Record<string, string>): num
     .split('\n')
     .find((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+interface NativeHostOptions {
+  readonly namespace: string;
+  readonly nodeName: string;
+  readonly rule: NodeShardingRule;
+  reconcile(request: ReconcileRequest): Promise<ReconcileOutput>;
+  /** Every reconcile that ran the reconciler, with its error code (skips of a primary no longer cached are left out). */
+  onResult(code: string | undefined): void;
+}
+
+/**
+ * A node-sharded "host" of one native reconciler of Apps owning ConfigMaps: its own client, caches and policy,
+ * as a host process has. Native code lets a test hold a reconcile in flight and see who ran what.
+ */
+async function nativeHost(o: NativeHostOptions): Promise<{ controller: ReconcilerController; stop(): Promise<void> }> {
+  const hostClient = await KubeClient.fromKubeConfig(await getTestCluster());
+  const registry = controllerRegistry(hostClient);
+  const sharding = await NodeShardPolicy.start({
+    registry,
+    nodeName: o.nodeName,
+    nodeSelector: `${RUN_LABEL}=${RUN}`,
+    handoverMs: HANDOVER_MS,
+  });
+  const controller = new ReconcilerController({
+    name: 'native',
+    registry,
+    client: kubeExecutorClient(hostClient),
+    logger: silentLogger,
+    sharding,
+    reconciler: { reconcile: (request) => o.reconcile(request) },
+    onResult: (_item, result) => {
+      if (result.outcome !== 'skipped') o.onResult(result.error?.code);
+    },
+  });
+  await controller.start({
+    scope: {
+      primary: { apiVersion: APP, kind: 'App' },
+      namespaces: [o.namespace],
+      owns: [{ apiVersion: 'v1', kind: 'ConfigMap' }],
+      related: [],
+    },
+    readGrants: [],
+    maxConcurrentReconciles: 1,
+    resyncPeriodMs: 0,
+    sharding: { node: o.rule },
+  });
+  return {
+    controller,
+    async stop() {
+      await controller.stop(1_000);
+      await sharding.close();
+      await registry.close();
+      hostClient.close();
+    },
+  };
+}
+
+/** The child the native reconciler renders: which node's host wrote it. */
+function ownerConfigMap(request: ReconcileRequest, nodeName: string): KubeObject {
+  const primary = request.primary.object();
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: `${primary.metadata.name}-owner`, namespace: primary.metadata.namespace },
+    data: { node: nodeName },
+  } as KubeObject;
 }
 
 before(async () => {
@@ -206,8 +274,8 @@ describe('node sharding', () => {
 
   test('a reconcile in flight when its primary moves is fenced, and the new owner starts after the window', async (t) => {
     const ns = await createTestNamespace(t, 'node-fence');
-    /** Reconciles running now, on either host, of any key; the most seen at once for the moved key. */
-    let runningSlow = 0;
+    /** Reconciles running now, on either host; the most seen at once. */
+    let running = 0;
     let mostAtOnce = 0;
     /** Every reconcile that ran the reconciler (skips of a primary no longer cached are left out). */
     const results: { host: string; code: string | undefined }[] = [];
@@ -215,72 +283,28 @@ describe('node sharding', () => {
     const started = new Promise<void>((resolve) => {
       slowStarted = resolve;
     });
-    const host = async (nodeName: string) => {
-      const hostClient = await KubeClient.fromKubeConfig(await getTestCluster());
-      const registry = controllerRegistry(hostClient);
-      const sharding = await NodeShardPolicy.start({
-        registry,
-        nodeName,
-        nodeSelector: `${RUN_LABEL}=${RUN}`,
-        handoverMs: HANDOVER_MS,
-      });
-      const controller = new ReconcilerController({
-        name: 'fenced',
-        registry,
-        client: kubeExecutorClient(hostClient),
-        logger: silentLogger,
-        sharding,
-        reconciler: {
-          async reconcile(request: ReconcileRequest): Promise<ReconcileOutput> {
-            const name = request.primary.object().metadata.name;
-            runningSlow++;
-            mostAtOnce = Math.max(mostAtOnce, runningSlow);
-            try {
-              if (nodeName === NODE_A) {
-                slowStarted();
-                // Long enough for the move to reach A's watch while this reconcile is still in flight.
-                await sleep(1_500);
-              }
-              return {
-                children: [
-                  {
-                    apiVersion: 'v1',
-                    kind: 'ConfigMap',
-                    metadata: { name: `${name}-owner`, namespace: ns },
-                    data: { node: nodeName },
-                  },
-                ],
-              };
-            } finally {
-              runningSlow--;
-            }
-          },
-        },
-        onResult: (_item, result) => {
-          if (result.outcome !== 'skipped') results.push({ host: nodeName, code: result.error?.code });
-        },
-      });
-      await controller.start({
-        scope: {
-          primary: { apiVersion: APP, kind: 'App' },
-          namespaces: [ns],
-          owns: [{ apiVersion: 'v1', kind: 'ConfigMap' }],
-          related: [],
-        },
-        readGrants: [],
-        maxConcurrentReconciles: 1,
-        resyncPeriodMs: 0,
-        sharding: { node: { label: NODE_LABEL } },
-      });
-      return async () => {
-        await controller.stop(1_000);
-        await sharding.close();
-        await registry.close();
-        hostClient.close();
-      };
-    };
-    const stops = await Promise.all([host(NODE_A), host(NODE_B)]);
-    t.after(() => Promise.all(stops.map((stop) => stop())));
+    const options = (nodeName: string): NativeHostOptions => ({
+      namespace: ns,
+      nodeName,
+      rule: { label: NODE_LABEL },
+      async reconcile(request) {
+        running++;
+        mostAtOnce = Math.max(mostAtOnce, running);
+        try {
+          if (nodeName === NODE_A) {
+            slowStarted();
+            // Long enough for the move to reach A's watch while this reconcile is still in flight.
+            await sleep(1_500);
+          }
+          return { children: [ownerConfigMap(request, nodeName)] };
+        } finally {
+          running--;
+        }
+      },
+      onResult: (code) => results.push({ host: nodeName, code }),
+    });
+    const hosts = await Promise.all([nativeHost(options(NODE_A)), nativeHost(options(NODE_B))]);
+    t.after(() => Promise.all(hosts.map((h) => h.stop())));
 
     await client.create(apps, app(ns, 'slow', NODE_A));
     // The first reconcile waits out A's window from its start-up, then sleeps; move the App meanwhile.
@@ -297,6 +321,43 @@ describe('node sharding', () => {
     const ofB = results.filter((r) => r.host === NODE_B);
     assert.ok(ofB.length > 0 && ofB.every((r) => r.code === undefined), 'B reconciles it, without errors');
     assert.equal(mostAtOnce, 1, 'never two reconciles of the moved App at once');
+  });
+
+  test('a field path rule: each host filters every primary itself, and the writer counts the unassigned', async (t) => {
+    const ns = await createTestNamespace(t, 'node-field');
+    const reconciledBy = new Map<string, Set<string>>([
+      [NODE_A, new Set()],
+      [NODE_B, new Set()],
+    ]);
+    const options = (nodeName: string): NativeHostOptions => ({
+      namespace: ns,
+      nodeName,
+      rule: { fieldPath: 'spec.message' },
+      async reconcile(request) {
+        reconciledBy.get(nodeName)!.add(request.primary.object().metadata.name);
+        return { children: [ownerConfigMap(request, nodeName)] };
+      },
+      onResult: () => undefined,
+    });
+    const [a, b] = await Promise.all([nativeHost(options(NODE_A)), nativeHost(options(NODE_B))]);
+    t.after(() => Promise.all([a.stop(), b.stop()]));
+    const at = (name: string, message: string) => {
+      const object = app(ns, name, undefined);
+      return { ...object, spec: { ...(object.spec as object), message } } as KubeObject;
+    };
+    await client.create(apps, at('on-a', NODE_A));
+    await client.create(apps, at('on-b', NODE_B));
+    await client.create(apps, at('nowhere', `gone-${RUN}`));
+
+    await waitFor(async () => (await configMapData(ns, 'on-a-owner'))?.node === NODE_A, { description: 'on-a' });
+    await waitFor(async () => (await configMapData(ns, 'on-b-owner'))?.node === NODE_B, { description: 'on-b' });
+    await waitFor(() => a.controller.stats().unassigned === 1, { description: 'A counts one unassigned' });
+    assert.deepEqual([...reconciledBy.get(NODE_A)!], ['on-a']);
+    assert.deepEqual([...reconciledBy.get(NODE_B)!], ['on-b']);
+    assert.equal(b.controller.stats().unassigned, undefined, 'only the status writer counts');
+    // The API server cannot filter a field of a custom resource here: every host caches every primary.
+    assert.equal(a.controller.stats().primaries, 3);
+    assert.equal(await configMapData(ns, 'nowhere-owner'), undefined);
   });
 
   test('refused configurations: node sharding with leader election, a node name that is no Node', async () => {
