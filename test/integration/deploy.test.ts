@@ -2,13 +2,11 @@
 // as deploy/'s ServiceAccount (not admin) serves the configmap-app example through RBAC aggregation alone.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { ApiException, CoreV1Api } from '@kubernetes/client-node';
 import { load, loadAll } from 'js-yaml';
 import pino from 'pino';
@@ -17,9 +15,9 @@ import type { KubeObject } from '../../host/src/abi/types.ts';
 import { isWrError } from '../../host/src/errors.ts';
 import { KubeClient, warnIfNoAccess } from '../../host/src/kube/index.ts';
 import { startHost } from '../../host/src/manager/index.ts';
-import { ensureControlPlaneBinaries } from '../controlplane/build.ts';
 import { createTestNamespace, getTestCluster, mintServiceAccountKubeconfig, waitFor } from '../support/cluster.ts';
 import { installCrd } from '../support/crds.ts';
+import { kustomizeBuild } from '../support/kustomize.ts';
 
 const ROOT = path.join(import.meta.dirname, '../..');
 const FIELD_MANAGER = 'wasm-reconciler-deploy-test';
@@ -31,13 +29,6 @@ let admin: KubeClient;
 const created = new Map<string, KubeObject>();
 
 const keyOf = (o: KubeObject) => `${o.apiVersion}/${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
-
-/** `kustomize build <dir>` with the kustomize the control-plane build provides. */
-async function kustomizeBuild(dir: string): Promise<KubeObject[]> {
-  const { kustomize } = await ensureControlPlaneBinaries();
-  const { stdout } = await promisify(execFile)(kustomize, ['build', dir], { maxBuffer: 16 * 1024 * 1024 });
-  return (loadAll(stdout) as (KubeObject | null)[]).filter((o): o is KubeObject => o !== null);
-}
 
 function yamlObjects(file: string): KubeObject[] {
   return (loadAll(readFileSync(path.join(ROOT, file), 'utf8')) as (KubeObject | null)[]).filter(
