@@ -256,6 +256,7 @@ describe('node sharding', () => {
     await waitFor(async () => (await configMapData(ns, 'a2-config'))?.R === '1', { description: 'a2 moved to B' });
     const tookMs = Date.now() - moved;
     assert.ok(tookMs >= HANDOVER_MS - 50, `B waited out the handover window (${tookMs} ms after the move)`);
+    t.diagnostic(`moved primary first reconciled by its new owner ${tookMs} ms after the move`);
     assert.equal(primariesOf(a), 1);
     assert.equal(primariesOf(b), 2);
 
