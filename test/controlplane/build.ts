@@ -35,7 +35,7 @@ export interface ControlPlaneBinaries {
   readonly kubeControllerManager: string;
   /** The store kube-apiserver talks to: etcd itself, or kine serving the etcd API from SQLite. */
   readonly datastore: { readonly kind: Datastore; readonly binary: string };
-  /** kustomize, built with the control plane so tests can render deploy/kustomize. */
+  /** kustomize, built with the control plane so tests can render deploy/'s kustomizations. */
   readonly kustomize: string;
   readonly versions: PinnedVersions;
   /** The cache entries holding the binaries: one per component (Kubernetes, datastore, kustomize). */

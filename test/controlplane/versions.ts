@@ -12,7 +12,7 @@ import { ControlPlaneError } from './errors.ts';
 export const GO_MODULES_DIR = fileURLToPath(new URL('./go/', import.meta.url));
 export const ETCD_MODULE_DIR = `${GO_MODULES_DIR}etcd/`;
 export const KINE_MODULE_DIR = `${GO_MODULES_DIR}kine/`;
-/** kustomize is no control-plane component: the tests render deploy/kustomize with it. */
+/** kustomize is no control-plane component: the tests render deploy/'s kustomizations with it. */
 export const KUSTOMIZE_MODULE_DIR = `${GO_MODULES_DIR}kustomize/`;
 
 /**
