@@ -27,8 +27,14 @@ interface Drain {
   readonly res: ApiResource;
   readonly namespace: string | undefined;
   readonly name: string;
+  /** The newest version of the object this replica has seen carrying the drain label. */
   resourceVersion: string | undefined;
-  acking: boolean;
+  /**
+   * `waiting` for the holders to let go (or for a newer version after a conflict), `acking` while the
+   * acknowledgement is on the wire, `acked` once it landed: until the caches see the object leave, they may
+   * still hand out the acknowledged version, which must then start nothing.
+   */
+  state: 'waiting' | 'acking' | 'acked';
 }
 
 export class ReplicaHandover {
@@ -60,22 +66,25 @@ export class ReplicaHandover {
       owns: (primary: CachedObject) => {
         const oid = id(primary.key);
         if (primary.labels[shard] !== this.#o.member) return false;
+        const known = this.#draining.get(oid);
         if (primary.labels[drain] !== undefined) {
-          const known = this.#draining.get(oid);
-          if (known === undefined) {
+          if (known?.state === 'acked' && known.resourceVersion === primary.resourceVersion) return false;
+          if (known === undefined || known.state === 'acked') {
             this.#draining.set(oid, {
               res,
               namespace: primary.namespace,
               name: primary.name,
               resourceVersion: primary.resourceVersion,
-              acking: false,
+              state: 'waiting',
             });
           } else known.resourceVersion = primary.resourceVersion;
           // The controller fences it and reports it left if it held it; if not, nothing waits for it here.
           if (!held.has(primary.key)) queueMicrotask(() => this.#tryAck(oid));
           return false;
         }
-        if (this.#draining.has(oid)) return false;
+        // Assigned here with no drain label: whatever drain this replica remembers is over (an acknowledged
+        // one that came back here, or one the sharder withdrew), and the object is this replica's again.
+        if (known !== undefined) this.#draining.delete(oid);
         if (!held.has(primary.key)) {
           held.add(primary.key);
           const holders = this.#holders.get(oid) ?? new Set();
@@ -87,7 +96,10 @@ export class ReplicaHandover {
       admit: () => 0,
       left: (key: string, settled: Promise<void>) => {
         if (!held.delete(key)) {
-          this.#tryAck(id(key));
+          const oid = id(key);
+          // An acknowledged object left the cache (the acknowledgement removed the shard label): forgotten.
+          if (this.#draining.get(oid)?.state === 'acked') this.#draining.delete(oid);
+          else this.#tryAck(oid);
           return;
         }
         // Held until its fenced reconcile has ended: the new owner must not start while it still runs here.
@@ -115,24 +127,28 @@ export class ReplicaHandover {
   /** Acknowledges a drain once no controller of this replica holds the object. */
   #tryAck(oid: string): void {
     const d = this.#draining.get(oid);
-    if (d === undefined || d.acking || (this.#holders.get(oid)?.size ?? 0) > 0) return;
-    d.acking = true;
+    if (d === undefined || d.state !== 'waiting' || (this.#holders.get(oid)?.size ?? 0) > 0) return;
+    d.state = 'acking';
+    const attempted = d.resourceVersion;
     const { shard, drain } = this.#o.labels;
-    patchLabels(this.#o.client, d.res, d.namespace, d.name, d.resourceVersion, { [shard]: null, [drain]: null }).then(
+    patchLabels(this.#o.client, d.res, d.namespace, d.name, attempted, { [shard]: null, [drain]: null }).then(
       () => {
         this.#acks++;
-        this.#draining.delete(oid);
+        d.state = 'acked';
       },
       (err: unknown) => {
-        d.acking = false;
-        if (isWrError(err, 'WR_KUBE_NOT_FOUND')) this.#draining.delete(oid);
-        // A conflict: the newer version reaches `owns`, then `left` (or the move) asks again.
-        if (
-          isWrError(err, 'WR_KUBE_CONFLICT') ||
-          isWrError(err, 'WR_KUBE_NOT_FOUND') ||
-          isWrError(err, 'WR_LEADERSHIP_LOST')
-        )
+        d.state = 'waiting';
+        if (isWrError(err, 'WR_KUBE_NOT_FOUND')) {
+          if (this.#draining.get(oid) === d) this.#draining.delete(oid);
           return;
+        }
+        if (isWrError(err, 'WR_LEADERSHIP_LOST')) return;
+        if (isWrError(err, 'WR_KUBE_CONFLICT')) {
+          // The object changed since `attempted`. If the cache already delivered the newer version (while this
+          // write was on the wire, so that delivery could not ask again), ask now; otherwise its delivery will.
+          if (d.resourceVersion !== attempted) this.#tryAck(oid);
+          return;
+        }
         this.#o.logger.warn(
           { ...errorFields(err), namespace: d.namespace, name: d.name },
           'drain acknowledgement failed',

@@ -177,6 +177,19 @@ export class Sharder {
     this.#write(key, res, obj.namespace, obj.name, obj.resourceVersion, { [this.#o.labels.shard]: owner }, 'assigned');
   }
 
+  /** Assigns the cached unassigned object again if the cache holds a newer version than `seen`. */
+  async #reassign(
+    key: string,
+    res: ApiResource,
+    namespace: string | undefined,
+    name: string,
+    seen: string | undefined,
+  ): Promise<void> {
+    const w = await this.#watched?.get(key);
+    const obj = w?.handle.reader.get(namespace, name);
+    if (obj !== undefined && obj.resourceVersion !== seen) this.#assign(key, res, obj);
+  }
+
   #scheduleRebalance(delayMs: number): void {
     if (this.#watched === undefined) return;
     clearTimeout(this.#rebalanceTimer);
@@ -240,12 +253,14 @@ export class Sharder {
     if (this.#pending.has(id) || this.#watched === undefined) return;
     this.#pending.add(id);
     this.#waiting.push(async () => {
+      let conflict = false;
       try {
         await patchLabels(this.#client!, res, namespace, name, resourceVersion, labels);
         this.#stats[counter]++;
       } catch (err) {
         if (isWrError(err, 'WR_KUBE_CONFLICT')) {
-          // The object changed since: its newer version is an event (unassigned) or the next pass (assigned).
+          conflict = true;
+          // The object changed since: an assigned one is seen again by the next pass.
           if (counter !== 'assigned') this.#scheduleRebalance(1_000);
         } else if (!isWrError(err, 'WR_KUBE_NOT_FOUND') && !isWrError(err, 'WR_LEADERSHIP_LOST')) {
           this.#o.logger.warn({ ...errorFields(err), kind: res.kind, namespace, name }, 'sharder: label write failed');
@@ -254,6 +269,9 @@ export class Sharder {
       } finally {
         this.#pending.delete(id);
       }
+      // An unassigned object that changed while this write was on the wire had its newer version delivered
+      // then, and dropped as pending: assign that version now. If it has not arrived yet, its event will.
+      if (conflict && counter === 'assigned') void this.#reassign(key, res, namespace, name, resourceVersion);
     });
     this.#pump();
   }
