@@ -4,6 +4,8 @@
 // kube-apiserver, kube-controller-manager): controller-runtime v0.25 (bench/anchors/controller-runtime,
 // built by the bench from the Go module proxy into ~/.cache/wasm-reconciler/anchors), this host's CLI
 // serving the configmap-app Wasm module, and this host's engine with the native TypeScript App reconciler.
+// The CLI runs as its pod does (bench/support/image-env.ts): with the image's compile cache, filled before
+// each start, and the Deployment's NODE_OPTIONS; the native engine is a bench harness run as from a clone.
 // The scenarios are interleaved (each one runs all three before the next), so a drift in the machine's
 // load reaches every contender alike. Ratios are this host (Wasm) / controller-runtime.
 //
@@ -21,7 +23,9 @@
 //
 // Footprint: 1, 10 and 30 controllers, each for 10 Apps in a namespace of its own: one host process with as
 // many WasmReconcilers (each module its own bytes) against as many controller-runtime processes; RSS and
-// PSS (summed over the Go processes) 10 s after every App settled. MB are 10^6 bytes.
+// PSS (summed over the Go processes), the median of 5 samples 2 s apart from 20 s after every App settled:
+// idle, once the host's guest and compile workers ended (10 s without work) and V8 shrank its heap after
+// the converge (its memory reducer runs some 8 s after allocation slows down). MB are 10^6 bytes.
 //
 // ![anchors: converge time, CPU, API requests, idle memory and start to first write, side by side](benchmarks/anchors.svg)
 
@@ -51,6 +55,7 @@ import { Observer } from './anchors/observer.ts';
 import { writePlot } from './anchors/plot.ts';
 import { cpuSeconds, type Memory, MemorySampler, memory, totalMemory } from './anchors/proc.ts';
 import { type BenchResult, main, median, round } from './lib.ts';
+import { imageEnv } from './support/image-env.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
 const PLOT_PATH = path.join(ROOT, 'docs/benchmarks/anchors.svg');
@@ -69,7 +74,9 @@ const CLIENT_CONCURRENCY = 8;
 const IDLE_BEFORE_BURST_MS = 3_000;
 /** After the last App settled: the controllers' Events are written asynchronously. */
 const TRAILING_MS = 3_000;
-const FOOTPRINT_IDLE_MS = 10_000;
+const FOOTPRINT_IDLE_MS = 20_000;
+const FOOTPRINT_SAMPLES = 5;
+const FOOTPRINT_SAMPLE_GAP_MS = 2_000;
 const SAMPLE_MS = 200;
 /** A phase taking longer than this is a failure, not a slow figure. */
 const PHASE_TIMEOUT_MS = 10 * 60_000;
@@ -138,6 +145,7 @@ class Bench {
         goBinary,
         module,
         moduleCacheDir: path.join(logDir, 'modules'),
+        image: imageEnv(),
       };
       return new Bench(
         controlPlane,
@@ -175,6 +183,7 @@ class Bench {
     await this.#controlPlane.stop();
     if (failed) process.stderr.write(`anchors: the contenders' logs are in ${this.#setting.logDir}\n`);
     else rmSync(this.#setting.logDir, { recursive: true, force: true });
+    this.#setting.image.dispose();
   }
 
   /** One converge run: start, idle, burst, update wave; see the file comment. */
@@ -186,6 +195,7 @@ class Bench {
       const observer = await Observer.open(this.#registry, namespace);
       let processes: GuardedProcess[] = [];
       try {
+        contender.prepare?.(this.#setting);
         const firstWrite = observer.configMapAppears('start-config');
         const started = performance.now();
         processes = await contender.start(this.#setting, [namespace], workers, run);
@@ -239,10 +249,22 @@ class Bench {
           await this.#createApps(namespace, names);
           observers.push(await Observer.open(this.#registry, namespace));
         }
+        contender.prepare?.(this.#setting);
         processes = await contender.start(this.#setting, namespaces, 1, run);
         await this.#within(Promise.all(observers.map((o) => o.settled(names))), 'every App to settle', processes);
         await sleep(FOOTPRINT_IDLE_MS);
-        return { contender: contender.id, controllers, memory: totalMemory(processes.map((p) => p.pid)) };
+        const samples: Memory[] = [];
+        for (let i = 0; i < FOOTPRINT_SAMPLES; i++) {
+          if (i > 0) await sleep(FOOTPRINT_SAMPLE_GAP_MS);
+          samples.push(totalMemory(processes.map((p) => p.pid)));
+        }
+        const mid = (pick: (m: Memory) => number) => median(samples.map(pick));
+        const idle = {
+          rssBytes: mid((m) => m.rssBytes),
+          peakRssBytes: mid((m) => m.peakRssBytes),
+          pssBytes: mid((m) => m.pssBytes),
+        };
+        return { contender: contender.id, controllers, memory: idle };
       } finally {
         await stopAll(processes);
         for (const o of observers) o.close();

@@ -1,9 +1,9 @@
 // Measures the host's footprint and start-up as a pod runs it: RSS and PSS of the whole process (worker threads included) idle with 1, 10 and 30 modules, start to first write, start-up CPU, and whether memory comes back after a churn soak. Run with `node bench/footprint.ts`.
 //
 // The host is the real CLI (`host/src/cli/main.ts run`) in a process of its own, against a local control
-// plane, with NODE_COMPILE_CACHE pointing at a compile cache filled by an earlier start, as the image
-// ships it (deploy/Dockerfile), and with the NODE_OPTIONS the Deployment sets (deploy/host/deployment.yaml,
-// V8 heap settings); one row shows an idle host without that variable (a clone's
+// plane, as its pod runs it (bench/support/image-env.ts): NODE_COMPILE_CACHE pointing at a compile cache
+// filled before each start by the image build's imports (deploy/Dockerfile), and the NODE_OPTIONS the
+// Deployment sets (deploy/host/deployment.yaml, V8 heap settings); one row shows an idle host without that variable (a clone's
 // `node host/src/cli/main.ts run`). Each module is the configmap-app example reconciling one App in a
 // namespace of its own (its own reflectors for App, ConfigMap and Deployment). Idle figures are the
 // median of 5 samples taken 2 s apart, 20 s after the last module converged; no GC is forced.
@@ -21,7 +21,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { load } from 'js-yaml';
 import { buildV1 } from '../examples/configmap-app/test/modules.ts';
 import type { KubeObject } from '../host/src/abi/types.ts';
 import { type ApiResource, KubeClient } from '../host/src/kube/index.ts';
@@ -29,6 +28,7 @@ import { type ControlPlane, startControlPlane } from '../test/controlplane/index
 import { installCrd } from '../test/support/crds.ts';
 import { customSection } from '../test/support/wasm-bytes.ts';
 import { type BenchResult, main, median, round } from './lib.ts';
+import { type ImageEnv, imageEnv } from './support/image-env.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
 const CLI = path.join(ROOT, 'host/src/cli/main.ts');
@@ -48,14 +48,10 @@ const RECOVERY_MS = 5 * 60_000;
 const RECOVERY_SAMPLE_MS = 15_000;
 const WAIT_MS = 120_000;
 
-/** The NODE_OPTIONS of the host container in deploy/host/deployment.yaml. */
-function deploymentNodeOptions(): string {
-  const deployment = load(readFileSync(path.join(ROOT, 'deploy/host/deployment.yaml'), 'utf8')) as {
-    spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
-  };
-  const value = deployment.spec.template.spec.containers[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
-  if (value === undefined) throw new Error('deploy/host/deployment.yaml sets no NODE_OPTIONS');
-  return value;
+/** How the host is started: as the image does (ImageEnv), or as a clone (the environment alone). */
+interface HostEnv {
+  readonly env: NodeJS.ProcessEnv;
+  fill?(): void;
 }
 
 interface Memory {
@@ -220,8 +216,10 @@ class Bench {
     }
   }
 
-  host(env: NodeJS.ProcessEnv): RunningHost {
-    return spawnHost(this.#kubeconfigPath, env);
+  /** Fills the image's compile cache first (outside what is timed), then spawns the host. */
+  host(env: HostEnv): RunningHost {
+    env.fill?.();
+    return spawnHost(this.#kubeconfigPath, env.env);
   }
 
   get client(): KubeClient {
@@ -241,7 +239,7 @@ class Bench {
  * Idle RSS/PSS with 1, 10 and 30 modules, in one host that gains modules: the first is `first`'s, the
  * others get namespaces of their own, deleted at the end so later hosts serve `first` alone again.
  */
-async function scaling(bench: Bench, env: NodeJS.ProcessEnv, first: string): Promise<BenchResult[]> {
+async function scaling(bench: Bench, env: HostEnv, first: string): Promise<BenchResult[]> {
   const host = bench.host(env);
   const out: BenchResult[] = [];
   const idle = new Map<number, Memory>();
@@ -293,7 +291,7 @@ async function scaling(bench: Bench, env: NodeJS.ProcessEnv, first: string): Pro
 }
 
 /** An idle host with one module, for one environment (with or without the compile cache variable). */
-async function idleOne(bench: Bench, env: NodeJS.ProcessEnv, namespace: string): Promise<Memory> {
+async function idleOne(bench: Bench, env: HostEnv, namespace: string): Promise<Memory> {
   const host = bench.host(env);
   try {
     await waitFor('the module to converge', () => bench.hasConfigMap(namespace, 'app'));
@@ -305,7 +303,7 @@ async function idleOne(bench: Bench, env: NodeJS.ProcessEnv, namespace: string):
 }
 
 /** Spawn -> the first object the host writes (the App's ConfigMap), and the host's CPU by then. */
-async function startToFirstWrite(bench: Bench, env: NodeJS.ProcessEnv, namespace: string) {
+async function startToFirstWrite(bench: Bench, env: HostEnv, namespace: string) {
   await bench.client.delete(bench.kinds.configMaps, namespace, 'app-config').catch(() => {});
   await waitFor('the ConfigMap to be gone', async () => !(await bench.hasConfigMap(namespace, 'app')));
   const list = await bench.client.list(bench.kinds.configMaps, { namespace });
@@ -334,7 +332,7 @@ async function startToFirstWrite(bench: Bench, env: NodeJS.ProcessEnv, namespace
 }
 
 /** Churns Apps and hot-swaps the module, then samples the idle host for RECOVERY_MS. */
-async function soak(bench: Bench, env: NodeJS.ProcessEnv, namespace: string): Promise<BenchResult[]> {
+async function soak(bench: Bench, env: HostEnv, namespace: string): Promise<BenchResult[]> {
   const host = bench.host(env);
   try {
     await waitFor('the module to converge', () => bench.hasConfigMap(namespace, 'app'));
@@ -414,11 +412,11 @@ export async function run(): Promise<BenchResult[]> {
   const moduleBytes = new Uint8Array(readFileSync((await buildV1()).wasmPath));
   const controlPlane: ControlPlane = await startControlPlane({ report: (line) => process.stderr.write(`${line}\n`) });
   const client = await KubeClient.fromKubeConfig(controlPlane.kubeConfig);
-  const compileCache = mkdtempSync(path.join(tmpdir(), 'wr-bench-footprint-compile-cache-'));
   // As the pod: NODE_COMPILE_CACHE set, the cache filled before (by the first start below), and the
   // Deployment's NODE_OPTIONS.
-  const imageEnv = { ...process.env, NODE_COMPILE_CACHE: compileCache, NODE_OPTIONS: deploymentNodeOptions() };
+  const image: ImageEnv = imageEnv();
   const { NODE_COMPILE_CACHE: _, ...cloneEnv } = process.env;
+  const clone: HostEnv = { env: cloneEnv };
   try {
     await installCrd(client, path.join(ROOT, 'deploy/crd/wasmreconciler.yaml'));
     await installCrd(client, path.join(ROOT, 'deploy/crd/clusterwasmreconciler.yaml'));
@@ -434,12 +432,12 @@ export async function run(): Promise<BenchResult[]> {
     await bench.namespace(single);
     await bench.addModule(single);
     await bench.addApp(single, 'app');
-    // Fills the compile cache (and warms the control plane) the way the image build does.
-    await idleOne(bench, imageEnv, single);
+    // Warms the control plane.
+    await idleOne(bench, image, single);
 
     const out: BenchResult[] = [];
     const starts: { ms: number; cpu: number }[] = [];
-    for (let i = 0; i < STARTS; i++) starts.push(await startToFirstWrite(bench, imageEnv, single));
+    for (let i = 0; i < STARTS; i++) starts.push(await startToFirstWrite(bench, image, single));
     const note = `spawn of \`wasm-reconciler run\` -> the App's ConfigMap on the bench's watch; median of ${STARTS} starts`;
     out.push({ name: 'footprint/start/first-write', value: round(median(starts.map((s) => s.ms))), unit: 'ms', note });
     out.push({
@@ -454,20 +452,20 @@ export async function run(): Promise<BenchResult[]> {
       unit: 'ms',
       note: `slowest of the ${STARTS} starts`,
     });
-    const clone = await idleOne(bench, cloneEnv, single);
+    const cloneIdle = await idleOne(bench, clone, single);
     out.push({
       name: 'footprint/idle/1-module/rss-without-compile-cache-env',
-      value: round2(clone.rss),
+      value: round2(cloneIdle.rss),
       unit: 'MiB',
       note: 'as `node host/src/cli/main.ts run` from a clone: NODE_COMPILE_CACHE unset, so the entry file is type-stripped',
     });
-    out.push(...(await scaling(bench, imageEnv, single)));
-    out.push(...(await soak(bench, imageEnv, single)));
+    out.push(...(await scaling(bench, image, single)));
+    out.push(...(await soak(bench, image, single)));
     return out;
   } finally {
     client.close();
     await controlPlane.stop();
-    rmSync(compileCache, { recursive: true, force: true });
+    image.dispose();
   }
 }
 

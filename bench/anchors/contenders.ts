@@ -10,6 +10,7 @@ import type { KubeClient } from '../../host/src/kube/index.ts';
 import { type GuardedProcess, spawnGuarded } from '../../test/controlplane/process.ts';
 import { APP_API_VERSION, APP_KIND } from '../../test/fixtures/native/app-reconciler.ts';
 import { customSection } from '../../test/support/wasm-bytes.ts';
+import type { ImageEnv } from '../support/image-env.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const WR_API_VERSION = 'wasmreconciler.dev/v1alpha1';
@@ -28,6 +29,8 @@ export interface Setting {
   readonly module: Uint8Array;
   /** The Wasm host's content-addressed module cache. */
   readonly moduleCacheDir: string;
+  /** The Wasm host's Node environment: the image's compile cache and the Deployment's NODE_OPTIONS. */
+  readonly image: ImageEnv;
 }
 
 export interface Contender {
@@ -37,6 +40,8 @@ export interface Contender {
    * (one for the host, one per namespace for controller-runtime), after any resource they read at start.
    */
   start(setting: Setting, namespaces: readonly string[], workers: number, run: string): Promise<GuardedProcess[]>;
+  /** What must be ready before a start, done outside what is timed. */
+  prepare?(setting: Setting): void;
 }
 
 export const controllerRuntime: Contender = {
@@ -61,11 +66,15 @@ export const controllerRuntime: Contender = {
 };
 
 /**
+ * The host CLI as its pod runs it (bench/support/image-env.ts), compile cache filled before each start.
  * Each WasmReconciler lives in its Apps' namespace (a namespaced one may reach no other) and carries the
  * run's label: the host serves only those (--watch-label-selector), not the ones earlier runs left behind.
  */
 export const wasmHost: Contender = {
   id: 'wasm',
+  prepare(setting) {
+    setting.image.fill();
+  },
   async start(setting, namespaces, workers, run) {
     const wasmReconcilers = await setting.client.resource(WR_API_VERSION, 'WasmReconciler');
     for (const [i, namespace] of namespaces.entries()) {
@@ -89,12 +98,14 @@ export const wasmHost: Contender = {
           '--log-level=warn',
           '--log-format=json',
         ],
+        env: setting.image.env,
         logPath: join(setting.logDir, `${run}-wasm.log`),
       }),
     ];
   },
 };
 
+/** A bench harness, not a shipped entry point: run as a clone would, its sources type-stripped at start. */
 export const nativeHost: Contender = {
   id: 'native',
   async start(setting, namespaces, workers, run) {
