@@ -97,6 +97,8 @@ function sample(text: string, name: string, labels: Record<string, string>): num
 
 interface NativeHostOptions {
   readonly namespace: string;
+  /** Default: Apps. */
+  readonly primary?: { readonly apiVersion: string; readonly kind: string };
   readonly nodeName: string;
   readonly rule: NodeShardingRule;
   reconcile(request: ReconcileRequest): Promise<ReconcileOutput>;
@@ -105,7 +107,7 @@ interface NativeHostOptions {
 }
 
 /**
- * A node-sharded "host" of one native reconciler of Apps owning ConfigMaps: its own client, caches and policy,
+ * A node-sharded "host" of one native reconciler (of Apps) owning ConfigMaps: its own client, caches and policy,
  * as a host process has. Native code lets a test hold a reconcile in flight and see who ran what.
  */
 async function nativeHost(o: NativeHostOptions): Promise<{ controller: ReconcilerController; stop(): Promise<void> }> {
@@ -113,6 +115,7 @@ async function nativeHost(o: NativeHostOptions): Promise<{ controller: Reconcile
   const registry = controllerRegistry(hostClient);
   const sharding = await NodeShardPolicy.start({
     registry,
+    client: hostClient,
     nodeName: o.nodeName,
     nodeSelector: `${RUN_LABEL}=${RUN}`,
     handoverMs: HANDOVER_MS,
@@ -130,7 +133,7 @@ async function nativeHost(o: NativeHostOptions): Promise<{ controller: Reconcile
   });
   await controller.start({
     scope: {
-      primary: { apiVersion: APP, kind: 'App' },
+      primary: o.primary ?? { apiVersion: APP, kind: 'App' },
       namespaces: [o.namespace],
       owns: [{ apiVersion: 'v1', kind: 'ConfigMap' }],
       related: [],
@@ -359,6 +362,44 @@ describe('node sharding', () => {
     // The API server cannot filter a field of a custom resource here: every host caches every primary.
     assert.equal(a.controller.stats().primaries, 3);
     assert.equal(await configMapData(ns, 'nowhere-owner'), undefined);
+  });
+
+  test('a field the API server selects on (a Pod spec.nodeName): each host is sent only its own', async (t) => {
+    const ns = await createTestNamespace(t, 'node-pods');
+    const pods = await client.resource('v1', 'Pod');
+    const options = (nodeName: string): NativeHostOptions => ({
+      namespace: ns,
+      nodeName,
+      primary: { apiVersion: 'v1', kind: 'Pod' },
+      rule: { fieldPath: 'spec.nodeName' },
+      reconcile: async (request) => ({ children: [ownerConfigMap(request, nodeName)] }),
+      onResult: () => undefined,
+    });
+    const [a, b] = await Promise.all([nativeHost(options(NODE_A)), nativeHost(options(NODE_B))]);
+    t.after(() => Promise.all([a.stop(), b.stop()]));
+    const pod = (name: string, nodeName: string | undefined) =>
+      ({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: ns },
+        spec: {
+          ...(nodeName === undefined ? {} : { nodeName }),
+          containers: [{ name: 'c', image: 'registry.example/c:1' }],
+        },
+      }) as KubeObject;
+    // The namespace's default ServiceAccount, which Pod admission wants, may still be on its way.
+    await waitFor(() => client.create(pods, pod('on-a', NODE_A)), { description: 'the first Pod' });
+    await client.create(pods, pod('on-b', NODE_B));
+    await client.create(pods, pod('elsewhere', `gone-${RUN}`));
+    await client.create(pods, pod('unscheduled', undefined));
+
+    await waitFor(async () => (await configMapData(ns, 'on-a-owner'))?.node === NODE_A, { description: 'on-a' });
+    await waitFor(async () => (await configMapData(ns, 'on-b-owner'))?.node === NODE_B, { description: 'on-b' });
+    assert.equal(a.controller.stats().primaries, 1, "A's Pod cache holds A's Pod only: the API server filtered it");
+    assert.equal(b.controller.stats().primaries, 1);
+    await waitFor(() => a.controller.stats().unassigned === 2, { description: 'A counts two unassigned Pods' });
+    assert.equal(await configMapData(ns, 'elsewhere-owner'), undefined);
+    assert.equal(await configMapData(ns, 'unscheduled-owner'), undefined);
   });
 
   test('refused configurations: node sharding with leader election, a node name that is no Node', async () => {

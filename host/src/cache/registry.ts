@@ -1,4 +1,4 @@
-// ReflectorRegistry: one reference-counted reflector and store per (kind, namespace scope, label selector).
+// ReflectorRegistry: one reference-counted reflector and store per (kind, namespace scope, label selector, field selector).
 
 import type { KubeClient } from '../kube/client.ts';
 import { apiVersionOf, gvkOf } from '../kube/gvk.ts';
@@ -17,6 +17,8 @@ export interface CacheSpec {
   /** Omitted or "": all namespaces. Ignored for cluster-scoped kinds. */
   readonly namespace?: string;
   readonly labelSelector?: string | LabelSelector;
+  /** A field selector the API server applies (e.g. `spec.nodeName=edge-1`); none when absent. */
+  readonly fieldSelector?: string;
 }
 
 /** One consumer's share of a cache. Release it exactly once; subscriptions made through it end with it. */
@@ -91,10 +93,12 @@ export class ReflectorRegistry {
     const namespace =
       resource.namespaced && spec.namespace !== undefined && spec.namespace !== '' ? spec.namespace : undefined;
     const selectorText = selector?.toString() ?? '';
-    const key = `${apiVersionOf(resource)}/${resource.kind}|${namespace ?? '*'}|${selectorText}`;
+    const fields = spec.fieldSelector ?? '';
+    // A field selector, rare, keys a fourth part; keys without one read as they always have.
+    const key = `${apiVersionOf(resource)}/${resource.kind}|${namespace ?? '*'}|${selectorText}${fields === '' ? '' : `|${fields}`}`;
     let entry = this.#entries.get(key);
     if (entry === undefined) {
-      entry = this.#start(key, resource, namespace, selectorText);
+      entry = this.#start(key, resource, namespace, selectorText, fields);
       this.#entries.set(key, entry);
     }
     entry.refs++;
@@ -119,7 +123,7 @@ export class ReflectorRegistry {
     await Promise.all(this.#stopping);
   }
 
-  #start(key: string, resource: ApiResource, namespace: string | undefined, selector: string): Entry {
+  #start(key: string, resource: ApiResource, namespace: string | undefined, selector: string, fields: string): Entry {
     const stop = new AbortController();
     const logger = this.#logger;
     const store = createStore({
@@ -152,6 +156,7 @@ export class ReflectorRegistry {
         resource,
         ...(namespace !== undefined ? { namespace } : {}),
         ...(selector !== '' ? { labelSelector: selector } : {}),
+        ...(fields !== '' ? { fieldSelector: fields } : {}),
       },
       { ...this.#options.watcher, logger, signal: stop.signal },
     );

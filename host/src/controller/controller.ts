@@ -425,10 +425,15 @@ export function scopeWorker(
 
 /** `scope` with the share's label selector ANDed into the primary watch, so the API server sends only the share. */
 function shardedScope(scope: WatchScope, ownership: Ownership | undefined): WatchScope {
-  if (ownership?.selector === undefined) return scope;
-  const base = scope.primary.labelSelector?.toString() ?? '';
-  const labelSelector = parseLabelSelector(base === '' ? ownership.selector : `${base},${ownership.selector}`);
-  return { ...scope, primary: { ...scope.primary, labelSelector } };
+  if (ownership === undefined) return scope;
+  let primary = scope.primary;
+  if (ownership.selector !== undefined) {
+    const base = primary.labelSelector?.toString() ?? '';
+    const labelSelector = parseLabelSelector(base === '' ? ownership.selector : `${base},${ownership.selector}`);
+    primary = { ...primary, labelSelector };
+  }
+  if (ownership.fieldSelector !== undefined) primary = { ...primary, fieldSelector: ownership.fieldSelector };
+  return { ...scope, primary };
 }
 
 /** The reconcile input's trigger for a work item: its reason, plus the object behind it when it is not the primary. */

@@ -7,7 +7,13 @@ import { type KindRef, kindKey } from '../kube/gvk.ts';
 
 /** What a controller watches. An empty `namespaces` list means every namespace (one cluster-wide watch). */
 export interface WatchScope {
-  readonly primary: { readonly apiVersion: string; readonly kind: string; readonly labelSelector?: LabelSelector };
+  readonly primary: {
+    readonly apiVersion: string;
+    readonly kind: string;
+    readonly labelSelector?: LabelSelector;
+    /** Set by a sharding mode whose rule the API server can filter as a field (host/src/sharding). */
+    readonly fieldSelector?: string;
+  };
   readonly namespaces: readonly string[];
   /**
    * `namespaces` is a tenancy boundary (a namespaced WasmReconciler's own namespace): every kind must be
@@ -92,7 +98,12 @@ export async function acquireScope(
   syncTimeoutMs = 60_000,
 ): Promise<{ primary: KindCaches; owned: KindCaches[]; related: KindCaches[]; namespaces: readonly string[] }> {
   const taken: Acquired[] = [];
-  const acquireKind = async (kind: { apiVersion: string; kind: string; labelSelector?: LabelSelector }) => {
+  const acquireKind = async (kind: {
+    apiVersion: string;
+    kind: string;
+    labelSelector?: LabelSelector;
+    fieldSelector?: string;
+  }) => {
     const namespaces = scope.namespaces.length === 0 ? [undefined] : scope.namespaces;
     const acquired: Acquired = { kind, handles: [], namespaces: [] };
     taken.push(acquired);
@@ -104,6 +115,7 @@ export async function acquireScope(
           kind: kind.kind,
           ...(namespace === undefined ? {} : { namespace }),
           ...(kind.labelSelector === undefined ? {} : { labelSelector: kind.labelSelector }),
+          ...(kind.fieldSelector === undefined ? {} : { fieldSelector: kind.fieldSelector }),
         });
       } catch (err) {
         throw isWrError(err, 'WR_KUBE_NOT_FOUND') ? notServed(kind, err) : err;

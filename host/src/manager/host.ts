@@ -122,6 +122,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     try {
       sharding = await NodeShardPolicy.start({
         registry,
+        client,
         nodeName: options.sharding.nodeName,
         logger,
         ...(options.sharding.nodeSelector === undefined ? {} : { nodeSelector: options.sharding.nodeSelector }),

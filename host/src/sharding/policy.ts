@@ -54,6 +54,8 @@ export interface ShardPolicy {
 export interface Ownership {
   /** Label selector text ANDed into the primary watch (e.g. `wasmreconciler.dev/node=edge-1`). */
   readonly selector: string | undefined;
+  /** A field selector for the primary watch, where the API server filters the rule's field (`spec.nodeName=edge-1`). */
+  readonly fieldSelector?: string;
   owns(primary: CachedObject): boolean;
   /** 0: the key may start now; otherwise ms to wait before asking again. */
   admit(key: string): number;

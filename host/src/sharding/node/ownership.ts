@@ -1,10 +1,12 @@
 // One controller's share under node sharding: the primaries whose node label or field names this host's node.
 //
 // A label rule is a server-side selector (`<label>=<node>`), so the cache holds only this node's primaries.
-// A field path is compared here, on every cached primary: the host's caches take label selectors only, so
-// each host then caches every primary (docs/operations.md, Node sharding, says when to prefer a label).
-// The status writer also counts the primaries that name no Node (none at all, or one that does not exist):
-// for a label rule through a second, server-side watch of `<label> notin (<every Node>)` that holds only those.
+// So is a field path the API server can select on (a Pod's spec.nodeName, a CRD's selectableFields):
+// `<path>=<node>`. Any other field path is compared here, on every cached primary, and each host then caches
+// every primary (docs/operations.md, Node sharding, says when to prefer a label). The status writer also
+// counts the primaries that name no Node (none at all, or one that does not exist): server-side, through a
+// second watch that holds only those (`<label> notin (<every Node>)`, `<path>!=<node>,...`), or by
+// comparing in the cache it already holds.
 
 import type { CachedObject, CacheHandle, ReflectorRegistry } from '../../cache/index.ts';
 import { errorFields } from '../../errors.ts';
@@ -20,6 +22,8 @@ const COUNT_DEBOUNCE_MS = 1_000;
 export interface NodeOwnershipOptions {
   readonly nodeName: string;
   readonly rule: NodeShardingRule;
+  /** A field path rule the API server can filter as a field selector. */
+  readonly fieldSelectable: boolean;
   readonly controller: ShardedController;
   readonly registry: ReflectorRegistry;
   readonly nodes: NodeDirectory;
@@ -44,6 +48,7 @@ function valueAt(object: unknown, path: readonly string[]): string | undefined {
 
 export class NodeOwnership implements Ownership {
   readonly selector: string | undefined;
+  readonly fieldSelector: string | undefined;
   readonly #o: NodeOwnershipOptions;
   readonly #gate: HandoverGate;
   readonly #listeners = new Set<() => void>();
@@ -63,6 +68,8 @@ export class NodeOwnership implements Ownership {
     const rule = options.rule;
     this.selector = 'label' in rule ? `${rule.label}=${options.nodeName}` : undefined;
     this.#path = 'fieldPath' in rule ? rule.fieldPath.split('.') : undefined;
+    this.fieldSelector =
+      'fieldPath' in rule && options.fieldSelectable ? `${rule.fieldPath}=${options.nodeName}` : undefined;
     // A Node that came or went changes what "unassigned" means; a new status writer starts counting.
     this.#offNodes = options.nodes.onChange(() => {
       this.refreshCount().catch((err: unknown) =>
@@ -99,7 +106,7 @@ export class NodeOwnership implements Ownership {
   unassigned(): number | undefined {
     const counter = this.#counter;
     if (counter === undefined) return undefined;
-    if (this.#path === undefined) return counter.size();
+    if (this.#path === undefined || this.fieldSelector !== undefined) return counter.size();
     let n = 0;
     for (const primary of counter.list()) {
       const node = this.nodeOf(primary);
@@ -119,7 +126,7 @@ export class NodeOwnership implements Ownership {
       if (this.#closed) return;
       const counting = this.#o.counting();
       const selector = counting ? this.#unassignedSelector() : undefined;
-      if (this.#counter?.selector === selector) return;
+      if (this.#counter?.selector.key === selector?.key) return;
       const next =
         selector === undefined ? undefined : await UnassignedWatch.open(this.#o, selector, () => this.#changed());
       if (this.#closed) {
@@ -148,16 +155,23 @@ export class NodeOwnership implements Ownership {
   }
 
   /**
-   * A label rule watches only the primaries naming no Node: `notin` also matches objects without the label.
-   * A field path rule reads the controller's own cache (the same reflector: no second copy) and compares.
+   * A label rule watches only the primaries naming no Node (`notin` also matches objects without the label),
+   * a selectable field likewise (`!=` also matches an empty field). Any other field path reads the
+   * controller's own cache (the same reflector: no second copy) and compares.
    */
-  #unassignedSelector(): string {
-    const base = this.#o.controller.primary.labelSelector?.toString() ?? '';
-    if (this.#path !== undefined) return base;
-    const label = (this.#o.rule as { label: string }).label;
+  #unassignedSelector(): UnassignedSelector {
+    const labels = this.#o.controller.primary.labelSelector?.toString() ?? '';
     const known = this.#o.nodes.known();
-    const requirement = known.length === 0 ? '' : `${label} notin (${known.join(',')})`;
-    return [base, requirement].filter((s) => s !== '').join(',');
+    let fields = '';
+    let requirement = '';
+    const rule = this.#o.rule;
+    if ('label' in rule) {
+      requirement = known.length === 0 ? '' : `${rule.label} notin (${known.join(',')})`;
+    } else if (this.fieldSelector !== undefined) {
+      fields = known.map((node) => `${rule.fieldPath}!=${node}`).join(',');
+    }
+    const label = [labels, requirement].filter((s) => s !== '').join(',');
+    return { label, fields, key: `${label}|${fields}` };
   }
 
   /** Tells the controller (and so the status writer) once the count settles, and only if it moved. */
@@ -174,13 +188,24 @@ export class NodeOwnership implements Ownership {
   }
 }
 
+/** What the unassigned watch selects; `key` tells two apart. */
+interface UnassignedSelector {
+  readonly label: string;
+  readonly fields: string;
+  readonly key: string;
+}
+
 /** The watch behind an unassigned count: one handle per watched namespace (one for all, or a cluster-scoped kind). */
 class UnassignedWatch {
-  readonly selector: string;
+  readonly selector: UnassignedSelector;
   readonly #handles: readonly CacheHandle[];
   readonly #unsubscribe: readonly (() => void)[];
 
-  static async open(o: NodeOwnershipOptions, selector: string, changed: () => void): Promise<UnassignedWatch> {
+  static async open(
+    o: NodeOwnershipOptions,
+    selector: UnassignedSelector,
+    changed: () => void,
+  ): Promise<UnassignedWatch> {
     const namespaces = o.controller.namespaces ?? [];
     const handles: CacheHandle[] = [];
     try {
@@ -189,7 +214,8 @@ class UnassignedWatch {
           apiVersion: o.controller.primary.apiVersion,
           kind: o.controller.primary.kind,
           ...(namespace === undefined ? {} : { namespace }),
-          ...(selector === '' ? {} : { labelSelector: selector }),
+          ...(selector.label === '' ? {} : { labelSelector: selector.label }),
+          ...(selector.fields === '' ? {} : { fieldSelector: selector.fields }),
         });
         handles.push(handle);
         if (!handle.resource.namespaced) break;
@@ -202,7 +228,7 @@ class UnassignedWatch {
     return new UnassignedWatch(selector, handles, changed);
   }
 
-  private constructor(selector: string, handles: readonly CacheHandle[], changed: () => void) {
+  private constructor(selector: UnassignedSelector, handles: readonly CacheHandle[], changed: () => void) {
     this.selector = selector;
     this.#handles = handles;
     this.#unsubscribe = handles.map((h) => h.subscribe(() => changed(), { replay: false }));

@@ -7,8 +7,8 @@
 // nothing is written for it in steady state.
 
 import type { ReflectorRegistry } from '../../cache/index.ts';
-import { WrError } from '../../errors.ts';
-import { type Logger, silentLogger } from '../../kube/index.ts';
+import { isWrError, WrError } from '../../errors.ts';
+import { type KubeClient, type Logger, silentLogger } from '../../kube/index.ts';
 import type { ShardingRule } from '../../modules/index.ts';
 import type { ShardedController, ShardPolicy } from '../policy.ts';
 import { NodeDirectory } from './nodes.ts';
@@ -25,6 +25,8 @@ export interface NodeShardingOptions {
   /** This host's node (the downward API's spec.nodeName). */
   readonly nodeName: string;
   readonly registry: ReflectorRegistry;
+  /** Asks the API server whether it can filter a field path rule (one list of at most one object per config). */
+  readonly client: Pick<KubeClient, 'resource' | 'list'>;
   /** The Nodes the host DaemonSet runs on (its nodeSelector); every Node when absent. */
   readonly nodeSelector?: string;
   readonly handoverMs?: number;
@@ -83,6 +85,7 @@ export class NodeShardPolicy implements ShardPolicy {
     const ownership = new NodeOwnership({
       nodeName: this.nodeName,
       rule: rule.node,
+      fieldSelectable: 'fieldPath' in rule.node && (await this.#fieldSelectable(controller, rule.node.fieldPath)),
       controller,
       registry: this.#o.registry,
       nodes: this.#nodes,
@@ -116,6 +119,26 @@ export class NodeShardPolicy implements ShardPolicy {
     this.#offNodes();
     this.#listeners.clear();
     this.#nodes.close();
+  }
+
+  /**
+   * Whether the API server filters `path` for this kind: it answers a list with that field selector (400
+   * when the field is not selectable: not a built-in field selector, not in the CRD's selectableFields).
+   */
+  async #fieldSelectable(controller: ShardedController, path: string): Promise<boolean> {
+    const resource = await this.#o.client.resource(controller.primary.apiVersion, controller.primary.kind);
+    const namespace = controller.namespaces?.[0];
+    try {
+      await this.#o.client.list(resource, {
+        ...(namespace === undefined || !resource.namespaced ? {} : { namespace }),
+        fieldSelector: `${path}=${this.nodeName}`,
+        limit: 1,
+      });
+      return true;
+    } catch (err) {
+      if (isWrError(err, 'WR_KUBE_INVALID')) return false;
+      throw err;
+    }
   }
 
   /** The first Ready Node by name writes status; a host whose own Node is not Ready never does. */
