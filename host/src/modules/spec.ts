@@ -187,7 +187,8 @@ export const LIMIT_BOUNDS: { readonly [K in SpecLimitKey]?: { readonly min?: num
 /**
  * How node-sharded hosts (`--sharding node`) split the primaries: by a label whose value is the node name (the
  * API server filters it, so each host caches only its share), or by a field path of the primary whose value
- * is the node name (filtered by each host, which therefore caches every primary).
+ * is the node name (filtered by the API server where it selects on that field, else by each host, which then
+ * caches every primary).
  */
 export type NodeShardingRule = { readonly label: string } | { readonly fieldPath: string };
 
