@@ -44,6 +44,7 @@ const BENCHES: readonly BenchSpec[] = [
   { name: 'footprint', flags: [], controlPlane: true, timeoutMs: 40 * MINUTE },
   { name: 'anchors', flags: [], controlPlane: true, timeoutMs: 40 * MINUTE },
   { name: 'dev-loop', flags: [], controlPlane: true, timeoutMs: 10 * MINUTE },
+  { name: 'sharding', flags: [], controlPlane: true, timeoutMs: 40 * MINUTE },
 ];
 
 /** bench/ files that are not benches. */

@@ -1,0 +1,282 @@
+// Sharded replicas (`--sharding replicas`): converge time and per-replica RSS for 1, 2 and 3 replicas, and the takeover after a kill. Run with `node bench/sharding.ts [N]` (N = 1000 Apps by default).
+//
+// Each replica is the real CLI (`host/src/cli/main.ts run --sharding=replicas`) in a process of its own,
+// with the Deployment's NODE_OPTIONS, POD_NAME set to its shard name and its member Leases in the bench's
+// namespace, against a local control plane; one WasmReconciler (the configmap-app example, Apps with 0
+// replicas so no pods are made) serves N Apps. Per replica count, in a fresh namespace: the replicas start
+// and see each other's Leases, then N Apps are created with 8 requests in flight; converge time runs from
+// the first create until every App's ConfigMap holds its config. RSS per replica is the median of 5 samples
+// 2 s apart, 10 s after the converge. With 3 replicas, one that does not lead the ring is then killed
+// (SIGKILL: no release of its Lease) and the figure is the time until none of its Apps carries its shard
+// label any more (the default lease duration, 15 s, is part of it).
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { load } from 'js-yaml';
+import { buildV1 } from '../examples/configmap-app/test/modules.ts';
+import { type ApiResource, KubeClient } from '../host/src/kube/index.ts';
+import { type ControlPlane, startControlPlane } from '../test/controlplane/index.ts';
+import { installCrd } from '../test/support/crds.ts';
+import { forEachBounded } from '../test/support/engine.ts';
+import { type BenchResult, main, median, round } from './lib.ts';
+
+const ROOT = path.join(import.meta.dirname, '..');
+const CLI = path.join(ROOT, 'host/src/cli/main.ts');
+const APP_API_VERSION = 'demo.wasmreconciler.dev/v1alpha1';
+const WR_API_VERSION = 'wasmreconciler.dev/v1alpha1';
+const RING = 'wasm-reconciler';
+const SHARD_LABEL = `shard.wasmreconciler.dev/${RING}`;
+const REPLICA_COUNTS = [1, 2, 3] as const;
+const DEFAULT_COUNT = 1000;
+const CLIENT_CONCURRENCY = 8;
+const SETTLE_MS = 10_000;
+const SAMPLES = 5;
+const SAMPLE_GAP_MS = 2_000;
+/** The host's default member lease duration (host/src/leader/lease.ts): the takeover cannot be shorter. */
+const LEASE_MS = 15_000;
+/** A wait longer than this is a failure, not a slow figure. */
+const WAIT_MS = 10 * 60_000;
+
+async function waitUntil(what: string, probe: () => Promise<boolean>, intervalMs = 250): Promise<void> {
+  const deadline = performance.now() + WAIT_MS;
+  while (!(await probe())) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${WAIT_MS} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+/** RSS of a process in MiB, worker threads included (they share its address space). */
+function rssOf(pid: number): number {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  return Number(/^Rss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? Number.NaN) / 1024;
+}
+
+/** The NODE_OPTIONS of the host container in deploy/host/deployment.yaml (V8 heap settings). */
+function deploymentNodeOptions(): string {
+  const deployment = load(readFileSync(path.join(ROOT, 'deploy/host/deployment.yaml'), 'utf8')) as {
+    spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
+  };
+  const value = deployment.spec.template.spec.containers[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
+  if (value === undefined) throw new Error('deploy/host/deployment.yaml sets no NODE_OPTIONS');
+  return value;
+}
+
+interface Replica {
+  readonly shard: string;
+  readonly child: ChildProcess;
+  readonly pid: number;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function startReplica(kubeconfigPath: string, namespace: string, shard: string): Replica {
+  const cacheDir = mkdtempSync(path.join(tmpdir(), 'wr-bench-sharding-modules-'));
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'run',
+      `--kubeconfig=${kubeconfigPath}`,
+      `--namespace=${namespace}`,
+      `--module-cache-dir=${cacheDir}`,
+      '--metrics-port=0',
+      '--log-format=json',
+      '--log-level=warn',
+      '--sharding=replicas',
+      `--shard-lease-namespace=${namespace}`,
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, NODE_OPTIONS: deploymentNodeOptions(), POD_NAME: shard },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // warn level: the host logs nothing on an ordinary run; anything it says is worth seeing.
+  createInterface({ input: child.stdout! }).on('line', (line) => process.stderr.write(`[${shard}] ${line}\n`));
+  return {
+    shard,
+    child,
+    pid: child.pid!,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+      rmSync(cacheDir, { recursive: true, force: true });
+    },
+  };
+}
+
+interface Kinds {
+  readonly namespaces: ApiResource;
+  readonly wasmReconcilers: ApiResource;
+  readonly apps: ApiResource;
+  readonly configMaps: ApiResource;
+  readonly leases: ApiResource;
+}
+
+/** Counts the items of a (paged) list. */
+async function countOf(
+  client: KubeClient,
+  res: ApiResource,
+  namespace: string,
+  keep: (item: { data?: unknown }) => boolean,
+  labelSelector?: string,
+): Promise<number> {
+  let count = 0;
+  let page: string | undefined;
+  do {
+    const list = await client.list(res, {
+      namespace,
+      limit: 500,
+      ...(labelSelector === undefined ? {} : { labelSelector }),
+      ...(page === undefined ? {} : { continue: page }),
+    });
+    for (const item of list.items) if (keep(item as { data?: unknown })) count++;
+    page = list.metadata.continue || undefined;
+  } while (page !== undefined);
+  return count;
+}
+
+interface RunFigures {
+  readonly convergeMs: number;
+  readonly rss: readonly number[];
+  readonly takeoverMs?: number;
+  readonly movedKeys?: number;
+}
+
+async function runWith(
+  client: KubeClient,
+  kinds: Kinds,
+  kubeconfigPath: string,
+  module: Uint8Array,
+  replicas: number,
+  count: number,
+): Promise<RunFigures> {
+  const namespace = `bench-sharding-${replicas}`;
+  await client.create(kinds.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+  const hosts = Array.from({ length: replicas }, (_, i) => startReplica(kubeconfigPath, namespace, `r${i}`));
+  try {
+    // Every replica's member Lease held, so the Apps are spread from the first one on.
+    await waitUntil('every replica to hold its member Lease', async () => {
+      const leases = await client.list(kinds.leases, { namespace });
+      const held = leases.items.filter(
+        (l) => l.metadata.name.startsWith(`${RING}-shard-`) && (l.spec as { holderIdentity?: string }).holderIdentity,
+      );
+      return held.length === replicas;
+    });
+    await client.create(kinds.wasmReconcilers, {
+      apiVersion: WR_API_VERSION,
+      kind: 'WasmReconciler',
+      metadata: { name: 'apps', namespace },
+      spec: {
+        for: { apiVersion: APP_API_VERSION, kind: 'App' },
+        owns: [
+          { apiVersion: 'v1', kind: 'ConfigMap' },
+          { apiVersion: 'apps/v1', kind: 'Deployment' },
+        ],
+        module: { inline: Buffer.from(module).toString('base64') },
+      },
+    });
+    const names = Array.from({ length: count }, (_, i) => `app-${String(i).padStart(5, '0')}`);
+    const started = performance.now();
+    await forEachBounded(names, CLIENT_CONCURRENCY, async (name) => {
+      await client.create(kinds.apps, {
+        apiVersion: APP_API_VERSION,
+        kind: 'App',
+        metadata: { name, namespace },
+        spec: { image: 'registry.example/app:1', replicas: 0, config: { NAME: name } },
+      });
+    });
+    await waitUntil(
+      `${count} ConfigMaps holding their App's config`,
+      async () =>
+        (await countOf(client, kinds.configMaps, namespace, (cm) => {
+          const data = cm.data as Record<string, string> | undefined;
+          return data?.NAME !== undefined;
+        })) === count,
+      500,
+    );
+    const convergeMs = performance.now() - started;
+    await sleep(SETTLE_MS);
+    const rss: number[] = [];
+    for (const host of hosts) {
+      const samples: number[] = [];
+      for (let i = 0; i < SAMPLES; i++) {
+        if (i > 0) await sleep(SAMPLE_GAP_MS);
+        samples.push(rssOf(host.pid));
+      }
+      rss.push(median(samples));
+    }
+    if (replicas < 3) return { convergeMs, rss };
+
+    const sharder = await client.get(kinds.leases, namespace, `${RING}-sharder`);
+    const leader = ((sharder.spec as { holderIdentity?: string }).holderIdentity ?? '').split('_')[0];
+    const victim = hosts.find((h) => h.shard !== leader)!;
+    const selector = `${SHARD_LABEL}=${victim.shard}`;
+    const movedKeys = await countOf(client, kinds.apps, namespace, () => true, selector);
+    const killedAt = performance.now();
+    await victim.stop('SIGKILL');
+    await waitUntil(
+      "the killed replica's Apps to move",
+      async () => (await countOf(client, kinds.apps, namespace, () => true, selector)) === 0,
+      100,
+    );
+    return { convergeMs, rss, takeoverMs: performance.now() - killedAt, movedKeys };
+  } finally {
+    await Promise.all(hosts.map((h) => h.stop()));
+    await client.delete(kinds.namespaces, undefined, namespace).catch(() => {});
+  }
+}
+
+export async function run(count = DEFAULT_COUNT): Promise<BenchResult[]> {
+  if (!Number.isInteger(count) || count < 1) throw new RangeError(`N must be a positive integer, not ${count}`);
+  const module = new Uint8Array(readFileSync((await buildV1()).wasmPath));
+  const controlPlane: ControlPlane = await startControlPlane({ report: (line) => process.stderr.write(`${line}\n`) });
+  const client = await KubeClient.fromKubeConfig(controlPlane.kubeConfig);
+  try {
+    await installCrd(client, path.join(ROOT, 'deploy/crd/wasmreconciler.yaml'));
+    await installCrd(client, path.join(ROOT, 'deploy/crd/clusterwasmreconciler.yaml'));
+    await installCrd(client, path.join(ROOT, 'examples/configmap-app/crd.yaml'));
+    const kinds: Kinds = {
+      namespaces: await client.resource('v1', 'Namespace'),
+      wasmReconcilers: await client.resource(WR_API_VERSION, 'WasmReconciler'),
+      apps: await client.resource(APP_API_VERSION, 'App'),
+      configMaps: await client.resource('v1', 'ConfigMap'),
+      leases: await client.resource('coordination.k8s.io/v1', 'Lease'),
+    };
+    const out: BenchResult[] = [];
+    for (const replicas of REPLICA_COUNTS) {
+      const figures = await runWith(client, kinds, controlPlane.kubeconfigPath, module, replicas, count);
+      const note = `${count} Apps, configmap-app module, ${replicas} replica${replicas === 1 ? '' : 's'} of the CLI`;
+      out.push({
+        name: `sharding/${replicas}-replicas/converge-seconds`,
+        value: round(figures.convergeMs / 1000, 1),
+        unit: 's',
+        note: `${note}; first create to every ConfigMap holding its config`,
+      });
+      out.push({
+        name: `sharding/${replicas}-replicas/rss-per-replica`,
+        value: round(median(figures.rss), 1),
+        unit: 'MiB',
+        note: `median over replicas of each one's median RSS ${SETTLE_MS / 1000} s after the converge (each: ${figures.rss.map((r) => round(r, 1)).join(', ')})`,
+      });
+      if (figures.takeoverMs !== undefined) {
+        out.push({
+          name: 'sharding/3-replicas/takeover-after-kill',
+          value: round(figures.takeoverMs / 1000, 1),
+          unit: 's',
+          note: `SIGKILL of a replica not leading the ring -> none of its ${figures.movedKeys} Apps labelled with its shard; member lease ${LEASE_MS / 1000} s`,
+        });
+      }
+    }
+    return out;
+  } finally {
+    client.close();
+    await controlPlane.stop();
+  }
+}
+
+await main(import.meta, () => run(process.argv[2] === undefined ? DEFAULT_COUNT : Number(process.argv[2])));
