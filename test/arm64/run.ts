@@ -72,6 +72,9 @@ const NOT_EMULATED: Readonly<Record<string, string>> = {
  * in a container), so --test-isolation=none runs every file in the emulated process itself. The fixtures
  * the excluded example tests run through the CLI are the fuel cases, run in process by the probe.
  */
+/** Starts a child Node itself, or through the SDK's `wasm-reconciler test` runner (tools/fixtures). */
+const STARTS_NODE = /process\.execPath|sdk-assemblyscript\/tools\/fixtures/;
+
 function suiteFiles(): { files: string[]; excluded: string[] } {
   const candidates = [
     ...testFilesIn('test/conformance'),
@@ -84,7 +87,7 @@ function suiteFiles(): { files: string[]; excluded: string[] } {
     const reason = NOT_EMULATED[file];
     if (reason !== undefined) excluded.push(`${file} (${reason})`);
     else if (/support\/cluster\.ts/.test(text)) excluded.push(`${file} (needs a cluster)`);
-    else if (/process\.execPath/.test(text)) excluded.push(`${file} (starts a child Node)`);
+    else if (STARTS_NODE.test(text)) excluded.push(`${file} (starts a child Node)`);
     else files.push(file);
   }
   return { files, excluded };

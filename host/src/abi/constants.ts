@@ -47,6 +47,11 @@ export const EXPORTS = {
 /** Export added by the host's fuel instrumentation; a guest that declares it is rejected. */
 export const FUEL_GLOBAL_EXPORT = '__wr_fuel';
 /**
+ * Export of the call-depth budget the instrumentation adds (stack bytes left to the guest's frames, reset
+ * before every call like the fuel); a guest that declares it is rejected.
+ */
+export const DEPTH_GLOBAL_EXPORT = '__wr_depth';
+/**
  * Export under which the instrumentation exposes the module's start function (the start section is
  * removed), so the host runs it as a metered call after instantiation; a guest that declares it is rejected.
  */

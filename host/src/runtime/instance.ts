@@ -6,7 +6,7 @@
 // not trusted) and the pool replaces it with a fresh one built from the same compiled module and config.
 
 import { Buffer } from 'node:buffer';
-import { EXPORTS, FUEL_GLOBAL_EXPORT, GUEST_STATUS, START_EXPORT } from '../abi/constants.ts';
+import { DEPTH_GLOBAL_EXPORT, EXPORTS, FUEL_GLOBAL_EXPORT, GUEST_STATUS, START_EXPORT } from '../abi/constants.ts';
 import type { ReconcileOutput } from '../abi/types.ts';
 import { type ErrorCode, isWrError, WrError } from '../errors.ts';
 import { type CallMode, HostAbort, HostBridge } from './internal/host-bridge.ts';
@@ -15,6 +15,7 @@ import type { GuestReads } from './internal/reads.ts';
 import type { RuntimeLimits } from './limits.ts';
 import type { CompiledModule } from './loader.ts';
 import type { CallObserver, GuestLogger } from './ports.ts';
+import { DEPTH_BUDGET } from './wasm/index.ts';
 
 export type GuestCallExport = typeof EXPORTS.reconcile | typeof EXPORTS.finalize;
 
@@ -47,6 +48,8 @@ export class GuestInstance {
   readonly #bridge: HostBridge;
   readonly #memory: WebAssembly.Memory;
   readonly #fuel: WebAssembly.Global;
+  /** The call-depth budget the instrumentation checks (wasm/internal/frames.ts); full before every entry. */
+  readonly #depth: WebAssembly.Global;
   readonly #alloc: (len: number) => number;
   readonly #exports: Readonly<Record<string, BufferFn | undefined>>;
   readonly #start: (() => void) | undefined;
@@ -63,6 +66,7 @@ export class GuestInstance {
     this.#bridge = bridge;
     this.#memory = instance.exports[EXPORTS.memory] as WebAssembly.Memory;
     this.#fuel = instance.exports[FUEL_GLOBAL_EXPORT] as WebAssembly.Global;
+    this.#depth = instance.exports[DEPTH_GLOBAL_EXPORT] as WebAssembly.Global;
     this.#alloc = exportedFunction(instance, EXPORTS.alloc);
     this.#exports = {
       [EXPORTS.init]: exportedFunction(instance, EXPORTS.init),
@@ -207,6 +211,8 @@ export class GuestInstance {
       const target = new Uint8Array(buffer, ptr, bytes);
       if (typeof input === 'string') encoder.encodeInto(input, target);
       else target.set(input);
+      // What wr_alloc's frames left in the depth budget is not the export's to pay.
+      this.#depth.value = DEPTH_BUDGET;
       status = fn(ptr, bytes);
     });
     return { status, output };
@@ -219,6 +225,7 @@ export class GuestInstance {
     // The start function runs on the fuel the module was instrumented with: the budget less what
     // initialising its segments cost (charged at load, docs/abi/v1.md "Fuel").
     if (mode !== 'start') this.#fuel.value = limits.fuel;
+    this.#depth.value = DEPTH_BUDGET;
     this.#bridge.begin(mode);
     let failure: WrError | undefined;
     try {
@@ -258,6 +265,14 @@ export class GuestInstance {
       });
     }
     const message = err instanceof Error ? err.message : String(err);
+    // The instrumentation's depth check stores its negative budget before it traps; V8's own overflow
+    // stays a backstop (a host import's frames on top of the deepest guest frames, say).
+    if ((this.#depth.value as number) < 0) {
+      return new WrError('WR_GUEST_STACK_OVERFLOW', 'the guest overflowed the call stack', {
+        cause: err,
+        details: { depthBudgetBytes: DEPTH_BUDGET },
+      });
+    }
     if (err instanceof RangeError && STACK_OVERFLOW.test(message)) {
       return new WrError('WR_GUEST_STACK_OVERFLOW', 'the guest overflowed the call stack', { cause: err });
     }

@@ -2,6 +2,7 @@
 
 export { inspectModule } from './inspect.ts';
 export { instrumentModule, NAME_SECTION_MAX_BYTES } from './instrument.ts';
+export { DEPTH_BUDGET } from './internal/frames.ts';
 export { DEFAULT_MODULE_LIMITS, MODULE_LIMIT_KEYS, pickModuleLimits } from './limits.ts';
 export type {
   ExternKind,

@@ -8,15 +8,16 @@
 //
 // The rewrite is byte-level and local: the code section gets checks spliced in (see internal/metering.ts
 // for the cost model) and may gain unchecked twins of small functions whose direct calls are prepaid,
-// which the function section then declares after the existing ones; the memory and table maximums may be lowered; one global (the
-// fuel counter) and its export are appended; the start section is replaced by an export of its function,
+// which the function section then declares after the existing ones; the memory and table maximums may be lowered; two globals (the
+// fuel counter and the call-depth budget, internal/frames.ts) and their exports are appended; the start section is replaced by an export of its function,
 // so the host runs it as an ordinary metered call. Custom sections other than one bounded `name` section
 // are dropped: V8 keeps a module's wire bytes for as long as the module lives, custom sections included.
 // Keeping `name` is safe and useful because no function, local or existing global index moves. Every
 // other section is copied byte for byte.
 
-import { DEFAULT_LIMITS, FUEL_GLOBAL_EXPORT, START_EXPORT } from '../../abi/constants.ts';
+import { DEFAULT_LIMITS, DEPTH_GLOBAL_EXPORT, FUEL_GLOBAL_EXPORT, START_EXPORT } from '../../abi/constants.ts';
 import { WrError } from '../../errors.ts';
+import { DEPTH_BUDGET } from './internal/frames.ts';
 import { initCost, planMetering, writeMeteredCode } from './internal/metering.ts';
 import {
   type ParsedModule,
@@ -27,6 +28,7 @@ import {
   type TableLimitsSpan,
 } from './internal/parse.ts';
 import { lebEnd, overLimit, readU32 } from './internal/reader.ts';
+import { encodeValType, type ValType } from './internal/valtypes.ts';
 import { s32Size, u32Size, Writer } from './internal/writer.ts';
 import { DEFAULT_MODULE_LIMITS } from './limits.ts';
 import type { InstrumentOptions, InstrumentResult } from './types.ts';
@@ -36,7 +38,7 @@ const MAX_PAGES_32 = 65536;
 const MAX_FUEL = 0x7fffffff;
 /** A larger `name` section is dropped: it only serves stack traces, and V8 keeps it as long as the module. */
 export const NAME_SECTION_MAX_BYTES = 1024 * 1024;
-const RESERVED_EXPORTS = [FUEL_GLOBAL_EXPORT, START_EXPORT];
+const RESERVED_EXPORTS = [FUEL_GLOBAL_EXPORT, DEPTH_GLOBAL_EXPORT, START_EXPORT];
 
 interface AddedExport {
   name: Uint8Array;
@@ -70,7 +72,10 @@ export function instrumentModule(bytes: Uint8Array, options: InstrumentOptions):
   const initFuel = initCost(m.init);
   if (initFuel > initialFuel) throw overLimit('fuel', initFuel, initialFuel);
 
-  const added: AddedExport[] = [{ name: FUEL_NAME, kind: 0x03, index: fuelGlobal }];
+  const added: AddedExport[] = [
+    { name: FUEL_NAME, kind: 0x03, index: fuelGlobal },
+    { name: DEPTH_NAME, kind: 0x03, index: fuelGlobal + 1 },
+  ];
   if (m.startFunction !== undefined) added.push({ name: START_NAME, kind: 0x00, index: m.startFunction });
   const tableCap = limits.tableElements;
   const capTables = m.tables.some((t) => t.max === undefined || t.max > tableCap);
@@ -79,12 +84,15 @@ export function instrumentModule(bytes: Uint8Array, options: InstrumentOptions):
   const codeGrowth =
     codeSpan === undefined || plan === undefined ? 0 : plan.outputSize - (codeSpan.end - codeSpan.start);
   const twinTypes = plan?.twinTypes ?? new Int32Array(0);
+  const addedTypes = plan?.wrap.added ?? [];
+  let addedTypeBytes = 0;
+  for (const results of addedTypes) addedTypeBytes += 2 + u32Size(results.length) + results.length;
   let kept = 8;
   for (const s of m.sections) if (keep(s)) kept += s.end - s.start;
   // The code section's new size is exact; twins add at most 5 bytes each to the function section, capped
   // limits at most 11 bytes per table, and the global and export edits well under 160 bytes, so the
   // buffer never grows and the result is a view of it rather than a copy.
-  const out = new Writer(kept + codeGrowth + 5 * twinTypes.length + 11 * m.tables.length + 160);
+  const out = new Writer(kept + codeGrowth + 5 * twinTypes.length + addedTypeBytes + 5 + 11 * m.tables.length + 160);
   out.append(bytes, 0, 8);
   let globalWritten = false;
   let exportWritten = false;
@@ -121,6 +129,10 @@ export function instrumentModule(bytes: Uint8Array, options: InstrumentOptions):
       case SECTION.code:
         writeMeteredCode(bytes, plan!, out);
         break;
+      case SECTION.type:
+        if (addedTypes.length > 0) writeTypeSection(out, bytes, s, addedTypes);
+        else out.append(bytes, s.start, s.end);
+        break;
       case SECTION.function:
         if (twinTypes.length > 0) writeFunctionSection(out, bytes, s, twinTypes);
         else out.append(bytes, s.start, s.end);
@@ -135,6 +147,7 @@ export function instrumentModule(bytes: Uint8Array, options: InstrumentOptions):
 }
 
 const FUEL_NAME = new TextEncoder().encode(FUEL_GLOBAL_EXPORT);
+const DEPTH_NAME = new TextEncoder().encode(DEPTH_GLOBAL_EXPORT);
 const START_NAME = new TextEncoder().encode(START_EXPORT);
 
 /** The first custom section called `name`, when it is small enough to keep. */
@@ -209,6 +222,26 @@ function writeCappedTables(out: Writer, b: Uint8Array, s: SectionSpan, tables: T
   out.append(b, from, s.end);
 }
 
+/**
+ * Existing entries byte for byte, then `(func (result ...))` for each result list a multi-value body's
+ * wrapping block needs and no existing type has (the depth accounting, internal/frames.ts).
+ */
+function writeTypeSection(out: Writer, b: Uint8Array, s: SectionSpan, added: ValType[][]): void {
+  const count = readU32(b, s.contentStart, s.end);
+  const restStart = lebEnd;
+  let size = u32Size(count + added.length) + s.end - restStart;
+  for (const results of added) size += 2 + u32Size(results.length) + results.length;
+  writeSectionHeader(out, SECTION.type, size);
+  out.u32(count + added.length);
+  out.append(b, restStart, s.end);
+  for (const results of added) {
+    out.u8(0x60);
+    out.u8(0x00);
+    out.u32(results.length);
+    for (const t of results) out.u8(encodeValType(t));
+  }
+}
+
 /** Existing entries byte for byte, then the type index of each twin the metering pass added. */
 function writeFunctionSection(out: Writer, b: Uint8Array, s: SectionSpan, twinTypes: Int32Array): void {
   const count = readU32(b, s.contentStart, s.end);
@@ -221,20 +254,25 @@ function writeFunctionSection(out: Writer, b: Uint8Array, s: SectionSpan, twinTy
   for (const t of twinTypes) out.u32(t);
 }
 
-/** Existing entries (if any) byte for byte, then `(global (mut i32) (i32.const initialFuel))`. */
+/**
+ * Existing entries (if any) byte for byte, then `(global (mut i32) (i32.const initialFuel))` and the depth
+ * budget, `(global (mut i32) (i32.const DEPTH_BUDGET))`.
+ */
 function writeGlobalSection(out: Writer, b: Uint8Array, s: SectionSpan | undefined, initialFuel: number): void {
-  const entrySize = 3 + s32Size(initialFuel) + 1;
+  const entriesSize = 3 + s32Size(initialFuel) + 1 + 3 + s32Size(DEPTH_BUDGET) + 1;
   const count = s === undefined ? 0 : readU32(b, s.contentStart, s.end);
   const restStart = lebEnd;
   const rest = s === undefined ? 0 : s.end - restStart;
-  writeSectionHeader(out, SECTION.global, u32Size(count + 1) + rest + entrySize);
-  out.u32(count + 1);
+  writeSectionHeader(out, SECTION.global, u32Size(count + 2) + rest + entriesSize);
+  out.u32(count + 2);
   if (s !== undefined) out.append(b, restStart, s.end);
-  out.u8(0x7f); // i32
-  out.u8(0x01); // mutable
-  out.u8(0x41); // i32.const
-  out.s32(initialFuel);
-  out.u8(0x0b);
+  for (const value of [initialFuel, DEPTH_BUDGET]) {
+    out.u8(0x7f); // i32
+    out.u8(0x01); // mutable
+    out.u8(0x41); // i32.const
+    out.s32(value);
+    out.u8(0x0b);
+  }
 }
 
 /** Existing entries (if any) byte for byte, then the host's exports (the fuel global, the start function). */

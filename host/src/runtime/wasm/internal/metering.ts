@@ -59,10 +59,20 @@
 // like any arm not taken, and a prepaid cost is at most MAX_PREPAID_COST per call site.
 
 import type { ModuleLimits } from '../types.ts';
+import {
+  type BlockArity,
+  blockArity,
+  type CallGraph,
+  FC_HEIGHT,
+  frameBytes,
+  HEIGHT,
+  MAX_FRAME_BYTES,
+  planDepth,
+} from './frames.ts';
 import { I32, INDEX, MEMARG, NONE, SHAPE, skipImmediates } from './instructions.ts';
 import type { InitWork, ParsedModule, SectionSpan } from './parse.ts';
 import { checkLimit, lebEnd, malformed, readU32, unsupported } from './reader.ts';
-import { decodeValType } from './valtypes.ts';
+import { decodeValType, encodeValType, type ValType } from './valtypes.ts';
 import { s32Size, u32Size, type Writer } from './writer.ts';
 
 const OP_BLOCK = 0x02;
@@ -73,6 +83,12 @@ const OP_END = 0x0b;
 const OP_DELEGATE = 0x18;
 const OP_TRY_TABLE = 0x1f;
 const OP_CALL = 0x10;
+const OP_CALL_INDIRECT = 0x11;
+const OP_ELSE = 0x05;
+const OP_RETURN = 0x0f;
+const OP_CATCH = 0x07;
+const OP_CATCH_ALL = 0x19;
+const OP_PREFIX_FD = 0xfd;
 const OP_MEMORY_GROW = 0x40;
 const OP_PREFIX_FC = 0xfc;
 const OP_BR_TABLE = 0x0e;
@@ -87,8 +103,6 @@ const NOT_A_LOOP = -1;
  * ~10^6 memory.grow instructions, which no compiler emits, and the cap keeps `fuel - cost` from wrapping.
  */
 const MAX_SITE_COST = 2 ** 30;
-/** V8's limit on a function's locals, parameters included; the length local must fit under it. */
-const MAX_LOCALS = 50_000;
 /** V8's limit on a module's functions, imports included; twins are only added below it. */
 const MAX_FUNCTIONS = 1_000_000;
 /**
@@ -133,6 +147,11 @@ const ELEMENTS = 2;
  * 2^30 plus the base still fits the i32 charge.
  */
 const PAGES = 3;
+// Not charges: where the depth accounting (frames.ts) goes in a body that keeps it. Before a call, the
+// body's depth budget is stored (only in bodies that catch exceptions); before a return, the budget the
+// body found is restored.
+const CALL = 4;
+const RETURN = 5;
 const BYTES_SHIFT = 3;
 const ELEMENT_CLAMP = 1 << 24;
 const ELEMENT_SHIFT = 5;
@@ -195,6 +214,11 @@ WALK[OP_END] = W_OTHER;
 WALK[OP_DELEGATE] = W_OTHER;
 WALK[OP_MEMORY_GROW] = W_OTHER;
 WALK[OP_CALL] = W_CALL;
+// Block structure moves the operand-stack height the frame bound counts (frames.ts).
+WALK[OP_ELSE] = W_OTHER;
+WALK[OP_CATCH] = W_OTHER;
+WALK[OP_CATCH_ALL] = W_OTHER;
+WALK[OP_RETURN] = W_OTHER;
 // Index checks: no instruction may name the fuel global or a twin, which sit right after the module's own.
 WALK[OP_GLOBAL_GET] = W_OTHER;
 WALK[OP_GLOBAL_SET] = W_OTHER;
@@ -253,9 +277,11 @@ interface CheckCode {
    * `i32.const (the site's base cost - 1); i32.add` and the tail.
    */
   bulk: Uint8Array[][];
+  /** The depth global's index, LEB-encoded, for the entry check and the stores before calls. */
+  depth: Uint8Array;
 }
 
-function checkCode(fuelGlobal: number): CheckCode {
+function checkCode(fuelGlobal: number, depthGlobal: number): CheckCode {
   const idx = leb(fuelGlobal);
   // i32.sub; global.set $fuel; global.get $fuel; i32.const 0; i32.lt_s; if (empty); unreachable; end
   const tail = [0x6b, 0x24, ...idx, 0x23, ...idx, 0x41, 0x00, 0x48, 0x04, 0x40, 0x00, 0x0b];
@@ -271,7 +297,161 @@ function checkCode(fuelGlobal: number): CheckCode {
   bulk[BYTES] = [...start, Uint8Array.of(0x41, BYTES_SHIFT, 0x76)]; // i32.const 3; i32.shr_u
   bulk[ELEMENTS] = clamped(ELEMENT_CLAMP, ELEMENT_SHIFT);
   bulk[PAGES] = clamped(PAGE_CLAMP, PAGE_SHIFT);
-  return { head: Uint8Array.of(0x23, ...idx, 0x41), tail: Uint8Array.from(tail), bulk };
+  return {
+    head: Uint8Array.of(0x23, ...idx, 0x41),
+    tail: Uint8Array.from(tail),
+    bulk,
+    depth: Uint8Array.from(leb(depthGlobal)),
+  };
+}
+
+/**
+ * The depth check at the entry of a body that keeps a budget (frames.ts), `saved` and `saved + 1` being
+ * its two locals, then the block that wraps the body so every branch out of it passes the restore:
+ *   global.get $depth; local.tee $saved; i32.const charge; i32.sub; local.tee $left; i32.const 0; i32.lt_s;
+ *   if; local.get $left; global.set $depth; unreachable; end; local.get $left; global.set $depth; block bt
+ * The body's final `end` gets `end; local.get $saved; global.set $depth` before it, and every `return`
+ * the restore alone.
+ */
+function writeDepthEntry(out: Writer, depth: Uint8Array, charge: number, saved: number, blockType: Uint8Array): void {
+  out.u8(0x23);
+  out.append(depth, 0, depth.length);
+  out.u8(0x22);
+  out.u32(saved);
+  out.u8(0x41);
+  out.s32(charge);
+  out.u8(0x6b);
+  out.u8(0x22);
+  out.u32(saved + 1);
+  out.u8(0x41);
+  out.u8(0x00);
+  out.u8(0x48);
+  out.u8(0x04);
+  out.u8(0x40);
+  writeRestore(out, depth, saved + 1);
+  out.u8(0x00);
+  out.u8(0x0b);
+  writeRestore(out, depth, saved + 1);
+  out.u8(0x02);
+  out.append(blockType, 0, blockType.length);
+}
+
+function depthEntrySize(depth: Uint8Array, charge: number, saved: number, blockType: Uint8Array): number {
+  return (
+    13 +
+    depth.length +
+    u32Size(saved) +
+    s32Size(charge) +
+    u32Size(saved + 1) +
+    2 * restoreSize(depth, saved + 1) +
+    blockType.length
+  );
+}
+
+/** local.get $local; global.set $depth. */
+function writeRestore(out: Writer, depth: Uint8Array, local: number): void {
+  out.u8(0x20);
+  out.u32(local);
+  out.u8(0x24);
+  out.append(depth, 0, depth.length);
+}
+
+function restoreSize(depth: Uint8Array, local: number): number {
+  return 2 + u32Size(local) + depth.length;
+}
+
+/** The block types of the wrapping blocks, by body, and the `[] -> results` types the module lacked. */
+export interface WrapTypes {
+  bytes: Uint8Array[];
+  /** Results of each added type; added type k has index types.length + k. */
+  added: ValType[][];
+}
+
+/**
+ * The block type that wraps each body: its function's results without its parameters. Zero or one result
+ * is encoded inline; more need a type index, an existing `[] -> results` type or one appended.
+ */
+function wrapTypes(m: ParsedModule, count: number): WrapTypes {
+  const { types, functionTypeIndices } = m.info;
+  const byType = new Map<number, Uint8Array>();
+  const added: ValType[][] = [];
+  const bytes: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const t = functionTypeIndices[m.importedFunctions + i]!;
+    let bt = byType.get(t);
+    if (bt === undefined) {
+      const results = types[t]!.results;
+      if (results.length === 0) bt = Uint8Array.of(0x40);
+      else if (results.length === 1) bt = Uint8Array.of(encodeValType(results[0]!));
+      else {
+        const same = (r: readonly ValType[]) => r.length === results.length && r.every((v, k) => v === results[k]);
+        let index = types.findIndex((u) => u.params.length === 0 && same(u.results));
+        if (index === -1) {
+          index = added.findIndex(same);
+          if (index === -1) index = added.push(results) - 1;
+          index += types.length;
+        }
+        bt = Uint8Array.from(sleb(index));
+      }
+      byType.set(t, bt);
+    }
+    bytes.push(bt);
+  }
+  return { bytes, added };
+}
+
+/**
+ * The direct-call graph of the emitted bodies: each call goes where prepayCalls redirected it, or to the
+ * original it names.
+ */
+function callGraph(
+  m: ParsedModule,
+  count: number,
+  twins: Int32Array,
+  frames: Int32Array,
+  external: Uint8Array,
+  catches: Uint8Array,
+  calls: IntList,
+  firstCall: Int32Array,
+  prepaid: { redirected: Int32Array; firstRedirect: Int32Array },
+): CallGraph {
+  const bodies = count + twins.length;
+  const underlying = (e: number) => (e < count ? e : twins[e - count]!);
+  const firstCallee = new Int32Array(bodies + 1);
+  let total = 0;
+  for (let e = 0; e < bodies; e++) {
+    firstCallee[e] = total;
+    const i = underlying(e);
+    total += firstCall[i + 1]! - firstCall[i]!;
+  }
+  firstCallee[bodies] = total;
+  const callees = new Int32Array(total);
+  const { redirected, firstRedirect } = prepaid;
+  const call = calls.data;
+  for (let e = 0; e < bodies; e++) {
+    const i = underlying(e);
+    let r = 2 * firstRedirect[e]!;
+    const rEnd = 2 * firstRedirect[e + 1]!;
+    let k = firstCallee[e]!;
+    for (let c = firstCall[i]!; c < firstCall[i + 1]!; c++) {
+      if (r < rEnd && redirected[r] === call[3 * c]) {
+        callees[k++] = redirected[r + 1]! - m.importedFunctions;
+        r += 2;
+      } else {
+        callees[k++] = call[3 * c + 1]!;
+      }
+    }
+  }
+  const mustKeep = new Uint8Array(bodies);
+  const bodyExternal = new Uint8Array(bodies);
+  const bodyFrames = new Int32Array(bodies);
+  for (let e = 0; e < bodies; e++) {
+    const i = underlying(e);
+    bodyExternal[e] = external[i]!;
+    mustKeep[e] = external[i]! | catches[i]!;
+    bodyFrames[e] = frames[i]!;
+  }
+  return { bodies, originals: count, firstCallee, callees, frames: bodyFrames, external: bodyExternal, mustKeep };
 }
 
 function bulkSiteSize(parts: Uint8Array[], local: number, base: number, tail: Uint8Array): number {
@@ -289,6 +469,13 @@ interface WalkBounds {
   globals: number;
   functions: number;
   limits: ModuleLimits;
+  /** Parameter and result counts by function index (imports first) and by type index, for the height. */
+  funcParams: Int32Array;
+  funcResults: Int32Array;
+  typeParams: Int32Array;
+  typeResults: Int32Array;
+  /** The most parameters of any type: what a legacy `catch` may push (its tag's parameters). */
+  maxParams: number;
 }
 
 /** Reads the index immediate at `p`, refusing one at or past `bound`; returns the offset after it. */
@@ -297,6 +484,20 @@ function checkIndex(b: Uint8Array, p: number, end: number, bound: number, what: 
   if (index >= bound) throw malformed(p, `instruction names ${what} ${index} of ${bound}`);
   return lebEnd;
 }
+
+/**
+ * Enters a block whose type sits at `p`: records its height below its parameters, their count and its
+ * result count on `blocks`, and returns the height inside it (unchanged: the parameters stay).
+ */
+function openBlock(b: Uint8Array, p: number, end: number, height: number, bounds: WalkBounds, blocks: IntList): number {
+  blockArity(b, p, end, bounds.typeParams, bounds.typeResults, arity);
+  blocks.push(height - arity.params);
+  blocks.push(arity.params);
+  blocks.push(arity.results);
+  return height;
+}
+
+const arity: BlockArity = { params: 0, results: 0 };
 
 /** Per-body facts the walk gathers besides its sites. */
 interface BodyScan {
@@ -307,6 +508,12 @@ interface BodyScan {
   locals: number;
   /** No loop and no direct call to a defined function: every instruction runs at most once per call. */
   leaf: boolean;
+  /** A call_indirect: it may enter any original. */
+  external: boolean;
+  /** A try or try_table: an exception it catches may have skipped the restores of the frames it unwound. */
+  catches: boolean;
+  /** The bound of the body's frame in bytes (frames.ts). */
+  frame: number;
 }
 
 /**
@@ -320,6 +527,7 @@ function scanBody(
   p: number,
   end: number,
   params: number,
+  v128Params: number,
   importedFunctions: number,
   bounds: WalkBounds,
   sites: IntList,
@@ -327,23 +535,35 @@ function scanBody(
   costs: IntList,
   calls: IntList,
   stack: IntList,
+  blocks: IntList,
   scan: BodyScan,
 ): void {
   scan.leaf = true;
+  scan.external = false;
+  scan.catches = false;
   const groups = readU32(b, p, end);
   p = lebEnd;
   scan.groupsStart = p;
   scan.groups = groups;
   let locals = params;
+  let v128Locals = v128Params;
   for (let i = 0; i < groups; i++) {
-    locals += readU32(b, p, end);
+    const n = readU32(b, p, end);
+    locals += n;
     checkLimit('localsPerFunction', locals, bounds.limits.localsPerFunction);
     p = lebEnd;
     if (p >= end) throw malformed(p, 'truncated local declaration');
-    decodeValType(b[p]!, p);
+    if (decodeValType(b[p]!, p) === 'v128') v128Locals += n;
     p++;
   }
   scan.locals = locals;
+  // The operand-stack height (an upper bound, see frames.ts), its maximum, and per open block its height
+  // below the block's parameters, its parameter count and its result count.
+  let height = 0;
+  let maxHeight = 0;
+  let simd = v128Locals > 0;
+  blocks.length = 0;
+  const { funcParams, funcResults, typeParams, typeResults } = bounds;
   let site = sites.length;
   let cost = 0;
   sites.push(p);
@@ -356,6 +576,8 @@ function scanBody(
     if (p >= end) throw malformed(p, 'function body ends before its final end');
     const op = b[p++]!;
     cost++;
+    height += HEIGHT[op]!;
+    if (height > maxHeight) maxHeight = height;
     const walk = WALK[op]!;
     if (walk === W_PLAIN) continue;
     if (walk === W_CALL) {
@@ -373,6 +595,12 @@ function scanBody(
         p = lebEnd;
       }
       if (callee >= bounds.functions) throw malformed(at, `call of function ${callee} of ${bounds.functions}`);
+      height += funcResults[callee]! - funcParams[callee]!;
+      if (height > maxHeight) maxHeight = height;
+      sites.push(at);
+      kinds.push(CALL);
+      costs.push(0);
+      // An import adds the host's frames only: the host never calls back into a guest from an import.
       if (callee >= importedFunctions) {
         scan.leaf = false;
         calls.push(at);
@@ -410,6 +638,7 @@ function scanBody(
         p = skipImmediates(b, p, end, op);
         break;
       case OP_LOOP:
+        height = openBlock(b, p, end, height, bounds, blocks);
         p = skipImmediates(b, p, end, op);
         if (++depth > maxDepth) checkLimit('blockDepth', depth, maxDepth);
         if (cost > MAX_SITE_COST) throw tooCostly(p);
@@ -426,6 +655,8 @@ function scanBody(
       case OP_IF:
       case OP_TRY:
       case OP_TRY_TABLE:
+        if (op === OP_TRY || op === OP_TRY_TABLE) scan.catches = true;
+        height = openBlock(b, p, end, height, bounds, blocks);
         p = skipImmediates(b, p, end, op);
         if (++depth > maxDepth) checkLimit('blockDepth', depth, maxDepth);
         stack.push(NOT_A_LOOP);
@@ -438,9 +669,19 @@ function scanBody(
           if (p !== end) throw malformed(p, 'bytes after the final end of a function body');
           if (cost > MAX_SITE_COST) throw tooCostly(p);
           costs.data[site] = cost;
+          // The depth locals and the length local, if any, are i32 slots of the frame too.
+          scan.frame = frameBytes(locals + 3, v128Locals, maxHeight, simd);
+          if (scan.frame > MAX_FRAME_BYTES) {
+            throw unsupported(
+              p,
+              `a function whose frame may take ${scan.frame} bytes of stack (at most ${MAX_FRAME_BYTES})`,
+            );
+          }
           return;
         }
         depth--;
+        blocks.length -= 3;
+        height = blocks.data[blocks.length]! + blocks.data[blocks.length + 2]!;
         const top = stack.data[--stack.length]!;
         if (top !== NOT_A_LOOP) {
           if (cost > MAX_SITE_COST) throw tooCostly(p);
@@ -450,8 +691,40 @@ function scanBody(
         }
         break;
       }
+      case OP_ELSE:
+      case OP_CATCH:
+      case OP_CATCH_ALL:
+        if (blocks.length === 0) throw malformed(p - 1, 'else or catch outside a block');
+        // else starts over from the block's parameters; catch from its tag's, catch_all from none.
+        height = blocks.data[blocks.length - 3]!;
+        if (op === OP_ELSE) height += blocks.data[blocks.length - 2]!;
+        else if (op === OP_CATCH) height += bounds.maxParams;
+        if (height > maxHeight) maxHeight = height;
+        p = skipImmediates(b, p, end, op);
+        break;
+      case OP_CALL_INDIRECT: {
+        const type = readU32(b, p, end);
+        height += (typeResults[type] ?? 0) - (typeParams[type] ?? 0) - 1;
+        if (height > maxHeight) maxHeight = height;
+        scan.external = true;
+        sites.push(p - 1);
+        kinds.push(CALL);
+        costs.push(0);
+        p = skipImmediates(b, p, end, op);
+        break;
+      }
+      case OP_RETURN:
+        sites.push(p - 1);
+        kinds.push(RETURN);
+        costs.push(0);
+        break;
+      case OP_PREFIX_FD:
+        simd = true;
+        p = skipImmediates(b, p, end, op);
+        break;
       case OP_PREFIX_FC: {
         const sub = readU32(b, p, end);
+        height += sub < FC_HEIGHT.length ? FC_HEIGHT[sub]! : 0;
         const kind = sub < FC_KIND.length ? FC_KIND[sub]! : LEVEL;
         if (kind !== LEVEL) {
           sites.push(p - 1);
@@ -490,8 +763,19 @@ export interface MeteringPlan {
   /** Per body: the offset after its local-group count, and that count. */
   groupsStarts: Int32Array;
   groupCounts: Int32Array;
-  /** Per body: the index of the appended length local, or -1 when the body has no bulk site. */
+  /**
+   * Per body: the index of the appended length local, or -1 when the body has no bulk site; 2 more in an
+   * emitted body that keeps a depth budget, whose two locals come first.
+   */
   lengthLocals: Int32Array;
+  /** Per body: its locals, parameters included: the index of the first appended one. */
+  localCounts: Int32Array;
+  /** Per emitted body: what its depth check charges, or -1 when it keeps no budget (frames.ts planDepth). */
+  charges: Int32Array;
+  /** Per body: 1 when it has a try or try_table (stores its budget before each call when it keeps one). */
+  catches: Uint8Array;
+  /** The block types that wrap the bodies keeping a budget, and the types they add to the module. */
+  wrap: WrapTypes;
   /** Sites of body i are firstSite[i] .. firstSite[i + 1] - 1. */
   firstSite: Int32Array;
   sites: Int32Array;
@@ -537,11 +821,35 @@ export function planMetering(
   const costs = new IntList(count * 2);
   const calls = new IntList(count * 6);
   const firstCall = new Int32Array(count + 1);
+  const frames = new Int32Array(count);
+  const localCounts = new Int32Array(count);
+  const external = new Uint8Array(count);
+  const catches = new Uint8Array(count);
   const stack = new IntList(64);
-  const scan: BodyScan = { groupsStart: 0, groups: 0, locals: 0, leaf: false };
+  const blocks = new IntList(96);
+  const scan: BodyScan = {
+    groupsStart: 0,
+    groups: 0,
+    locals: 0,
+    leaf: false,
+    external: false,
+    catches: false,
+    frame: 0,
+  };
   const { types, functionTypeIndices } = m.info;
   const imported = m.importedFunctions;
-  const bounds: WalkBounds = { globals: fuelGlobal, functions: functionTypeIndices.length, limits };
+  const typeParams = Int32Array.from(types, (t) => t.params.length);
+  const typeResults = Int32Array.from(types, (t) => t.results.length);
+  const bounds: WalkBounds = {
+    globals: fuelGlobal,
+    functions: functionTypeIndices.length,
+    limits,
+    funcParams: Int32Array.from(functionTypeIndices, (t) => typeParams[t]!),
+    funcResults: Int32Array.from(functionTypeIndices, (t) => typeResults[t]!),
+    typeParams,
+    typeResults,
+    maxParams: typeParams.reduce((a, n) => Math.max(a, n), 0),
+  };
   for (let i = 0; i < count; i++) {
     const size = readU32(b, p, end);
     p = lebEnd;
@@ -551,15 +859,36 @@ export function planMetering(
     firstSite[i] = sites.length;
     firstCall[i] = calls.length / 3;
     // parseModule checked that the code and function counts match and every type index is in range.
-    const params = types[functionTypeIndices[imported + i]!]!.params.length;
-    scanBody(b, p, p + size, params, imported, bounds, sites, kinds, costs, calls, stack, scan);
+    const params = types[functionTypeIndices[imported + i]!]!.params;
+    const v128Params = params.reduce((n, t) => n + (t === 'v128' ? 1 : 0), 0);
+    scanBody(
+      b,
+      p,
+      p + size,
+      params.length,
+      v128Params,
+      imported,
+      bounds,
+      sites,
+      kinds,
+      costs,
+      calls,
+      stack,
+      blocks,
+      scan,
+    );
     groupsStarts[i] = scan.groupsStart;
     groupCounts[i] = scan.groups;
     leaves[i] = scan.leaf && costs.data[firstSite[i]!]! <= MAX_LEAF_COST ? 1 : 0;
+    frames[i] = scan.frame;
+    localCounts[i] = scan.locals;
+    external[i] = scan.external ? 1 : 0;
+    catches[i] = scan.catches ? 1 : 0;
     lengthLocals[i] = -1;
     for (let s = firstSite[i]!; s < sites.length; s++) {
-      if (kinds.data[s] === LEVEL) continue;
-      if (scan.locals >= MAX_LOCALS) throw unsupported(p, `a function with ${scan.locals} locals and a bulk operation`);
+      const kind = kinds.data[s];
+      if (kind === LEVEL || kind === CALL || kind === RETURN) continue;
+      // After the declared locals, so no index moves (and after the depth locals of a body that has them).
       lengthLocals[i] = scan.locals;
       break;
     }
@@ -570,22 +899,33 @@ export function planMetering(
   const prepaid = prepayCalls(m, count, leaves, bodyStarts, bodyEnds, firstSite, costs.data, calls, firstCall);
   const { twins, twinTypes, redirected, firstRedirect } = prepaid;
 
-  const check = checkCode(fuelGlobal);
+  const check = checkCode(fuelGlobal, fuelGlobal + 1);
   const levelSize = check.head.length + check.tail.length;
   const emitted = count + twins.length;
+  const charges = planDepth(callGraph(m, count, twins, frames, external, catches, calls, firstCall, prepaid));
+  const wrap = wrapTypes(m, count);
   const newSizes = new Int32Array(emitted);
   let sectionSize = u32Size(emitted);
   for (let e = 0; e < emitted; e++) {
     const i = e < count ? e : twins[e - count]!;
     let size = bodyEnds[i]! - bodyStarts[i]!;
-    const local = lengthLocals[i]!;
-    // The local-group count is rewritten (its input encoding may be padded) and `01 7f` declares the local.
-    if (local >= 0) size += u32Size(groupCounts[i]! + 1) - (groupsStarts[i]! - bodyStarts[i]!) + 2;
-    // A twin is its function's instrumented body without the entry check, which its callers prepay.
+    const charge = charges[e]!;
+    const saved = charge >= 0 ? localCounts[i]! : -1;
+    const local = lengthLocals[i]! < 0 ? -1 : lengthLocals[i]! + (saved >= 0 ? 2 : 0);
+    // The local-group count is rewritten (its input encoding may be padded) and `0n 7f` declares the locals.
+    if (local >= 0 || saved >= 0) size += u32Size(groupCounts[i]! + 1) - (groupsStarts[i]! - bodyStarts[i]!) + 2;
+    // The entry check and the wrapping block's opening, then its `end` and the restore before the final end.
+    if (saved >= 0) {
+      size += depthEntrySize(check.depth, charge, saved, wrap.bytes[i]!) + 1 + restoreSize(check.depth, saved);
+    }
+    // A twin is its function's instrumented body without the entry fuel check, which its callers prepay.
     for (let s = firstSite[i]! + (e < count ? 0 : 1); s < firstSite[i + 1]!; s++) {
       const kind = kinds.data[s]!;
       const cost = costs.data[s]!;
-      size += kind === LEVEL ? levelSize + s32Size(cost) : bulkSiteSize(check.bulk[kind]!, local, cost, check.tail);
+      if (kind === LEVEL) size += levelSize + s32Size(cost);
+      else if (kind === CALL) size += saved >= 0 && catches[i] === 1 ? restoreSize(check.depth, saved + 1) : 0;
+      else if (kind === RETURN) size += saved >= 0 ? restoreSize(check.depth, saved) : 0;
+      else size += bulkSiteSize(check.bulk[kind]!, local, cost, check.tail);
     }
     for (let c = 2 * firstRedirect[e]!; c < 2 * firstRedirect[e + 1]!; c += 2) {
       size += u32Size(redirected[c + 1]!) - lebLength(b, redirected[c]! + 1);
@@ -602,6 +942,10 @@ export function planMetering(
     groupsStarts,
     groupCounts,
     lengthLocals,
+    localCounts,
+    charges,
+    catches,
+    wrap,
     firstSite,
     sites: sites.data,
     kinds: kinds.data,
@@ -779,17 +1123,22 @@ function writeBody(b: Uint8Array, plan: MeteringPlan, out: Writer, e: number): v
   const i = e < plan.count ? e : plan.twins[e - plan.count]!;
   const first = plan.firstSite[i]! + (e < plan.count ? 0 : 1);
   let from = plan.bodyStarts[i]!;
-  const local = plan.lengthLocals[i]!;
+  const charge = plan.charges[e]!;
+  const saved = charge >= 0 ? plan.localCounts[i]! : -1;
+  const local = plan.lengthLocals[i]! < 0 ? -1 : plan.lengthLocals[i]! + (saved >= 0 ? 2 : 0);
+  const storeBeforeCalls = saved >= 0 && plan.catches[i] === 1;
+  const depth = plan.check.depth;
   const codeStart = sites[plan.firstSite[i]!]!;
-  if (local >= 0) {
-    // The groups' count grows by one and `(local i32)` is declared last, so no existing index moves.
+  if (local >= 0 || saved >= 0) {
+    // The groups' count grows by one and one group of i32s is declared last, so no existing index moves.
     out.u32(plan.groupCounts[i]! + 1);
     from = plan.groupsStarts[i]!;
     out.append(b, from, codeStart);
-    out.u8(0x01);
+    out.u8((local >= 0 ? 1 : 0) + (saved >= 0 ? 2 : 0));
     out.u8(0x7f);
     from = codeStart;
   }
+  if (saved >= 0) writeDepthEntry(out, depth, charge, saved, plan.wrap.bytes[i]!);
   // Sites and redirected calls are two streams sorted by offset, merged here.
   let c = 2 * plan.firstCall[e]!;
   const callsEnd = 2 * plan.firstCall[e + 1]!;
@@ -811,6 +1160,10 @@ function writeBody(b: Uint8Array, plan: MeteringPlan, out: Writer, e: number): v
       out.append(head, 0, head.length);
       out.s32(costs[s]!);
       out.append(tail, 0, tail.length);
+    } else if (kind === CALL) {
+      if (storeBeforeCalls) writeRestore(out, depth, saved + 1);
+    } else if (kind === RETURN) {
+      if (saved >= 0) writeRestore(out, depth, saved);
     } else {
       const parts = bulk[kind]!;
       for (let j = 0; j < parts.length; j++) {
@@ -822,6 +1175,13 @@ function writeBody(b: Uint8Array, plan: MeteringPlan, out: Writer, e: number): v
       out.u8(0x6a); // i32.add
       out.append(tail, 0, tail.length);
     }
+  }
+  if (saved >= 0) {
+    // Closes the wrapping block before the body's final end, then restores what the body found.
+    out.append(b, from, plan.bodyEnds[i]! - 1);
+    from = plan.bodyEnds[i]! - 1;
+    out.u8(0x0b);
+    writeRestore(out, depth, saved);
   }
   out.append(b, from, plan.bodyEnds[i]!);
 }

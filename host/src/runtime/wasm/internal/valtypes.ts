@@ -30,6 +30,11 @@ export function decodeValType(byte: number, offset: number): ValType {
   throw malformed(offset, `unknown value type 0x${byte.toString(16)}`);
 }
 
+/** The one-byte encoding of a value type this decoder accepts. */
+export function encodeValType(t: ValType): number {
+  return VALTYPES.indexOf(t);
+}
+
 export function isRefType(t: ValType): boolean {
   return t === 'funcref' || t === 'externref' || t === 'exnref';
 }
