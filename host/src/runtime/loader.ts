@@ -26,10 +26,24 @@ import {
  * A module ready to instantiate. Immutable and shared by every instance and version that uses it; it
  * holds no reference to the delivered bytes.
  */
-export interface CompiledModule {
+export interface CompiledModule extends PreparedModule {
+  /**
+   * The module compiled for this thread. In the host the main thread never reads it: its guest workers
+   * compile `code` themselves (see lazilyCompiled), so no compiled module lives on the main thread.
+   */
+  readonly module: WebAssembly.Module;
+}
+
+/** A checked and instrumented module: everything of a CompiledModule but the compile for a thread. */
+export interface PreparedModule {
   /** `sha256:<hex>` of the bytes as delivered (before instrumentation). */
   readonly digest: string;
-  readonly module: WebAssembly.Module;
+  /**
+   * The instrumented bytes, what V8 compiles (a SharedArrayBuffer view when the compile thread made them,
+   * so threads pass them on without copying). Compiling the same bytes on another thread while a module
+   * of them is alive reuses its code: V8 keeps one compiled module per distinct bytes per process.
+   */
+  readonly code: Uint8Array;
   /** Size of the delivered bytes. */
   readonly bytes: number;
   /** Size of the instrumented bytes V8 compiled (and keeps): custom sections stripped, metering added. */
@@ -210,6 +224,48 @@ export class ModuleLoader {
 
 /** The load pipeline after size and digest, on the calling thread. Throws WrError with a WR_MODULE_* code. */
 export async function compileModule(bytes: Uint8Array, digest: string, limits: LoadLimits): Promise<CompiledModule> {
+  const prepared = prepareModule(bytes, digest, limits);
+  let module: WebAssembly.Module;
+  try {
+    module = await WebAssembly.compile(prepared.code as Uint8Array<ArrayBuffer>);
+  } catch (cause) {
+    throw compileError(cause, digest);
+  }
+  return { ...prepared, module };
+}
+
+function compileError(cause: unknown, digest: string): WrError {
+  return new WrError('WR_MODULE_COMPILE', `V8 rejected the module: ${(cause as Error).message}`, {
+    cause,
+    details: { digest },
+  });
+}
+
+/**
+ * The module of `prepared`, compiled synchronously on the thread that first reads `module`. What the
+ * compile thread hands the main thread: a compiled module received there would count its estimated code
+ * size (several times its bytes) against the main thread's heap, and a 1 MiB module's brought a GC on the
+ * main thread every few swaps; guest workers, which do need the module, compile the bytes themselves.
+ */
+export function lazilyCompiled(prepared: PreparedModule): CompiledModule {
+  let module: WebAssembly.Module | undefined;
+  return Object.freeze({
+    ...prepared,
+    get module(): WebAssembly.Module {
+      if (module === undefined) {
+        try {
+          module = new WebAssembly.Module(prepared.code as Uint8Array<ArrayBuffer>);
+        } catch (cause) {
+          throw compileError(cause, prepared.digest);
+        }
+      }
+      return module;
+    },
+  });
+}
+
+/** The load pipeline after size and digest up to, not including, the compile. Throws WrError (WR_MODULE_*). */
+export function prepareModule(bytes: Uint8Array, digest: string, limits: LoadLimits): PreparedModule {
   const moduleLimits = pickModuleLimits(limits);
   const info = inspectModule(bytes, moduleLimits);
   checkAbiMarker(info);
@@ -220,19 +276,10 @@ export async function compileModule(bytes: Uint8Array, digest: string, limits: L
     initialFuel: limits.fuel,
     limits: moduleLimits,
   });
-  let module: WebAssembly.Module;
-  try {
-    module = await WebAssembly.compile(instrumented.bytes as Uint8Array<ArrayBuffer>);
-  } catch (cause) {
-    throw new WrError('WR_MODULE_COMPILE', `V8 rejected the module: ${(cause as Error).message}`, {
-      cause,
-      details: { digest },
-    });
-  }
   const declaredMax = info.memories[0]?.max;
   return {
     digest,
-    module,
+    code: instrumented.bytes,
     bytes: bytes.length,
     instrumentedBytes: instrumented.bytes.length,
     hasStart: instrumented.hasStart,

@@ -17,6 +17,7 @@
 
 import { Buffer } from 'node:buffer';
 import { ERROR_CODES, type ErrorCode, WrError } from '../../errors.ts';
+import type { PreparedModule } from '../loader.ts';
 
 /** Indices into the control block (Int32Array). */
 export const CTL = { state: 0, op: 1, a0: 2, a1: 3, a2: 4, len: 5 } as const;
@@ -153,14 +154,11 @@ export interface WireInstantiate {
   readonly levels: readonly string[];
 }
 
-/** A compiled module posted to a worker once, before the first instance that needs it. */
+/**
+ * A module posted to a worker once, before the first instance that needs it: its instrumented code, which
+ * the worker compiles (V8 shares the compiled code between the threads that compile the same bytes).
+ */
 export interface WireModule {
   readonly moduleId: number;
-  readonly compiled: {
-    readonly digest: string;
-    readonly module: WebAssembly.Module;
-    readonly bytes: number;
-    readonly memoryMaxPages: number;
-    readonly hasFinalize: boolean;
-  };
+  readonly prepared: PreparedModule;
 }

@@ -7,7 +7,13 @@
 
 import { Worker } from 'node:worker_threads';
 import { WrError } from '../../errors.ts';
-import type { CompiledModule, LoadLimits, ModuleCompiler } from '../loader.ts';
+import {
+  type CompiledModule,
+  type LoadLimits,
+  lazilyCompiled,
+  type ModuleCompiler,
+  type PreparedModule,
+} from '../loader.ts';
 import { fromWire, type WireError } from './channel.ts';
 import type { CompileRequest } from './compile-worker.ts';
 
@@ -62,7 +68,7 @@ export class OffThreadCompiler {
     clearTimeout(this.#idleTimer);
     if (this.#worker !== undefined) return this.#worker;
     const worker = new Worker(WORKER_URL, { stdout: false, stderr: false });
-    worker.on('message', (m: { id: number; compiled?: CompiledModule; error?: WireError }) => this.#settle(m));
+    worker.on('message', (m: { id: number; prepared?: PreparedModule; error?: WireError }) => this.#settle(m));
     // Only the current thread's end concerns the compiles in flight; an old one may exit late.
     worker.on('error', (err) => {
       if (this.#worker === worker) this.#end(`the compile thread failed: ${err.message}`);
@@ -74,13 +80,14 @@ export class OffThreadCompiler {
     return worker;
   }
 
-  #settle({ id, compiled, error }: { id: number; compiled?: CompiledModule; error?: WireError }): void {
+  #settle({ id, prepared, error }: { id: number; prepared?: PreparedModule; error?: WireError }): void {
     const pending = this.#pending.get(id);
     if (pending === undefined) return;
     this.#pending.delete(id);
     clearTimeout(pending.timer);
     if (error !== undefined) pending.reject(fromWire(error));
-    else pending.resolve(compiled!);
+    // Compiled only where it is read: the guest workers compile the code, the main thread never does.
+    else pending.resolve(lazilyCompiled(prepared!));
     if (this.#pending.size === 0) {
       // Idle, the thread must not keep the process alive; it ends after a while unless used again.
       this.#worker?.unref();

@@ -10,7 +10,7 @@ import { WrError } from '../../errors.ts';
 import { GuestInstance } from '../instance.ts';
 import type { ReadKind, ReadRequest } from '../internal/reads.ts';
 import type { RuntimeLimits } from '../limits.ts';
-import type { CompiledModule } from '../loader.ts';
+import { type CompiledModule, lazilyCompiled } from '../loader.ts';
 import type { CallEvent, GuestLogger } from '../ports.ts';
 import {
   CALL_EXPORT,
@@ -107,7 +107,8 @@ function moduleFor(moduleId: number): ModuleEntry {
     // The main thread posts a module before the first instantiate that names it, so it is queued here.
     const message = receiveMessageOnPort(port)?.message as WireModule | undefined;
     if (message === undefined) throw new WrError('WR_HOST_INTERNAL', `module ${moduleId} was never posted`);
-    modules.set(message.moduleId, { compiled: message.compiled as CompiledModule, refs: 0 });
+    // Compiled here, on first use: V8 reuses the code another thread compiled from the same bytes.
+    modules.set(message.moduleId, { compiled: lazilyCompiled(message.prepared), refs: 0 });
   }
   return modules.get(moduleId)!;
 }

@@ -24,7 +24,7 @@ import type { GuestCallExport } from '../instance.ts';
 import { parseGuestOutput } from '../internal/output.ts';
 import { answerRead, type ReadKind, type ReadRequest } from '../internal/reads.ts';
 import type { RuntimeLimits } from '../limits.ts';
-import type { CompiledModule } from '../loader.ts';
+import type { CompiledModule, PreparedModule } from '../loader.ts';
 import type { CallObserver, GuestLogger, ReadPort } from '../ports.ts';
 import {
   CALL_EXPORT,
@@ -96,6 +96,15 @@ interface Operation {
   readonly reject: (err: WrError) => void;
 }
 
+/**
+ * What a worker needs to compile `compiled` itself: everything but `module`, which is not read here, so
+ * that a module compiled lazily (loader.ts lazilyCompiled) is never compiled on the main thread.
+ */
+function preparedOf(compiled: CompiledModule): PreparedModule {
+  const { digest, code, bytes, instrumentedBytes, hasStart, initFuel, memoryMaxPages, hasFinalize } = compiled;
+  return { digest, code, bytes, instrumentedBytes, hasStart, initFuel, memoryMaxPages, hasFinalize };
+}
+
 class GuestWorker {
   readonly channel: Channel;
   readonly instances = new Set<RemoteInstance>();
@@ -135,7 +144,7 @@ class GuestWorker {
   /** Posts `compiled` to the worker unless it already holds it; counts the instances that use it. */
   hold(moduleId: number, compiled: CompiledModule): void {
     const refs = this.#posted.get(moduleId) ?? 0;
-    if (refs === 0) this.#port.postMessage({ moduleId, compiled } satisfies WireModule);
+    if (refs === 0) this.#port.postMessage({ moduleId, prepared: preparedOf(compiled) } satisfies WireModule);
     this.#posted.set(moduleId, refs + 1);
   }
 
@@ -501,7 +510,7 @@ export class GuestWorkerPool {
   readonly spinMicros: number;
   readonly idleMs: number;
   readonly #workers = new Set<GuestWorker>();
-  readonly #moduleIds = new WeakMap<WebAssembly.Module, number>();
+  readonly #moduleIds = new WeakMap<CompiledModule, number>();
   #nextModuleId = 1;
   #nextInstanceId = 1;
   #replaced = 0;
@@ -536,10 +545,10 @@ export class GuestWorkerPool {
   async instantiate(compiled: CompiledModule, options: RemoteInstanceOptions): Promise<RemoteInstance> {
     if (this.#closed) throw new WrError('WR_SLOT_CLOSED', 'the guest worker pool is closed');
     const worker = this.#pick();
-    let moduleId = this.#moduleIds.get(compiled.module);
+    let moduleId = this.#moduleIds.get(compiled);
     if (moduleId === undefined) {
       moduleId = this.#nextModuleId++;
-      this.#moduleIds.set(compiled.module, moduleId);
+      this.#moduleIds.set(compiled, moduleId);
     }
     const instance = new RemoteInstance(this, this.#nextInstanceId++, worker, moduleId, compiled, options);
     try {
