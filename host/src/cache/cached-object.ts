@@ -22,8 +22,14 @@ export class CachedObject implements ObjectView {
   /** UID of the ownerReference with controller=true, the object's one controlling owner. */
   readonly controllerUid: string | undefined;
   readonly deletionTimestamp: string | undefined;
+  /**
+   * When the field a store tracks (StoreOptions.trackField) last changed, as lastFieldChange() read it off
+   * the managedFields the transform then drops. `declare`d, so objects of stores that track nothing carry no
+   * slot for it: absent there, and where the evidence was missing.
+   */
+  declare readonly fieldChangedAt?: number;
 
-  constructor(json: string, obj: KubeObject, namespace: string | undefined) {
+  constructor(json: string, obj: KubeObject, namespace: string | undefined, fieldChangedAt?: number) {
     const meta = obj.metadata;
     this.json = json;
     this.namespace = namespace;
@@ -42,6 +48,7 @@ export class CachedObject implements ObjectView {
     }
     this.controllerUid = controllerUid;
     this.deletionTimestamp = typeof meta.deletionTimestamp === 'string' ? meta.deletionTimestamp : undefined;
+    if (fieldChangedAt !== undefined) this.fieldChangedAt = fieldChangedAt;
   }
 
   object(): KubeObject {
@@ -49,12 +56,15 @@ export class CachedObject implements ObjectView {
   }
 }
 
-/** Builds the cached form of an already transformed object; `intern` shares repeated namespace strings. */
-export function toCachedObject(obj: KubeObject, intern: (s: string) => string): CachedObject {
+/**
+ * Builds the cached form of an already transformed object; `intern` shares repeated namespace strings,
+ * `fieldChangedAt` is read off the object before the transform.
+ */
+export function toCachedObject(obj: KubeObject, intern: (s: string) => string, fieldChangedAt?: number): CachedObject {
   const meta = obj?.metadata;
   if (meta === undefined || meta === null || typeof meta.name !== 'string' || meta.name === '') {
     throw new WrError('WR_KUBE_REQUEST', 'object from the API server has no metadata.name');
   }
   const ns = typeof meta.namespace === 'string' && meta.namespace !== '' ? intern(meta.namespace) : undefined;
-  return new CachedObject(JSON.stringify(obj), obj, ns);
+  return new CachedObject(JSON.stringify(obj), obj, ns, fieldChangedAt);
 }

@@ -1,6 +1,7 @@
 // Public surface of the cache: the indexed store, its reader, label selectors, transforms and the shared registry.
 
 export { CachedObject } from './cached-object.ts';
+export { lastFieldChange, SET_AT_CREATION } from './field-change.ts';
 export type { Handler } from './internal/dispatcher.ts';
 export {
   type LabelSelector,

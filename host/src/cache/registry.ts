@@ -19,6 +19,11 @@ export interface CacheSpec {
   readonly labelSelector?: string | LabelSelector;
   /** A field selector the API server applies (e.g. `spec.nodeName=edge-1`); none when absent. */
   readonly fieldSelector?: string;
+  /**
+   * A field whose last change every cached object carries (StoreOptions.trackField). It keys the cache too:
+   * objects already cached without it cannot get it back, their managedFields are gone.
+   */
+  readonly trackField?: readonly string[];
 }
 
 /** One consumer's share of a cache. Release it exactly once; subscriptions made through it end with it. */
@@ -94,11 +99,16 @@ export class ReflectorRegistry {
       resource.namespaced && spec.namespace !== undefined && spec.namespace !== '' ? spec.namespace : undefined;
     const selectorText = selector?.toString() ?? '';
     const fields = spec.fieldSelector ?? '';
-    // A field selector, rare, keys a fourth part; keys without one read as they always have.
-    const key = `${apiVersionOf(resource)}/${resource.kind}|${namespace ?? '*'}|${selectorText}${fields === '' ? '' : `|${fields}`}`;
+    const tracked = spec.trackField;
+    // A field selector and a tracked field, both rare, key a fourth and a fifth part; keys without them read
+    // as they always have.
+    const extra =
+      (fields === '' && tracked === undefined ? '' : `|${fields}`) +
+      (tracked === undefined ? '' : `|${JSON.stringify(tracked)}`);
+    const key = `${apiVersionOf(resource)}/${resource.kind}|${namespace ?? '*'}|${selectorText}${extra}`;
     let entry = this.#entries.get(key);
     if (entry === undefined) {
-      entry = this.#start(key, resource, namespace, selectorText, fields);
+      entry = this.#start(key, resource, namespace, selectorText, fields, tracked);
       this.#entries.set(key, entry);
     }
     entry.refs++;
@@ -123,12 +133,20 @@ export class ReflectorRegistry {
     await Promise.all(this.#stopping);
   }
 
-  #start(key: string, resource: ApiResource, namespace: string | undefined, selector: string, fields: string): Entry {
+  #start(
+    key: string,
+    resource: ApiResource,
+    namespace: string | undefined,
+    selector: string,
+    fields: string,
+    trackField: readonly string[] | undefined,
+  ): Entry {
     const stop = new AbortController();
     const logger = this.#logger;
     const store = createStore({
       logger,
       name: key,
+      ...(trackField === undefined ? {} : { trackField }),
       ...(this.#options.transform !== undefined ? { transform: this.#options.transform } : {}),
       ...(this.#options.indexers !== undefined ? { indexers: this.#options.indexers } : {}),
     });

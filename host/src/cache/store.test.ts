@@ -195,4 +195,38 @@ describe('createStore', () => {
     assert.deepEqual(names(reader.list()), ['change', 'keep', 'new']);
     assert.throws(() => second.commit());
   });
+
+  it('keeps when a tracked field last changed, read before managedFields are dropped; untracked stores carry nothing', () => {
+    const created = '2026-01-02T03:04:05Z';
+    const tracked = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: {
+        name: 'a',
+        namespace: 'ns',
+        creationTimestamp: created,
+        labels: { node: 'n1' },
+        managedFields: [
+          {
+            manager: 'm',
+            fieldsType: 'FieldsV1',
+            time: '2026-01-02T03:05:05Z',
+            fieldsV1: { 'f:metadata': { 'f:labels': { 'f:node': {} } } },
+          },
+        ],
+      },
+    } as KubeObject;
+    const store = createStore({ trackField: ['metadata', 'labels', 'node'] });
+    store.writer.apply(structuredClone(tracked));
+    const cached = store.reader.get('ns', 'a');
+    assert.equal(cached?.fieldChangedAt, Date.parse(created) / 1000 + 60);
+    assert.equal(cached?.object().metadata.managedFields, undefined, 'the cached JSON is stripped as ever');
+    const plain = createStore();
+    plain.writer.apply(structuredClone(tracked));
+    assert.equal(
+      Object.hasOwn(plain.reader.get('ns', 'a')!, 'fieldChangedAt'),
+      false,
+      'no slot where nothing is tracked',
+    );
+  });
 });

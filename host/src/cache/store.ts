@@ -3,6 +3,7 @@
 import type { KubeObject } from '../abi/types.ts';
 import { type Logger, silentLogger } from '../kube/logger.ts';
 import { type CachedObject, toCachedObject } from './cached-object.ts';
+import { lastFieldChange } from './field-change.ts';
 import { Dispatcher, type Handler } from './internal/dispatcher.ts';
 import { type LabelSelector, parseLabelSelector } from './label-selector.ts';
 import { type Transform, withDefaultTransform } from './transform.ts';
@@ -20,6 +21,11 @@ export interface StoreOptions {
   /** Runs after the default transform (managedFields and last-applied annotation are always dropped). */
   readonly transform?: Transform;
   readonly indexers?: Readonly<Record<string, Indexer>>;
+  /**
+   * A field (object path, one name per level) whose last change each cached object carries as
+   * CachedObject.fieldChangedAt, read off metadata.managedFields before the transform drops them.
+   */
+  readonly trackField?: readonly string[];
   readonly logger?: Logger;
   /** Included in handler-failure logs, e.g. the resource and scope. */
   readonly name?: string;
@@ -123,7 +129,14 @@ export function createStore(options: StoreOptions = {}): Store {
     markSynced = resolve;
   });
 
-  const toCached = (obj: KubeObject): CachedObject => toCachedObject(transform(obj), intern);
+  const tracked = options.trackField;
+  const toCached =
+    tracked === undefined
+      ? (obj: KubeObject): CachedObject => toCachedObject(transform(obj), intern)
+      : (obj: KubeObject): CachedObject => {
+          const changedAt = lastFieldChange(obj, tracked);
+          return toCachedObject(transform(obj), intern, changedAt);
+        };
 
   const link = (obj: CachedObject) => {
     objects.set(obj.key, obj);

@@ -334,7 +334,7 @@ export class ReconcilerController {
       const obj = wiring.primary.get(ns, name);
       if (obj !== undefined && !ownership.owns(obj)) return undefined;
       // Moved here: held until its previous owner has stopped it (the policy's handover).
-      const waitMs = obj === undefined ? 0 : ownership.admit(item.key);
+      const waitMs = obj === undefined ? 0 : ownership.admit(item.key, obj);
       if (waitMs > 0) return { requeueAfterMs: waitMs };
     }
     const started = performance.now();
@@ -423,7 +423,10 @@ export function scopeWorker(
   return { executor, worker };
 }
 
-/** `scope` with the share's label selector ANDed into the primary watch, so the API server sends only the share. */
+/**
+ * `scope` with the share's label selector ANDed into the primary watch, so the API server sends only the share,
+ * and the field whose last change the share's admit() reads.
+ */
 function shardedScope(scope: WatchScope, ownership: Ownership | undefined): WatchScope {
   if (ownership === undefined) return scope;
   let primary = scope.primary;
@@ -433,6 +436,7 @@ function shardedScope(scope: WatchScope, ownership: Ownership | undefined): Watc
     primary = { ...primary, labelSelector };
   }
   if (ownership.fieldSelector !== undefined) primary = { ...primary, fieldSelector: ownership.fieldSelector };
+  if (ownership.trackField !== undefined) primary = { ...primary, trackField: ownership.trackField };
   return { ...scope, primary };
 }
 

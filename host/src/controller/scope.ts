@@ -13,6 +13,8 @@ export interface WatchScope {
     readonly labelSelector?: LabelSelector;
     /** Set by a sharding mode whose rule the API server can filter as a field (host/src/sharding). */
     readonly fieldSelector?: string;
+    /** Set by a sharding mode that reads when its rule's field last changed (CacheSpec.trackField). */
+    readonly trackField?: readonly string[];
   };
   readonly namespaces: readonly string[];
   /**
@@ -103,6 +105,7 @@ export async function acquireScope(
     kind: string;
     labelSelector?: LabelSelector;
     fieldSelector?: string;
+    trackField?: readonly string[];
   }) => {
     const namespaces = scope.namespaces.length === 0 ? [undefined] : scope.namespaces;
     const acquired: Acquired = { kind, handles: [], namespaces: [] };
@@ -116,6 +119,7 @@ export async function acquireScope(
           ...(namespace === undefined ? {} : { namespace }),
           ...(kind.labelSelector === undefined ? {} : { labelSelector: kind.labelSelector }),
           ...(kind.fieldSelector === undefined ? {} : { fieldSelector: kind.fieldSelector }),
+          ...(kind.trackField === undefined ? {} : { trackField: kind.trackField }),
         });
       } catch (err) {
         throw isWrError(err, 'WR_KUBE_NOT_FOUND') ? notServed(kind, err) : err;

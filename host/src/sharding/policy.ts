@@ -8,9 +8,11 @@
 //             host's share and the cache (memory) scales with it. Undefined when the rule is not a label.
 //  2. intake: `owns(primary)` is asked before a key is queued and again just before it runs: rules the API
 //             server cannot filter (a field path, a hash over members) and answers that changed since.
-//  3. start:  `admit(key)` is asked before every reconcile of an owned key. 0 means go; a positive number is
-//             a wait in ms, after which the key is asked again. A key that moved here is held this way until
-//             its previous owner has stopped it (how a mode knows, or bounds, that is the mode's business).
+//  3. start:  `admit(key, primary)` is asked before every reconcile of an owned key. 0 means go; a positive
+//             number is a wait in ms, after which the key is asked again. A key that moved here is held this
+//             way until its previous owner has stopped it (how a mode knows, or bounds, that is the mode's
+//             business). A mode that judges by when its rule's field last changed names it in `trackField`:
+//             the primary cache then keeps that time (CachedObject.fieldChangedAt) from managedFields.
 //  4. leave:  when a key leaves the share (its primary leaves the selector watch, or `owns` turns false) the
 //             controller fences it at once: every write of a reconcile of that key still in flight is refused
 //             from then on (WR_SHARD_MOVED), so nothing this host sends after it saw the move can land. It then
@@ -56,9 +58,11 @@ export interface Ownership {
   readonly selector: string | undefined;
   /** A field selector for the primary watch, where the API server filters the rule's field (`spec.nodeName=edge-1`). */
   readonly fieldSelector?: string;
+  /** A field of the primary (object path) whose last change the primary cache records for `admit`. */
+  readonly trackField?: readonly string[];
   owns(primary: CachedObject): boolean;
-  /** 0: the key may start now; otherwise ms to wait before asking again. */
-  admit(key: string): number;
+  /** 0: the key (cached as `primary`) may start now; otherwise ms to wait before asking again. */
+  admit(key: string, primary: CachedObject): number;
   /**
    * The controller has fenced `key`: it left the share (or its primary is gone). `settled` resolves once the
    * fenced reconcile of it, if one was running, has ended (a mode that hands the key over waits for it).

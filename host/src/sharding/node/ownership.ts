@@ -49,6 +49,8 @@ function valueAt(object: unknown, path: readonly string[]): string | undefined {
 export class NodeOwnership implements Ownership {
   readonly selector: string | undefined;
   readonly fieldSelector: string | undefined;
+  /** The rule's field: the primary cache keeps when it last changed, which decides the handover (handover.ts). */
+  readonly trackField: readonly string[];
   readonly #o: NodeOwnershipOptions;
   readonly #gate: HandoverGate;
   readonly #listeners = new Set<() => void>();
@@ -68,6 +70,7 @@ export class NodeOwnership implements Ownership {
     const rule = options.rule;
     this.selector = 'label' in rule ? `${rule.label}=${options.nodeName}` : undefined;
     this.#path = 'fieldPath' in rule ? rule.fieldPath.split('.') : undefined;
+    this.trackField = this.#path ?? ['metadata', 'labels', (rule as { label: string }).label];
     this.fieldSelector =
       'fieldPath' in rule && options.fieldSelectable ? `${rule.fieldPath}=${options.nodeName}` : undefined;
     // A Node that came or went changes what "unassigned" means; a new status writer starts counting.
@@ -95,8 +98,8 @@ export class NodeOwnership implements Ownership {
     return this.nodeOf(primary) === this.#o.nodeName;
   }
 
-  admit(key: string): number {
-    return this.#gate.admit(key);
+  admit(key: string, primary: CachedObject): number {
+    return this.#gate.admit(key, primary.fieldChangedAt);
   }
 
   left(key: string): void {
