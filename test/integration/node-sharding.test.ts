@@ -1,5 +1,6 @@
 // Node sharding on the real apiserver: two hosts with different node names each reconcile their node's share,
-// unassigned primaries are counted by the one status writer, and a move hands over with no overlap.
+// unassigned primaries are counted by the one status writer, a move hands over with no overlap, and only a
+// move waits for the handover (a create and a restart do not).
 //
 // The Nodes are objects this file creates (the test control plane has no kubelets); it plays the kubelet by
 // setting their Ready condition, which is all node sharding reads of them.
@@ -101,6 +102,8 @@ interface NativeHostOptions {
   readonly primary?: { readonly apiVersion: string; readonly kind: string };
   readonly nodeName: string;
   readonly rule: NodeShardingRule;
+  /** Default: HANDOVER_MS. */
+  readonly handoverMs?: number;
   reconcile(request: ReconcileRequest): Promise<ReconcileOutput>;
   /** Every reconcile that ran the reconciler, with its error code (skips of a primary no longer cached are left out). */
   onResult(code: string | undefined): void;
@@ -118,7 +121,7 @@ async function nativeHost(o: NativeHostOptions): Promise<{ controller: Reconcile
     client: hostClient,
     nodeName: o.nodeName,
     nodeSelector: `${RUN_LABEL}=${RUN}`,
-    handoverMs: HANDOVER_MS,
+    handoverMs: o.handoverMs ?? HANDOVER_MS,
   });
   const controller = new ReconcilerController({
     name: 'native',
@@ -297,8 +300,9 @@ describe('node sharding', () => {
         try {
           if (nodeName === NODE_A) {
             slowStarted();
-            // Long enough for the move to reach A's watch while this reconcile is still in flight.
-            await sleep(1_500);
+            // Long enough for the move (1.1 s in) to reach A's watch while this reconcile is still in flight,
+            // short enough to end before B's window (2 s from the move) does.
+            await sleep(2_500);
           }
           return { children: [ownerConfigMap(request, nodeName)] };
         } finally {
@@ -311,8 +315,10 @@ describe('node sharding', () => {
     t.after(() => Promise.all(hosts.map((h) => h.stop())));
 
     await client.create(apps, app(ns, 'slow', NODE_A));
-    // The first reconcile waits out A's window from its start-up, then sleeps; move the App meanwhile.
+    // Labelled at creation, so A starts it at once; it sleeps, and the App moves meanwhile. Not within the
+    // creation's second: managedFields cannot tell such a move from the create (handover.ts).
     await started;
+    await sleep(1_100);
     await patchApp(ns, 'slow', { metadata: { labels: { [NODE_LABEL]: NODE_B } } });
     const cm = await waitFor(() => configMapData(ns, 'slow-owner'), { description: "B's ConfigMap" });
     assert.deepEqual(cm, { node: NODE_B }, "A's write, after it saw the move, never left A");
@@ -325,6 +331,68 @@ describe('node sharding', () => {
     const ofB = results.filter((r) => r.host === NODE_B);
     assert.ok(ofB.length > 0 && ofB.every((r) => r.code === undefined), 'B reconciles it, without errors');
     assert.equal(mostAtOnce, 1, 'never two reconciles of the moved App at once');
+  });
+
+  test('only a key that may have moved recently waits: a create and a restart start at once, a move waits', async (t) => {
+    const ns = await createTestNamespace(t, 'node-admit');
+    // Long, so that a key held for the window cannot pass for one admitted at once.
+    const WINDOW_MS = 20_000;
+    /** When each host first ran each App. */
+    const firstRun = new Map<string, number>();
+    const options = (nodeName: string): NativeHostOptions => ({
+      namespace: ns,
+      nodeName,
+      rule: { label: NODE_LABEL },
+      handoverMs: WINDOW_MS,
+      async reconcile(request) {
+        const key = `${nodeName}/${request.primary.object().metadata.name}`;
+        if (!firstRun.has(key)) firstRun.set(key, Date.now());
+        return { children: [ownerConfigMap(request, nodeName)] };
+      },
+      onResult: () => undefined,
+    });
+    const ranWithin = async (key: string, since: number, description: string): Promise<number> => {
+      await waitFor(() => firstRun.has(key), { description, timeoutMs: WINDOW_MS * 2 });
+      return firstRun.get(key)! - since;
+    };
+    let a = await nativeHost(options(NODE_A));
+    const b = await nativeHost(options(NODE_B));
+    t.after(() => Promise.all([a.stop(), b.stop()]));
+
+    // Created on a running host, labelled at creation: no other host ever owned it.
+    const created = Date.now();
+    await client.create(apps, app(ns, 'fresh', NODE_A));
+    const freshMs = await ranWithin(`${NODE_A}/fresh`, created, 'A runs the new App');
+    assert.ok(freshMs < WINDOW_MS / 2, `a created primary starts at once (${freshMs} ms, window ${WINDOW_MS} ms)`);
+    t.diagnostic(`created primary first reconciled ${freshMs} ms after its create`);
+
+    // Moved from B to A: B may still be acting on it until its watch has seen the move, so A waits the window.
+    await client.create(apps, app(ns, 'mover', NODE_B));
+    await ranWithin(`${NODE_B}/mover`, created, 'B runs the App it was created on');
+    // Past the creation's second, which managedFields cannot tell from the create itself (handover.ts).
+    await sleep(1_100);
+    const moved = Date.now();
+    await patchApp(ns, 'mover', { metadata: { labels: { [NODE_LABEL]: NODE_A } } });
+    const movedMs = await ranWithin(`${NODE_A}/mover`, moved, 'A runs the moved App');
+    assert.ok(movedMs >= WINDOW_MS - 50, `a moved primary waits out the window (${movedMs} ms)`);
+    t.diagnostic(`moved primary first reconciled by its new owner ${movedMs} ms after the move`);
+
+    // A restarts: both its Apps were assigned longer than a window ago (the move just now waited one out),
+    // so the new process starts them at once instead of holding its whole share for the window.
+    await a.stop();
+    firstRun.clear();
+    const restarted = Date.now();
+    a = await nativeHost(options(NODE_A));
+    const after = [
+      await ranWithin(`${NODE_A}/fresh`, restarted, 'the restarted A runs fresh'),
+      await ranWithin(`${NODE_A}/mover`, restarted, 'the restarted A runs mover'),
+    ];
+    assert.ok(
+      after.every((ms) => ms < WINDOW_MS / 2),
+      `a restarted host starts its settled share at once (${after.join(', ')} ms after its start began)`,
+    );
+    t.diagnostic(`restarted host first reconciled its settled share ${after.join(', ')} ms after its start began`);
+    assert.equal(firstRun.has(`${NODE_B}/mover`), false, 'B, which saw mover leave, has not run it since');
   });
 
   test('a field path rule: each host filters every primary itself, and the writer counts the unassigned', async (t) => {
