@@ -23,7 +23,8 @@
 // call back into the guest). 576 + 64 + 96 KiB leaves 248 KiB of V8's 984 KiB for the host's frames below
 // the guest and its imports' above it; a function whose bound exceeds MAX_FRAME_BYTES is refused at load.
 // What a keeping body costs is two stores and a load per call of it: fib(25), which keeps one in every
-// third frame, pays ~15% on top of its fuel (bench/metering.ts).
+// third frame, went from 18-20% to 35-53% over unmetered (bench/metering.ts, load average 8-11 on 2
+// cores); a store anywhere in a body stops V8 inlining it, which is why twins never keep one.
 //
 // The bound of a frame: FRAME_BASE_BYTES, plus 8 bytes per parameter and local (16 per v128), plus a
 // slot per value of the deepest operand stack the body can build (16 bytes when the body uses SIMD,
