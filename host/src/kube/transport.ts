@@ -1,10 +1,11 @@
 // The pluggable HTTP transport under KubeClient: one keep-alive agent per API server, TLS and auth from config.
 
-import http from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { WrError } from '../errors.ts';
+import { http } from '../node-http.ts';
 import { credentialsOf } from './credentials.ts';
 import type { KubeConfigView } from './kubeconfig.ts';
 
@@ -26,7 +27,7 @@ export interface TransportRequest {
 
 export interface TransportResponse {
   readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
+  readonly headers: IncomingHttpHeaders;
   /** The body as it arrives; a consumer that stops early must call `destroy()`. */
   readonly body: AsyncIterable<Buffer>;
   destroy(): void;
@@ -99,7 +100,7 @@ export function httpTransport(options: HttpTransportOptions): Transport {
           // Set on the request (not the agent) so per-request sockets verify against the same name.
           ...(secure && options.tls?.servername !== undefined ? { servername: options.tls.servername } : {}),
         });
-        let response: http.IncomingMessage | undefined;
+        let response: IncomingMessage | undefined;
         const onAbort = () => {
           const reason = asError(req.signal?.reason);
           // After headers the abort must surface from the body iterator, not as a silent end of stream.

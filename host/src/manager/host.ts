@@ -1,6 +1,6 @@
 // Assembles one host process: API client, shared caches, module store, runtime, WasmReconciler controller, probes.
 
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
 import { parseLabelSelector, type ReflectorRegistry } from '../cache/index.ts';
@@ -10,6 +10,7 @@ import { kubeExecutorClient } from '../executor/index.ts';
 import { KubeClient, type KubeConfigView, warnIfNoAccess } from '../kube/index.ts';
 import { LeaderElector, type LeaseOptions } from '../leader/index.ts';
 import { createMetrics, type Metrics } from '../metrics/index.ts';
+import { http } from '../node-http.ts';
 import { ModuleResolver, ModuleStore } from '../modules/index.ts';
 import { GuestWorkerPool, ModuleLoader, OffThreadCompiler } from '../runtime/index.ts';
 import { NodeShardPolicy } from '../sharding/node/index.ts';
@@ -199,7 +200,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
   let server: Server | undefined;
   let metricsUrl: string | undefined;
   if (options.metricsPort !== undefined) {
-    server = createServer((req, res) => {
+    server = http.createServer((req, res) => {
       if (req.url === '/metrics') {
         metrics.registry.metrics().then(
           (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),

@@ -4,9 +4,10 @@
 // undici package, and here every request needs its own trust (a private registry's CA, a test CA) and its own
 // redirect policy (never downgrade to http, never carry credentials to another origin).
 
-import http from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import { WrError } from '../../../errors.ts';
+import { http } from '../../../node-http.ts';
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH';
 
@@ -31,7 +32,7 @@ export interface HttpOptions {
 
 export interface HttpResponse {
   readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
+  readonly headers: IncomingHttpHeaders;
   readonly body: Buffer;
   /** The URL that answered, after redirects. */
   readonly url: URL;
