@@ -100,7 +100,7 @@ program
   )
   .option(
     '--handover-seconds <s>',
-    'for --sharding node: how long a primary that arrived on this node waits before it is reconciled here',
+    'for --sharding node: how long a primary that may have just moved to this node waits before it is reconciled here',
     seconds,
   )
   .option(

@@ -15,9 +15,9 @@ import { NodeDirectory } from './nodes.ts';
 import { NodeOwnership } from './ownership.ts';
 
 /**
- * How long a key that arrived in this host's share waits before its first reconcile here: the longest the
- * old owner's watch may lag the move before the watcher finds it frozen (probe interval 10 s + probe timeout
- * 5 s, watch/watcher.ts).
+ * How long a key that may have just moved into this host's share waits before its first reconcile here
+ * (handover.ts says which do): the longest the old owner's watch may lag the move before the watcher finds
+ * it frozen (probe interval 10 s + probe timeout 5 s, watch/watcher.ts).
  */
 export const DEFAULT_HANDOVER_MS = 15_000;
 
