@@ -330,11 +330,13 @@ function render(stored: Stored, current: Machine): string {
 async function mainRun(): Promise<number> {
   checkRegistry();
   const selected = select(process.argv.slice(2));
-  const stored = loadStored();
   let failed = 0;
   for (const spec of selected) {
     process.stderr.write(`bench ${spec.name}: ${commandOf(spec)}\n`);
     const record = await runOne(spec);
+    // Read again now, not at the start: a run beside this one (several benches at once on one working
+    // tree) may have stored its results meanwhile, and writing an older copy back would undo them.
+    const stored = loadStored();
     stored.benches[spec.name] = record;
     if (record.error !== undefined) {
       failed++;
