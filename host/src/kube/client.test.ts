@@ -1,6 +1,7 @@
 // Unit tests of KubeClient against a scripted local HTTP server: error mapping, retries, SSA, watches.
 
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { after, describe, it } from 'node:test';
 import { isWrError, WrError } from '../errors.ts';
 import { KubeClient } from './client.ts';
@@ -362,5 +363,29 @@ describe('KubeClient write fence', () => {
     fence.abort(new WrError('WR_LEADERSHIP_LOST', 'lost'));
     await rejectsWith(pending, 'WR_LEADERSHIP_LOST');
     assert.ok(performance.now() - started < 1000);
+  });
+
+  it("follows the caller's signal beside the fence, and lets go of both once a write ends", async () => {
+    let arrived!: () => void;
+    let arrival = new Promise<void>((resolve) => (arrived = resolve));
+    let answer = true;
+    const { client } = await setup((_req, res) => {
+      arrived();
+      if (answer) sendJson(res, 200, cm);
+    });
+    const fence = new AbortController();
+    const fenced = client.withWriteFence(fence.signal);
+    const caller = new AbortController();
+    for (let i = 0; i < 20; i++) await fenced.create(configMaps, cm, { signal: caller.signal });
+    // Twenty writes, none left listening: a long-lived fence would otherwise collect a listener per write.
+    assert.equal(getEventListeners(fence.signal, 'abort').length, 0);
+    assert.equal(getEventListeners(caller.signal, 'abort').length, 0);
+    answer = false;
+    arrival = new Promise<void>((resolve) => (arrived = resolve));
+    const pending = fenced.create(configMaps, cm, { signal: caller.signal });
+    await arrival;
+    caller.abort(new WrError('WR_SHARD_MOVED', 'the key moved'));
+    await rejectsWith(pending, 'WR_SHARD_MOVED');
+    assert.equal(getEventListeners(fence.signal, 'abort').length, 0);
   });
 });

@@ -1,5 +1,6 @@
 // KubeClient: typed JSON requests and streaming watches against the API server over a pluggable transport.
 
+import { setMaxListeners } from 'node:events';
 import type { KubeObject } from '../abi/types.ts';
 import { isWrError, WrError } from '../errors.ts';
 import { Discovery, type DiscoveryOptions } from './discovery.ts';
@@ -155,6 +156,9 @@ export class KubeClient {
    * aborted (see KubeClientOptions.writeFence). Closing the view closes the shared transport.
    */
   withWriteFence(fence: AbortSignal): KubeClient {
+    // Every write in flight listens on the fence for its duration (see deadline()): as many listeners as
+    // concurrent writes, which is not the leak Node's listener-count warning looks for.
+    setMaxListeners(0, fence);
     return new KubeClient(this.#transport, { ...this.#options, writeFence: fence, [SHARED_DISCOVERY]: this.discovery });
   }
 
@@ -186,15 +190,14 @@ export class KubeClient {
     const ctx: RequestContext = { method, path: fullPath };
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
     const fence = READ_METHODS.has(method) ? undefined : this.#writeFence;
-    if (fence !== undefined) {
-      const signal = options.signal === undefined ? fence : AbortSignal.any([options.signal, fence]);
-      options = { ...options, signal };
-    }
+    // The caller's signal and the fence are followed side by side, not merged by AbortSignal.any: a
+    // composite signal is tracked through weak references, which cost every write measurable CPU.
+    const signals = [options.signal, fence].filter((s): s is AbortSignal => s !== undefined);
     for (let attempt = 0; ; attempt++) {
       try {
         // The last moment before the request leaves: a fenced write is never sent.
         if (fence?.aborted) throw fencedError(fence, ctx);
-        return (await this.#exchange(ctx, body, options)) as T;
+        return (await this.#exchange(ctx, body, options, signals)) as T;
       } catch (err) {
         const wait = retryAfterMsOf(err);
         const retry =
@@ -203,14 +206,19 @@ export class KubeClient {
           wait <= this.#maxRetryWaitMs &&
           attempt < this.#maxRetries;
         if (!retry) throw fence?.aborted ? fencedError(fence, ctx) : err;
-        await sleep(wait, options.signal);
+        await sleep(wait, signals);
       }
     }
   }
 
-  async #exchange(ctx: RequestContext, body: string | undefined, options: RequestOptions): Promise<unknown> {
+  async #exchange(
+    ctx: RequestContext,
+    body: string | undefined,
+    options: RequestOptions,
+    signals: readonly AbortSignal[],
+  ): Promise<unknown> {
     const timeoutMs = options.timeoutMs ?? this.#requestTimeoutMs;
-    const { signal, dispose } = deadline(options.signal, timeoutMs, ctx);
+    const { signal, dispose } = deadline(signals, timeoutMs, ctx);
     try {
       let res: Awaited<ReturnType<Transport['request']>>;
       try {
@@ -463,9 +471,13 @@ function signalOnly(signal: AbortSignal | undefined): { signal?: AbortSignal } {
   return signal === undefined ? {} : { signal };
 }
 
-/** A per-exchange deadline on top of the caller's signal, using timers that t.mock.timers can drive. */
+/**
+ * A per-exchange deadline on top of `outers` (the caller's signal, a write fence), using timers that
+ * t.mock.timers can drive. Followed by listeners removed on dispose rather than AbortSignal.any, whose
+ * composite signals are tracked through weak references on every request.
+ */
 function deadline(
-  outer: AbortSignal | undefined,
+  outers: readonly AbortSignal[],
   timeoutMs: number,
   ctx: RequestContext,
 ): { signal: AbortSignal; dispose: () => void } {
@@ -474,24 +486,39 @@ function deadline(
     () => local.abort(new WrError('WR_KUBE_UNAVAILABLE', `${ctx.method} ${ctx.path}: timed out after ${timeoutMs} ms`)),
     timeoutMs,
   );
-  const signal = outer === undefined ? local.signal : AbortSignal.any([outer, local.signal]);
-  return { signal, dispose: () => clearTimeout(timer) };
+  const onAbort = (event: Event) => local.abort((event.target as AbortSignal).reason);
+  for (const outer of outers) {
+    if (outer.aborted) local.abort(outer.reason);
+    else outer.addEventListener('abort', onAbort, { once: true });
+  }
+  return {
+    signal: local.signal,
+    dispose: () => {
+      clearTimeout(timer);
+      for (const outer of outers) outer.removeEventListener('abort', onAbort);
+    },
+  };
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+function sleep(ms: number, signals: readonly AbortSignal[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
+    const aborted = signals.find((s) => s.aborted);
+    if (aborted !== undefined) {
+      reject(aborted.reason);
       return;
     }
-    const onAbort = () => {
+    const detach = () => {
+      for (const s of signals) s.removeEventListener('abort', onAbort);
+    };
+    const onAbort = (event: Event) => {
       clearTimeout(timer);
-      reject(signal?.reason);
+      detach();
+      reject((event.target as AbortSignal).reason);
     };
     const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      detach();
       resolve();
     }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
   });
 }
