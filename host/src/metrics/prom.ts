@@ -62,7 +62,10 @@ export function collectDefaultMetrics(registry: Prom.Registry): void {
     help: 'Total user and system CPU time spent in seconds.',
     registers,
   });
-  // collectDefaultMetrics' own default.
-  const config = { eventLoopMonitoringPrecision: 10 };
+  // The event-loop delay histogram samples on a timer. prom-client's 10 ms wakes an idle host 100 times a
+  // second: 4.1 ms of CPU per second on this machine's VM (0.7 ms at 100 ms, 0.04 ms with none), which an
+  // edge node pays for ever. The cost: a stall shorter than 100 ms is caught only when a sample falls due
+  // inside it (chance: its length / 100 ms); a longer one always is, with its full delay.
+  const config = { eventLoopMonitoringPrecision: 100 };
   for (const name of DEFAULT_METRICS) (require(`prom-client/lib/metrics/${name}`) as DefaultMetric)(registry, config);
 }
