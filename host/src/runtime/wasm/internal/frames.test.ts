@@ -132,6 +132,27 @@ describe('call-depth bound', () => {
     assert.equal(depth.value, DEPTH_BUDGET);
   });
 
+  it('adds no fuel: a body that catches, so stores before its calls, pays what the same body as a block does', () => {
+    const spent = (open: string) => {
+      const { exports, depth } = metered(`(module
+        (func $leaf (param $x i32) (result i32) (i32.add (local.get $x) (i32.const 1)))
+        (func $mid (param $x i32) (result i32) (call $leaf (call $leaf (local.get $x))))
+        (func (export "run") (param $n i32) (result i32) (local $acc i32)
+          (${open}
+            (local.set $acc (call $mid (local.get $acc)))
+            (loop $l
+              (local.set $acc (call $leaf (call $mid (local.get $acc))))
+              (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1))))))
+          (local.get $acc)))`);
+      depth.value = DEPTH_BUDGET;
+      const fuel = exports[FUEL_GLOBAL_EXPORT] as WebAssembly.Global;
+      assert.equal(call(exports, 'run', 100), 2 + 300);
+      assert.equal(depth.value, DEPTH_BUDGET);
+      return 0x7fffffff - (fuel.value as number);
+    };
+    assert.equal(spent('try_table'), spent('block'));
+  });
+
   it('stops mutual recursion, recursion through call_indirect and recursion from loops', () => {
     const { exports, depth } = metered(`(module
       (type $t (func (param i32) (result i32)))

@@ -597,9 +597,6 @@ function scanBody(
       if (callee >= bounds.functions) throw malformed(at, `call of function ${callee} of ${bounds.functions}`);
       height += funcResults[callee]! - funcParams[callee]!;
       if (height > maxHeight) maxHeight = height;
-      sites.push(at);
-      kinds.push(CALL);
-      costs.push(0);
       // An import adds the host's frames only: the host never calls back into a guest from an import.
       if (callee >= importedFunctions) {
         scan.leaf = false;
@@ -707,9 +704,6 @@ function scanBody(
         height += (typeResults[type] ?? 0) - (typeParams[type] ?? 0) - 1;
         if (height > maxHeight) maxHeight = height;
         scan.external = true;
-        sites.push(p - 1);
-        kinds.push(CALL);
-        costs.push(0);
         p = skipImmediates(b, p, end, op);
         break;
       }
@@ -750,6 +744,50 @@ function scanBody(
         cost += STATIC_COST[op]! - 1;
         p = skipImmediates(b, p, end, op);
     }
+  }
+}
+
+/**
+ * Adds a CALL site before every call and call_indirect of the body whose sites start at `first` and whose
+ * direct calls at `firstCall` (the last body walked), in offset order, and renumbers the level sites its
+ * direct calls name: only a body that catches needs them, so the main walk does not record calls as sites.
+ */
+function addCallSites(
+  b: Uint8Array,
+  end: number,
+  first: number,
+  firstCall: number,
+  sites: IntList,
+  kinds: IntList,
+  costs: IntList,
+  directCalls: IntList,
+): void {
+  const calls: number[] = [];
+  for (let p = sites.data[first]!; p < end; ) {
+    const op = b[p++]!;
+    if (op === OP_CALL || op === OP_CALL_INDIRECT) calls.push(p - 1);
+    p = skipImmediates(b, p, end, op);
+  }
+  const old = { sites: sites.data.slice(first, sites.length), kinds: kinds.data.slice(first, kinds.length) };
+  const oldCosts = costs.data.slice(first, costs.length);
+  sites.length = kinds.length = costs.length = first;
+  const moved = new Int32Array(old.sites.length);
+  let c = 0;
+  for (let k = 0; k <= old.sites.length; k++) {
+    const at = k < old.sites.length ? old.sites[k]! : end;
+    for (; c < calls.length && calls[c]! < at; c++) {
+      sites.push(calls[c]!);
+      kinds.push(CALL);
+      costs.push(0);
+    }
+    if (k === old.sites.length) break;
+    moved[k] = sites.length;
+    sites.push(at);
+    kinds.push(old.kinds[k]!);
+    costs.push(oldCosts[k]!);
+  }
+  for (let t = 3 * firstCall + 2; t < directCalls.length; t += 3) {
+    directCalls.data[t] = moved[directCalls.data[t]! - first]!;
   }
 }
 
@@ -880,6 +918,7 @@ export function planMetering(
     groupsStarts[i] = scan.groupsStart;
     groupCounts[i] = scan.groups;
     leaves[i] = scan.leaf && costs.data[firstSite[i]!]! <= MAX_LEAF_COST ? 1 : 0;
+    if (scan.catches) addCallSites(b, p + size, firstSite[i]!, firstCall[i]!, sites, kinds, costs, calls);
     frames[i] = scan.frame;
     localCounts[i] = scan.locals;
     external[i] = scan.external ? 1 : 0;
