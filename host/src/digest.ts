@@ -1,10 +1,22 @@
 // sha256 content digests in the `sha256:<hex>` form: the identity of a module everywhere in the host (spec
 // pins, the disk cache, the loader's cache, status), computed in exactly one place.
 
-import { createHash } from 'node:crypto';
+import { Buffer } from 'node:buffer';
+import { createHash, webcrypto } from 'node:crypto';
 
 export type Digest = `sha256:${string}`;
 
 export function sha256Digest(bytes: Uint8Array): Digest {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
+
+/**
+ * sha256Digest on libuv's thread pool (WebCrypto's digest is a thread-pool job in Node): for large inputs
+ * on the main thread's hot path, such as a module swap, where 1 MB costs it ~0.6-1 ms in place and ~0.2 ms
+ * (the copy of the input) this way.
+ */
+export async function sha256DigestOffThread(bytes: Uint8Array): Promise<Digest> {
+  // WebCrypto takes no shared memory.
+  if (bytes.buffer instanceof SharedArrayBuffer) return sha256Digest(bytes);
+  return `sha256:${Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes)).toString('hex')}`;
 }
