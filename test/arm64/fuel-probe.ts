@@ -6,25 +6,15 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KubeObject, ReconcileRequest } from '../../host/src/abi/types.ts';
 import { runFixtures } from '../../host/src/cli/fixtures/runner.ts';
 import { sha256Digest } from '../../host/src/digest.ts';
 import { isWrError } from '../../host/src/errors.ts';
 import { type CallEvent, GuestReconciler, ModuleLoader, ModuleSlot } from '../../host/src/runtime/index.ts';
-import { mapReadPort, recordingLogger } from '../fixtures/guests/host.ts';
+import { fixtureRequest, mapReadPort, recordingLogger } from '../fixtures/guests/host.ts';
 import { CASES_FILE, type FixtureCase, type FuelCase, type GuestCase } from './cases.ts';
 import type { CaseRecord, FuelRecord } from './compare.ts';
 
-const primaryJson = '{"apiVersion":"demo.io/v1","kind":"App","metadata":{"name":"web","namespace":"shop"}}';
-/** The request test/conformance/fixtures.test.ts sends its fixture guests. */
-const request: ReconcileRequest = {
-  trigger: { reason: 'updated' },
-  reconciler: { name: 'r', namespace: 'system' },
-  primary: { json: primaryJson, object: () => JSON.parse(primaryJson) as KubeObject },
-  deleted: false,
-  children: new Map(),
-  related: new Map(),
-};
+const request = fixtureRequest;
 
 const loader = new ModuleLoader();
 

@@ -2,10 +2,9 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { KubeObject, ReconcileRequest } from '../../host/src/abi/types.ts';
 import { type ErrorCode, isWrError } from '../../host/src/errors.ts';
 import { GuestReconciler, type LimitOverrides, ModuleLoader, ModuleSlot } from '../../host/src/runtime/index.ts';
-import { mapReadPort, recordingLogger } from '../fixtures/guests/host.ts';
+import { fixtureRequest, mapReadPort, recordingLogger } from '../fixtures/guests/host.ts';
 import { fixture } from '../fixtures/guests/wat.ts';
 
 /** One host: a shared loader, as the real host has, and one slot per reconciler. */
@@ -24,15 +23,7 @@ function newSlot(name: string, limits: LimitOverrides = {}): ModuleSlot {
   return slot;
 }
 
-const primaryJson = '{"apiVersion":"demo.io/v1","kind":"App","metadata":{"name":"web","namespace":"shop"}}';
-const request: ReconcileRequest = {
-  trigger: { reason: 'updated' },
-  reconciler: { name: 'r', namespace: 'system' },
-  primary: { json: primaryJson, object: () => JSON.parse(primaryJson) as KubeObject },
-  deleted: false,
-  children: new Map(),
-  related: new Map(),
-};
+const request = fixtureRequest;
 
 function isCode(code: ErrorCode, cause?: ErrorCode) {
   return (err: unknown) => {
@@ -66,7 +57,7 @@ describe('fixture guests', () => {
         trigger: { reason: 'updated' },
         reconciler: { name: 'r', namespace: 'system' },
         deleted: false,
-        primary: JSON.parse(primaryJson),
+        primary: JSON.parse(fixtureRequest.primary.json),
         children: {},
         related: {},
       },

@@ -23,6 +23,7 @@ import type { NodeShardingRule } from '../../host/src/modules/index.ts';
 import { NodeShardPolicy } from '../../host/src/sharding/node/index.ts';
 import { createTestNamespace, getTestCluster, waitFor } from '../support/cluster.ts';
 import { installCrd } from '../support/crds.ts';
+import { sample } from '../support/prom-text.ts';
 
 const ROOT = path.join(import.meta.dirname, '../..');
 const APP = 'demo.wasmreconciler.dev/v1alpha1';
@@ -86,14 +87,6 @@ async function configMapData(namespace: string, name: string): Promise<Record<st
     if (isWrError(err, 'WR_KUBE_NOT_FOUND')) return undefined;
     throw err;
   }
-}
-
-/** The value of the sample of `name` carrying every given label, from a Prometheus text exposition. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  const line = text
-    .split('\n')
-    .find((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 interface NativeHostOptions {

@@ -20,6 +20,7 @@ import { type Host, startHost } from '../../host/src/manager/index.ts';
 import { fixture } from '../fixtures/guests/wat.ts';
 import { createTestNamespace, getTestCluster, waitFor } from '../support/cluster.ts';
 import { installCrd } from '../support/crds.ts';
+import { sample } from '../support/prom-text.ts';
 
 const ROOT = path.join(import.meta.dirname, '../..');
 const APP = 'demo.wasmreconciler.dev/v1alpha1';
@@ -111,14 +112,6 @@ function app(namespace: string, name: string, tier: string): KubeObject {
     metadata: { name, namespace, labels: { [TIER]: tier } },
     spec: { image: `registry.example/${name}:1`, replicas: 2, message: `hello ${name}`, config: { NAME: name } },
   } as KubeObject;
-}
-
-/** The value of the sample of `name` carrying every given label, from a Prometheus text exposition. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  const line = text
-    .split('\n')
-    .find((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 /** A sample without labels (or the first one), e.g. a pool-wide counter. */

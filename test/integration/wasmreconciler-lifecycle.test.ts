@@ -16,6 +16,7 @@ import { parseOciReference, pushModule } from '../../host/src/modules/index.ts';
 import { fixture } from '../fixtures/guests/wat.ts';
 import { createTestNamespace, getTestCluster, waitFor } from '../support/cluster.ts';
 import { installCrd } from '../support/crds.ts';
+import { sample } from '../support/prom-text.ts';
 import { startRegistry } from '../support/registry.ts';
 import { createTestCa } from '../support/test-ca.ts';
 
@@ -95,14 +96,6 @@ async function configMapData(namespace: string, name: string): Promise<Record<st
     if (isWrError(err, 'WR_KUBE_NOT_FOUND')) return undefined;
     throw err;
   }
-}
-
-/** The value of the sample of `name` carrying every given label, from a Prometheus text exposition. */
-function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  const line = text
-    .split('\n')
-    .find((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
-  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
 async function startTestHost(
