@@ -14,8 +14,6 @@ import { fixtureRequest, mapReadPort, recordingLogger } from '../fixtures/guests
 import { CASES_FILE, type FixtureCase, type FuelCase, type GuestCase } from './cases.ts';
 import type { CaseRecord, FuelRecord } from './compare.ts';
 
-const request = fixtureRequest;
-
 const loader = new ModuleLoader();
 
 function calls(events: readonly CallEvent[]): CaseRecord['calls'] {
@@ -41,7 +39,7 @@ async function guestCase(dir: string, c: GuestCase): Promise<CaseRecord> {
   let result: string;
   try {
     await slot.load(bytes, null);
-    result = await new GuestReconciler(slot).reconcile(request).then(
+    result = await new GuestReconciler(slot).reconcile(fixtureRequest).then(
       () => 'reconciled',
       (err: unknown) => `reconcile failed: ${codeOf(err)}`,
     );

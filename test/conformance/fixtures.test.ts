@@ -23,8 +23,6 @@ function newSlot(name: string, limits: LimitOverrides = {}): ModuleSlot {
   return slot;
 }
 
-const request = fixtureRequest;
-
 function isCode(code: ErrorCode, cause?: ErrorCode) {
   return (err: unknown) => {
     assert.ok(isWrError(err), `expected a WrError, got ${err}`);
@@ -49,7 +47,7 @@ describe('fixture guests', () => {
 
   /** The neighbour module answers correctly right after the failure. */
   async function neighbourServes(): Promise<void> {
-    const out = await healthy.reconcile(request);
+    const out = await healthy.reconcile(fixtureRequest);
     assert.deepEqual(out.status, {
       version: 'v1',
       input: {
@@ -67,7 +65,7 @@ describe('fixture guests', () => {
   async function callFails(name: string, code: ErrorCode, limits: LimitOverrides = {}): Promise<void> {
     const slot = newSlot(name, limits);
     await slot.load(await fixture(name), null);
-    await assert.rejects(new GuestReconciler(slot).reconcile(request), isCode(code));
+    await assert.rejects(new GuestReconciler(slot).reconcile(fixtureRequest), isCode(code));
     await neighbourServes();
   }
 
@@ -111,7 +109,7 @@ describe('fixture guests', () => {
     const slot = newSlot('trap-again');
     await slot.load(await fixture('trap'), null);
     const reconciler = new GuestReconciler(slot);
-    for (let i = 0; i < 3; i++) await assert.rejects(reconciler.reconcile(request), isCode('WR_GUEST_TRAP'));
+    for (let i = 0; i < 3; i++) await assert.rejects(reconciler.reconcile(fixtureRequest), isCode('WR_GUEST_TRAP'));
     assert.equal(slot.stats()[0]?.instancesCreated, 3);
     await neighbourServes();
   });
