@@ -29,11 +29,10 @@ import { installCrd } from '../test/support/crds.ts';
 import { customSection } from '../test/support/wasm-bytes.ts';
 import { type BenchResult, main, median, round } from './lib.ts';
 import { type ImageEnv, imageEnv } from './support/image-env.ts';
+import { APP_API_VERSION, appsWasmReconciler, WR_API_VERSION } from './support/wasm-reconciler.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
 const CLI = path.join(ROOT, 'host/src/cli/main.ts');
-const APP_API_VERSION = 'demo.wasmreconciler.dev/v1alpha1';
-const WR_API_VERSION = 'wasmreconciler.dev/v1alpha1';
 const MODULE_COUNTS = [1, 10, 30] as const;
 const SETTLE_MS = 20_000;
 const SAMPLES = 5;
@@ -145,22 +144,6 @@ function spawnHost(kubeconfigPath: string, env: NodeJS.ProcessEnv): RunningHost 
   };
 }
 
-function wasmReconciler(namespace: string, bytes: Uint8Array): KubeObject {
-  return {
-    apiVersion: WR_API_VERSION,
-    kind: 'WasmReconciler',
-    metadata: { name: 'apps', namespace },
-    spec: {
-      for: { apiVersion: APP_API_VERSION, kind: 'App' },
-      owns: [
-        { apiVersion: 'v1', kind: 'ConfigMap' },
-        { apiVersion: 'apps/v1', kind: 'Deployment' },
-      ],
-      module: { inline: Buffer.from(bytes).toString('base64') },
-    },
-  };
-}
-
 function app(namespace: string, name: string, round: number): KubeObject {
   return {
     apiVersion: APP_API_VERSION,
@@ -200,7 +183,7 @@ class Bench {
   }
 
   async addModule(namespace: string, bytes: Uint8Array = this.#module): Promise<void> {
-    await this.#client.create(this.#kinds.wasmReconcilers, wasmReconciler(namespace, bytes));
+    await this.#client.create(this.#kinds.wasmReconcilers, appsWasmReconciler(namespace, bytes));
   }
 
   async addApp(namespace: string, name: string, round = 0): Promise<void> {

@@ -1,7 +1,8 @@
 // Sharded replicas (`--sharding replicas`): converge time and per-replica RSS for 1, 2 and 3 replicas, and the takeover after a kill. Run with `node bench/sharding.ts [N]` (N = 1000 Apps by default).
 //
 // Each replica is the real CLI (`host/src/cli/main.ts run --sharding=replicas`) in a process of its own,
-// with the Deployment's NODE_OPTIONS, POD_NAME set to its shard name and its member Leases in the bench's
+// run as its pod runs it (bench/support/image-env.ts: the image's compile cache, filled before each start,
+// and the Deployment's NODE_OPTIONS), POD_NAME set to its shard name and its member Leases in the bench's
 // namespace, against a local control plane; one WasmReconciler (the configmap-app example, Apps with 0
 // replicas so no pods are made) serves N Apps. Per replica count, in a fresh namespace: the replicas start
 // and see each other's Leases, then N Apps are created with 8 requests in flight; converge time runs from
@@ -16,18 +17,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { load } from 'js-yaml';
 import { buildV1 } from '../examples/configmap-app/test/modules.ts';
 import { type ApiResource, KubeClient } from '../host/src/kube/index.ts';
 import { type ControlPlane, startControlPlane } from '../test/controlplane/index.ts';
 import { installCrd } from '../test/support/crds.ts';
 import { forEachBounded } from '../test/support/engine.ts';
+import { memory } from './anchors/proc.ts';
 import { type BenchResult, main, median, round } from './lib.ts';
+import { type ImageEnv, imageEnv } from './support/image-env.ts';
+import { APP_API_VERSION, appsWasmReconciler, WR_API_VERSION } from './support/wasm-reconciler.ts';
 
 const ROOT = path.join(import.meta.dirname, '..');
 const CLI = path.join(ROOT, 'host/src/cli/main.ts');
-const APP_API_VERSION = 'demo.wasmreconciler.dev/v1alpha1';
-const WR_API_VERSION = 'wasmreconciler.dev/v1alpha1';
 const RING = 'wasm-reconciler';
 const SHARD_LABEL = `shard.wasmreconciler.dev/${RING}`;
 const REPLICA_COUNTS = [1, 2, 3] as const;
@@ -40,6 +41,7 @@ const SAMPLE_GAP_MS = 2_000;
 const LEASE_MS = 15_000;
 /** A wait longer than this is a failure, not a slow figure. */
 const WAIT_MS = 10 * 60_000;
+const MiB = 1024 * 1024;
 
 async function waitUntil(what: string, probe: () => Promise<boolean>, intervalMs = 250): Promise<void> {
   const deadline = performance.now() + WAIT_MS;
@@ -49,22 +51,6 @@ async function waitUntil(what: string, probe: () => Promise<boolean>, intervalMs
   }
 }
 
-/** RSS of a process in MiB, worker threads included (they share its address space). */
-function rssOf(pid: number): number {
-  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  return Number(/^Rss:\s+(\d+) kB/m.exec(rollup)?.[1] ?? Number.NaN) / 1024;
-}
-
-/** The NODE_OPTIONS of the host container in deploy/host/deployment.yaml (V8 heap settings). */
-function deploymentNodeOptions(): string {
-  const deployment = load(readFileSync(path.join(ROOT, 'deploy/host/deployment.yaml'), 'utf8')) as {
-    spec: { template: { spec: { containers: { env?: { name: string; value?: string }[] }[] } } };
-  };
-  const value = deployment.spec.template.spec.containers[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
-  if (value === undefined) throw new Error('deploy/host/deployment.yaml sets no NODE_OPTIONS');
-  return value;
-}
-
 interface Replica {
   readonly shard: string;
   readonly child: ChildProcess;
@@ -72,7 +58,8 @@ interface Replica {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-function startReplica(kubeconfigPath: string, namespace: string, shard: string): Replica {
+function startReplica(image: ImageEnv, kubeconfigPath: string, namespace: string, shard: string): Replica {
+  image.fill();
   const cacheDir = mkdtempSync(path.join(tmpdir(), 'wr-bench-sharding-modules-'));
   const child = spawn(
     process.execPath,
@@ -90,7 +77,7 @@ function startReplica(kubeconfigPath: string, namespace: string, shard: string):
     ],
     {
       cwd: ROOT,
-      env: { ...process.env, NODE_OPTIONS: deploymentNodeOptions(), POD_NAME: shard },
+      env: { ...image.env, POD_NAME: shard },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
@@ -148,6 +135,7 @@ interface RunFigures {
 }
 
 async function runWith(
+  image: ImageEnv,
   client: KubeClient,
   kinds: Kinds,
   kubeconfigPath: string,
@@ -157,7 +145,7 @@ async function runWith(
 ): Promise<RunFigures> {
   const namespace = `bench-sharding-${replicas}`;
   await client.create(kinds.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
-  const hosts = Array.from({ length: replicas }, (_, i) => startReplica(kubeconfigPath, namespace, `r${i}`));
+  const hosts = Array.from({ length: replicas }, (_, i) => startReplica(image, kubeconfigPath, namespace, `r${i}`));
   try {
     // Every replica's member Lease held, so the Apps are spread from the first one on.
     await waitUntil('every replica to hold its member Lease', async () => {
@@ -167,19 +155,7 @@ async function runWith(
       );
       return held.length === replicas;
     });
-    await client.create(kinds.wasmReconcilers, {
-      apiVersion: WR_API_VERSION,
-      kind: 'WasmReconciler',
-      metadata: { name: 'apps', namespace },
-      spec: {
-        for: { apiVersion: APP_API_VERSION, kind: 'App' },
-        owns: [
-          { apiVersion: 'v1', kind: 'ConfigMap' },
-          { apiVersion: 'apps/v1', kind: 'Deployment' },
-        ],
-        module: { inline: Buffer.from(module).toString('base64') },
-      },
-    });
+    await client.create(kinds.wasmReconcilers, appsWasmReconciler(namespace, module));
     const names = Array.from({ length: count }, (_, i) => `app-${String(i).padStart(5, '0')}`);
     const started = performance.now();
     await forEachBounded(names, CLIENT_CONCURRENCY, async (name) => {
@@ -206,7 +182,7 @@ async function runWith(
       const samples: number[] = [];
       for (let i = 0; i < SAMPLES; i++) {
         if (i > 0) await sleep(SAMPLE_GAP_MS);
-        samples.push(rssOf(host.pid));
+        samples.push(memory(host.pid).rssBytes / MiB);
       }
       rss.push(median(samples));
     }
@@ -236,6 +212,7 @@ export async function run(count = DEFAULT_COUNT): Promise<BenchResult[]> {
   const module = new Uint8Array(readFileSync((await buildV1()).wasmPath));
   const controlPlane: ControlPlane = await startControlPlane({ report: (line) => process.stderr.write(`${line}\n`) });
   const client = await KubeClient.fromKubeConfig(controlPlane.kubeConfig);
+  const image = imageEnv();
   try {
     await installCrd(client, path.join(ROOT, 'deploy/crd/wasmreconciler.yaml'));
     await installCrd(client, path.join(ROOT, 'deploy/crd/clusterwasmreconciler.yaml'));
@@ -249,7 +226,7 @@ export async function run(count = DEFAULT_COUNT): Promise<BenchResult[]> {
     };
     const out: BenchResult[] = [];
     for (const replicas of REPLICA_COUNTS) {
-      const figures = await runWith(client, kinds, controlPlane.kubeconfigPath, module, replicas, count);
+      const figures = await runWith(image, client, kinds, controlPlane.kubeconfigPath, module, replicas, count);
       const note = `${count} Apps, configmap-app module, ${replicas} replica${replicas === 1 ? '' : 's'} of the CLI`;
       out.push({
         name: `sharding/${replicas}-replicas/converge-seconds`,
@@ -274,6 +251,7 @@ export async function run(count = DEFAULT_COUNT): Promise<BenchResult[]> {
     }
     return out;
   } finally {
+    image.dispose();
     client.close();
     await controlPlane.stop();
   }
