@@ -271,6 +271,7 @@ describe('sharded replicas', () => {
     await converged(namespace, 200, 'one', 60_000);
     assert.deepEqual([...countBy(await shardsOf(namespace))], [['a', 200]]);
 
+    const joined = Date.now();
     const more = await Promise.all(['b', 'c'].map((m) => startReplica(namespace, m, overlaps)));
     t.after(() => Promise.all(more.map((r) => r.stop())));
     await waitFor(
@@ -280,6 +281,7 @@ describe('sharded replicas', () => {
       },
       { timeoutMs: 30_000, intervalMs: 250, description: 'the keys to spread over three replicas' },
     );
+    t.diagnostic(`keys spread over three replicas ${Date.now() - joined} ms after b and c started`);
     assert.ok(a.policy.stats.acknowledged > 0, 'a let go of the keys it drained');
     await setValue(namespace, names, 'two');
     await converged(namespace, 200, 'two', 60_000);

@@ -162,12 +162,16 @@ export class Sharder {
     // Unassigned objects that had no live member to go to get one now.
     for (const started of this.#watched?.values() ?? []) {
       void started.then((w) => {
-        if (w === undefined) return;
-        for (const obj of w.handle.reader.list()) this.#assign(specKey(w.spec), w.handle.resource, obj);
+        if (w !== undefined) this.#assignCached(w);
       });
     }
     // Coalesces a burst of Lease changes (a rollout) into one pass.
     this.#scheduleRebalance(250);
+  }
+
+  /** Assigns every object the unassigned watch holds; those with a write of their own in flight are seen again when it ends. */
+  #assignCached(w: Watched): void {
+    for (const obj of w.handle.reader.list()) this.#assign(specKey(w.spec), w.handle.resource, obj);
   }
 
   #assign(key: string, res: ApiResource, obj: CachedObject): void {
@@ -177,7 +181,7 @@ export class Sharder {
     this.#write(key, res, obj.namespace, obj.name, obj.resourceVersion, { [this.#o.labels.shard]: owner }, 'assigned');
   }
 
-  /** Assigns the cached unassigned object again if the cache holds a newer version than `seen`. */
+  /** Assigns the cached unassigned object again if the cache holds a version other than `seen` (any, when absent). */
   async #reassign(
     key: string,
     res: ApiResource,
@@ -209,6 +213,8 @@ export class Sharder {
     for (const [key, started] of watched) {
       const w = await started;
       if (w === undefined || this.#watched !== watched) continue;
+      // The pass lists only assigned objects; the unassigned ones are in memory already.
+      this.#assignCached(w);
       const res = w.handle.resource;
       let page: string | undefined;
       try {
@@ -272,6 +278,9 @@ export class Sharder {
       // An unassigned object that changed while this write was on the wire had its newer version delivered
       // then, and dropped as pending: assign that version now. If it has not arrived yet, its event will.
       if (conflict && counter === 'assigned') void this.#reassign(key, res, namespace, name, resourceVersion);
+      // A drain can be acknowledged before its own response is read (the old owner may be this process):
+      // the unassigned object then arrived while the drain was pending, and is assigned now.
+      else if (counter === 'drained') void this.#reassign(key, res, namespace, name, undefined);
     });
     this.#pump();
   }

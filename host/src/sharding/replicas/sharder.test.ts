@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { KubeObject } from '../../abi/types.ts';
+import { type CacheHandle, createStore, type ReflectorRegistry } from '../../cache/index.ts';
+import { WrError } from '../../errors.ts';
+import { type ApiResource, type KubeClient, silentLogger } from '../../kube/index.ts';
+import { ringLabels } from './labels.ts';
+import type { RingMembers } from './members.ts';
+import { ownerOf, shardKey } from './rendezvous.ts';
+import { Sharder } from './sharder.ts';
+
+const labels = ringLabels('t');
+const res: ApiResource = { group: 'x.dev', version: 'v1', kind: 'App', plural: 'apps', namespaced: true };
+const LIVE = ['m1', 'm2'];
+const tick = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+function app(rv: number, objectLabels: Record<string, string>): KubeObject {
+  return {
+    apiVersion: 'x.dev/v1',
+    kind: 'App',
+    metadata: { namespace: 'ns', name: 'a', resourceVersion: String(rv), labels: objectLabels },
+  };
+}
+
+/**
+ * A sharder over one App in namespace ns: its unassigned watch is a real store the test writes, the
+ * assigned list returns `assigned`, and every label patch waits for the test to answer it.
+ */
+function harness(assigned: KubeObject[]) {
+  const unassigned = createStore();
+  unassigned.writer.resync().commit();
+  const handle: CacheHandle = {
+    resource: res,
+    reader: unassigned.reader,
+    hasSynced: true,
+    synced: Promise.resolve(),
+    subscribe: (handler, options) => unassigned.reader.subscribe(handler, options),
+    release: () => {},
+  };
+  const registry = { acquire: async () => handle } as unknown as ReflectorRegistry;
+  const members = {
+    synced: true,
+    live: () => LIVE,
+    gone: () => false,
+    onChange: () => () => {},
+  } as unknown as RingMembers;
+  const patches: { labels: Record<string, string | null>; answer: (err?: Error) => void }[] = [];
+  const client = {
+    list: async () => ({ items: assigned, metadata: {} }),
+    request: (_method: string, _path: string, options: { body: { metadata: { labels: Record<string, string> } } }) =>
+      new Promise((resolve, reject) =>
+        patches.push({
+          labels: options.body.metadata.labels,
+          answer: (err) => (err === undefined ? resolve({}) : reject(err)),
+        }),
+      ),
+  } as unknown as KubeClient;
+  const sharder = new Sharder({ registry, members, labels, logger: silentLogger, resyncMs: 3_600_000 });
+  sharder.shard({ apiVersion: 'x.dev/v1', kind: 'App', namespace: 'ns' });
+  return { sharder, client, patches, unassigned };
+}
+
+test('a drain acknowledged before its own response is read still gets its object assigned', async () => {
+  const owner = ownerOf(shardKey(res.group, res.kind, 'ns', 'a'), LIVE)!;
+  const previous = LIVE.find((m) => m !== owner)!;
+  const { sharder, client, patches, unassigned } = harness([app(1, { [labels.shard]: previous })]);
+  sharder.start(client);
+  await tick();
+  assert.deepEqual(
+    patches.map((p) => p.labels),
+    [{ [labels.drain]: 'true' }],
+    'the pass drains the object from the member that no longer owns it',
+  );
+  // The old owner acknowledges (both labels removed) and the unassigned watch delivers the object while the
+  // drain's response is still unread: the sharder must not lose it behind the drain in flight.
+  unassigned.writer.apply(app(3, {}));
+  await tick();
+  assert.equal(patches.length, 1);
+  patches[0]!.answer();
+  await tick();
+  assert.deepEqual(
+    patches.map((p) => p.labels),
+    [{ [labels.drain]: 'true' }, { [labels.shard]: owner }],
+  );
+  await sharder.stop();
+});
+
+test('an assignment that failed is retried by the next pass, which also covers the unassigned objects', async () => {
+  const owner = ownerOf(shardKey(res.group, res.kind, 'ns', 'a'), LIVE)!;
+  const { sharder, client, patches, unassigned } = harness([]);
+  unassigned.writer.apply(app(2, {}));
+  sharder.start(client);
+  await tick();
+  assert.deepEqual(
+    patches.map((p) => p.labels),
+    [{ [labels.shard]: owner }],
+  );
+  patches[0]!.answer(new WrError('WR_KUBE_UNAVAILABLE', 'the server is currently unable to handle the request'));
+  // The failure schedules a pass 1 s later; the object is still unassigned in the watch, with no new event.
+  await new Promise((resolve) => setTimeout(resolve, 1_200));
+  assert.deepEqual(
+    patches.map((p) => p.labels),
+    [{ [labels.shard]: owner }, { [labels.shard]: owner }],
+  );
+  patches[1]!.answer();
+  await sharder.stop();
+});
