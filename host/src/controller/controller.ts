@@ -6,7 +6,7 @@
 // old scope alone used: queued keys survive, shared watches stay open, no event falls between the two.
 
 import type { ObjectView, ReconcileRequest, TriggerReason } from '../abi/types.ts';
-import { type CachedObject, type Indexer, parseLabelSelector, type ReflectorRegistry } from '../cache/index.ts';
+import type { CachedObject, Indexer, ReflectorRegistry } from '../cache/index.ts';
 import { WrError } from '../errors.ts';
 import { Executor, type ExecutorClient, groupOf, type KindRef } from '../executor/index.ts';
 import { kindKey } from '../kube/gvk.ts';
@@ -18,7 +18,7 @@ import type { Reconciler } from '../reconcile/types.ts';
 import { ReconcileWorker, type WorkResult } from '../reconcile/worker.ts';
 import { KeyFence, type Ownership, type ShardPolicy } from '../sharding/index.ts';
 import { type ReadGrant, ScopedReadPort } from './read-port.ts';
-import { acquireScope, type KindCaches, type WatchScope } from './scope.ts';
+import { acquireScope, type KindCaches, shardedScope, type WatchScope } from './scope.ts';
 
 export interface ControllerConfig {
   readonly scope: WatchScope;
@@ -161,7 +161,7 @@ export class ReconcilerController {
       throw new WrError('WR_SPEC_INVALID', 'maxConcurrentReconciles must be a positive integer');
     }
     const ownership = await this.#options.sharding?.ownership(
-      { name: this.name, primary: config.scope.primary, namespaces: config.scope.namespaces },
+      { name: this.name, primary: config.scope.primary, namespaces: config.scope.namespaces, owns: config.scope.owns },
       config.sharding,
     );
     let caches: Awaited<ReturnType<typeof acquireScope>>;
@@ -214,8 +214,14 @@ export class ReconcilerController {
   ): Wiring {
     const { primary, owned, related } = caches;
     const primaryKind: KindRef = primary.kind;
-    const { worker } = scopeWorker(
-      ownership === undefined ? this.#options : { ...this.#options, client: this.#fence.client(this.#options.client) },
+    const { executor, worker } = scopeWorker(
+      ownership === undefined
+        ? this.#options
+        : {
+            ...this.#options,
+            client: this.#fence.client(this.#options.client),
+            ...(ownership.children === undefined ? {} : { childLabels: ownership.children.labels }),
+          },
       caches,
     );
     const owns = (key: string) => {
@@ -272,9 +278,7 @@ export class ReconcilerController {
         unsubscribe.push(
           h.subscribe(
             (e) => {
-              if (e.type === 'deleted' || !ownership.owns(e.object)) {
-                this.#leave(ownership, objectKey(e.object.namespace, e.object.name));
-              }
+              if (e.type === 'deleted' || !ownership.owns(e.object)) this.#leave(ownership, executor, e.object);
             },
             { replay: false },
           ),
@@ -283,7 +287,7 @@ export class ReconcilerController {
       unsubscribe.push(
         ownership.onChange(() => {
           for (const obj of primary.list(undefined)) {
-            if (!ownership.owns(obj)) this.#leave(ownership, objectKey(obj.namespace, obj.name));
+            if (!ownership.owns(obj)) this.#leave(ownership, executor, obj);
           }
           this.#enqueueAll('resync');
           this.#options.onShareChange?.();
@@ -302,10 +306,18 @@ export class ReconcilerController {
     return { config, primary, owned, related, worker, unsubscribe, resync, ownership };
   }
 
-  /** A key left this host's share: fence its reconcile in flight, if any, and tell the policy. */
-  #leave(ownership: Ownership, key: string): void {
+  /**
+   * A key left this host's share: fence its reconcile in flight, if any, and tell the policy. Once that
+   * reconcile has ended, the executor forgets what it applied for the primary: the next owner may write its
+   * children otherwise, and if the key comes back here, our old record must not justify skipping an apply.
+   */
+  #leave(ownership: Ownership, executor: Executor, primary: CachedObject): void {
+    const key = objectKey(primary.namespace, primary.name);
     this.#fence.trip(key);
-    ownership.left(key, this.#fence.settled(key));
+    const settled = this.#fence.settled(key);
+    ownership.left(key, settled);
+    const uid = primary.uid;
+    if (uid !== undefined) void settled.then(() => executor.forget(uid));
   }
 
   #unwire(wiring: Wiring): void {
@@ -353,7 +365,10 @@ export class ReconcilerController {
 export type WorkerWiring = Pick<
   ControllerOptions,
   'name' | 'namespace' | 'client' | 'reconciler' | 'logger' | 'generation'
->;
+> & {
+  /** Labels set on every child the executor applies: the share's (Ownership.children), when sharded. */
+  readonly childLabels?: Readonly<Record<string, string>>;
+};
 
 /**
  * The executor and worker that reconcile one key of a scope, as every controller wires them. The offline
@@ -391,6 +406,7 @@ export function scopeWorker(
     })),
     client: options.client,
     logger: options.logger,
+    ...(options.childLabels === undefined ? {} : { childLabels: options.childLabels }),
   });
   const relatedByKey = new Map(related.map((c) => [kindKey(c.kind.apiVersion, c.kind.kind), c] as const));
   const ownedByKey = new Map(owned.map((c) => [kindKey(c.kind.apiVersion, c.kind.kind), c] as const));
@@ -421,23 +437,6 @@ export function scopeWorker(
     },
   });
   return { executor, worker };
-}
-
-/**
- * `scope` with the share's label selector ANDed into the primary watch, so the API server sends only the share,
- * and the field whose last change the share's admit() reads.
- */
-function shardedScope(scope: WatchScope, ownership: Ownership | undefined): WatchScope {
-  if (ownership === undefined) return scope;
-  let primary = scope.primary;
-  if (ownership.selector !== undefined) {
-    const base = primary.labelSelector?.toString() ?? '';
-    const labelSelector = parseLabelSelector(base === '' ? ownership.selector : `${base},${ownership.selector}`);
-    primary = { ...primary, labelSelector };
-  }
-  if (ownership.fieldSelector !== undefined) primary = { ...primary, fieldSelector: ownership.fieldSelector };
-  if (ownership.trackField !== undefined) primary = { ...primary, trackField: ownership.trackField };
-  return { ...scope, primary };
 }
 
 /** The reconcile input's trigger for a work item: its reason, plus the object behind it when it is not the primary. */

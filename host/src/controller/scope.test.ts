@@ -1,9 +1,10 @@
-// KindCaches reads across the per-namespace handles of one kind as one store.
+// KindCaches reads across the per-namespace handles of one kind as one store; shardedScope narrows a scope to a share.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type CacheHandle, createStore, type StoreReader } from '../cache/index.ts';
-import { KindCaches } from './scope.ts';
+import { type CacheHandle, createStore, parseLabelSelector, type StoreReader } from '../cache/index.ts';
+import type { Ownership } from '../sharding/index.ts';
+import { KindCaches, shardedScope, type WatchScope } from './scope.ts';
 
 const CONFIG_MAPS = { apiVersion: 'v1', kind: 'ConfigMap', namespaced: true } as const;
 
@@ -54,4 +55,35 @@ test('byOwner without a namespace finds children in every watched namespace; wit
   );
   assert.deepEqual(caches.byOwner('owner-b', 'a'), []);
   assert.deepEqual(caches.byOwner('owner-b', 'unwatched'), []);
+});
+
+test('a share narrows the primary and every owned kind, except one a related watch caches whole', () => {
+  const scope: WatchScope = {
+    primary: { apiVersion: 'demo/v1', kind: 'App', labelSelector: parseLabelSelector('tier=web') },
+    namespaces: ['ns'],
+    owns: [
+      { apiVersion: 'v1', kind: 'ConfigMap' },
+      { apiVersion: 'apps/v1', kind: 'Deployment' },
+      { apiVersion: 'v1', kind: 'Secret' },
+    ],
+    related: [
+      { apiVersion: 'v1', kind: 'ConfigMap' },
+      { apiVersion: 'v1', kind: 'Secret', labelSelector: parseLabelSelector('shared=yes') },
+    ],
+  };
+  const share = { selector: 's/r=m', children: { selector: 's/r=m', labels: { 's/r': 'm' } } } as unknown as Ownership;
+  const sharded = shardedScope(scope, share);
+  assert.equal(sharded.primary.labelSelector?.toString(), parseLabelSelector('tier=web,s/r=m').toString());
+  assert.deepEqual(
+    sharded.owns.map((k) => [k.kind, k.labelSelector?.toString()]),
+    [
+      ['ConfigMap', undefined],
+      ['Deployment', 's/r=m'],
+      // A related watch narrowed by its own selector holds only part of the kind: the children's watch is narrowed.
+      ['Secret', 's/r=m'],
+    ],
+  );
+  assert.deepEqual(sharded.related, scope.related, 'related watches stay whole');
+  const primariesOnly = shardedScope(scope, { selector: 's/r=m' } as unknown as Ownership);
+  assert.deepEqual(primariesOnly.owns, scope.owns, 'a mode that does not label children leaves them whole');
 });

@@ -1,9 +1,17 @@
 // The caches one reconciler sees: its primary, owned and related kinds, each per watched namespace.
 
-import type { CachedObject, CacheHandle, LabelSelector, ReflectorRegistry, StoreReader } from '../cache/index.ts';
+import {
+  type CachedObject,
+  type CacheHandle,
+  type LabelSelector,
+  parseLabelSelector,
+  type ReflectorRegistry,
+  type StoreReader,
+} from '../cache/index.ts';
 import { isWrError, WrError } from '../errors.ts';
 import { validateOwnedKinds } from '../executor/index.ts';
-import { type KindRef, kindKey } from '../kube/gvk.ts';
+import { groupKind, type KindRef, kindKey } from '../kube/gvk.ts';
+import type { Ownership } from '../sharding/index.ts';
 
 /** What a controller watches. An empty `namespaces` list means every namespace (one cluster-wide watch). */
 export interface WatchScope {
@@ -22,7 +30,12 @@ export interface WatchScope {
    * namespaced, since a cluster-scoped one would be watched, read and written cluster-wide.
    */
   readonly confined?: boolean;
-  readonly owns: readonly { readonly apiVersion: string; readonly kind: string }[];
+  readonly owns: readonly {
+    readonly apiVersion: string;
+    readonly kind: string;
+    /** Set by a sharding mode that labels children with their primary's share (host/src/sharding). */
+    readonly labelSelector?: LabelSelector;
+  }[];
   readonly related: readonly {
     readonly apiVersion: string;
     readonly kind: string;
@@ -245,4 +258,34 @@ async function syncedWithin(acquired: readonly Acquired[], timeoutMs: number): P
   } finally {
     for (const off of cleanup) off();
   }
+}
+
+/**
+ * `scope` with the share's label selector ANDed into the primary watch, so the API server sends only the share,
+ * and the field whose last change the share's admit() reads; with the share's child selector on every owned
+ * kind that no related watch caches whole (that cache holds every child already: a narrowed second one would
+ * only add memory, and the children are read from the whole one as before).
+ */
+export function shardedScope(scope: WatchScope, ownership: Ownership | undefined): WatchScope {
+  if (ownership === undefined) return scope;
+  const and = (base: LabelSelector | undefined, requirement: string) => {
+    const text = base?.toString() ?? '';
+    return parseLabelSelector(text === '' ? requirement : `${text},${requirement}`);
+  };
+  let primary = scope.primary;
+  if (ownership.selector !== undefined)
+    primary = { ...primary, labelSelector: and(primary.labelSelector, ownership.selector) };
+  if (ownership.fieldSelector !== undefined) primary = { ...primary, fieldSelector: ownership.fieldSelector };
+  if (ownership.trackField !== undefined) primary = { ...primary, trackField: ownership.trackField };
+  const children = ownership.children;
+  if (children === undefined) return { ...scope, primary };
+  const wholeRelated = new Set(
+    scope.related.filter((r) => r.labelSelector === undefined).map((r) => groupKind(r.apiVersion, r.kind)),
+  );
+  const owns = scope.owns.map((k) =>
+    wholeRelated.has(groupKind(k.apiVersion, k.kind))
+      ? k
+      : { ...k, labelSelector: and(k.labelSelector, children.selector) },
+  );
+  return { ...scope, primary, owns };
 }

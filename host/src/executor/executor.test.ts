@@ -383,6 +383,57 @@ describe('Executor: skipping no-op applies', () => {
   });
 });
 
+describe('Executor: host labels on children (sharding)', () => {
+  const SHARD = 'shard.wasmreconciler.dev/ring';
+
+  it('sets them over the labels the reconciler rendered: a guest can neither forge nor drop them', async () => {
+    const { client, executor, primary } = setup({ childLabels: { [SHARD]: 'member-a' } });
+    const forged = { ...configMap('forged'), metadata: { name: 'forged', labels: { [SHARD]: 'member-b', x: 'y' } } };
+    const bare = configMap('bare');
+    await executor.execute(request(primary), { children: [forged, bare] });
+    const labels = client.writes().map((w) => (w.body as KubeObject).metadata.labels);
+    assert.deepEqual(labels, [{ [SHARD]: 'member-a', x: 'y' }, { [SHARD]: 'member-a' }]);
+  });
+
+  it('leaves a child unlabelled without them', async () => {
+    const { client, executor, primary } = setup();
+    await executor.execute(request(primary), { children: [configMap('bare')] });
+    assert.equal((client.writes()[0]!.body as KubeObject).metadata.labels, undefined);
+  });
+});
+
+describe('Executor: forgetting a primary that moved to another host', () => {
+  it('applies again what it would have skipped, for that primary only', async () => {
+    const { client, executor, primary } = setup();
+    const other = client.seed(app({ name: 'other' }));
+    const desired = configMap('demo-config');
+    const otherDesired = configMap('other-config');
+    await executor.execute(request(primary), { children: [desired] });
+    await executor.execute(request(other), { children: [otherDesired] });
+    const ref = (name: string) => ({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'team-a', name });
+    const observed = client.stored(ref('demo-config'))!;
+    const otherObserved = client.stored(ref('other-config'))!;
+    // Another host held the primary meanwhile and wrote a field our last apply did not set: skipping on our
+    // old record would leave it there.
+    observed.data = { ...(observed.data as Record<string, string>), extra: 'from the other host' };
+    executor.forget(primary.metadata.uid!);
+    const back = await executor.execute(request(primary, [observed]), { children: [desired] });
+    assert.deepEqual([back.applied, back.skipped], [1, 0]);
+    const untouched = await executor.execute(request(other, [otherObserved]), { children: [otherDesired] });
+    assert.deepEqual([untouched.applied, untouched.skipped], [0, 1]);
+  });
+
+  it('writes the status again, which it would have skipped', async () => {
+    const { executor, primary } = setup();
+    const status = { phase: 'Ready' };
+    await executor.execute(request(primary), { status });
+    const shown = { ...primary, status: { phase: 'Ready', observedGeneration: 3, extra: 'from the other host' } };
+    assert.equal((await executor.execute(request(shown), { status })).statusWritten, false);
+    executor.forget(primary.metadata.uid!);
+    assert.equal((await executor.execute(request(shown), { status })).statusWritten, true);
+  });
+});
+
 describe('Executor: status', () => {
   it('writes a changed status once with observedGeneration, and never an unchanged one', async () => {
     const { client, executor, primary } = setup();

@@ -63,6 +63,11 @@ export interface ExecutorOptions {
   readonly limits?: Partial<ExecutorLimits> | undefined;
   readonly now?: (() => number) | undefined;
   readonly logger?: ExecutorLogger | undefined;
+  /**
+   * Labels the host sets on every child it applies, after the reconciler's own, so a reconciler can neither
+   * forge nor drop them: the share's shard label when replicas shard the primaries (host/src/sharding).
+   */
+  readonly childLabels?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface ExecutionSummary {
@@ -92,6 +97,8 @@ export interface ExecutionSummary {
 interface AppliedRecord {
   readonly uid: string | undefined;
   readonly digest: string;
+  /** The primary whose reconcile wrote it (its uid). */
+  readonly owner: string | undefined;
 }
 
 export class Executor {
@@ -114,6 +121,7 @@ export class Executor {
   readonly #gone: BoundedMap<string, true>;
   readonly #logger: ExecutorLogger | undefined;
   readonly #name: string;
+  readonly #childLabels: Readonly<Record<string, string>> | undefined;
 
   constructor(options: ExecutorOptions) {
     this.names = reconcilerNames(options.name);
@@ -128,6 +136,7 @@ export class Executor {
     const logger = options.logger;
     this.#logger = logger;
     this.#name = options.name;
+    this.#childLabels = options.childLabels;
     let eventsGivenUp = 0;
     this.#events = new EventRecorder({
       client: options.client,
@@ -157,6 +166,15 @@ export class Executor {
   /** The event broadcaster's counters: created, patched (aggregated repeats), retried, dropped. */
   eventStats() {
     return this.#events.stats();
+  }
+
+  /**
+   * Forgets what this executor applied for the primary `uid`: another host reconciles it from now on (sharding),
+   * and may write its children and status otherwise, so a skip justified by our last apply would no longer be.
+   * Call it once the last reconcile of that primary here has ended.
+   */
+  forget(uid: string): void {
+    this.#applied.deleteWhere((record) => record.owner === uid);
   }
 
   get primaryKind(): KindRef {
@@ -207,6 +225,7 @@ export class Executor {
           observedChildren: request.children,
           observe: (view) => observed.get(view),
           limits: this.#limits,
+          ...(this.#childLabels === undefined ? {} : { childLabels: this.#childLabels }),
         },
         output,
       );
@@ -303,7 +322,11 @@ export class Executor {
       return;
     }
     const stored = await this.#client.apply(write.object, { fieldManager: this.names.fieldManager, force: true });
-    this.#applied.set(memoryKey, { uid: stored.metadata?.uid, digest });
+    this.#applied.set(memoryKey, {
+      uid: stored.metadata?.uid,
+      digest,
+      owner: write.object.metadata.ownerReferences?.[0]?.uid,
+    });
     summary.applied++;
   }
 
@@ -338,7 +361,7 @@ export class Executor {
       },
       { fieldManager: this.names.fieldManager, force: true },
     );
-    this.#applied.set(memoryKey, { uid: primary.metadata.uid, digest });
+    this.#applied.set(memoryKey, { uid: primary.metadata.uid, digest, owner: primary.metadata.uid });
     return true;
   }
 }

@@ -35,6 +35,8 @@ export interface PlanContext {
   /** What the plan reads from one observed child (the executor memoises it per cached object). */
   readonly observe: (view: ObjectView) => ObservedChild;
   readonly limits: PlanLimits;
+  /** Set on every child over the reconciler's labels (ExecutorOptions.childLabels). */
+  readonly childLabels?: Readonly<Record<string, string>>;
 }
 
 export interface ChildWrite {
@@ -226,7 +228,7 @@ function validateChildren(
     } else if (desired.has(resolved.key)) {
       invalid(`${at} duplicates ${resolved.object.kind} ${resolved.namespace ?? ''}/${resolved.object.metadata.name}`);
     } else {
-      desired.set(resolved.key, sanitise(resolved.object, resolved.namespace, owner));
+      desired.set(resolved.key, sanitise(resolved.object, resolved.namespace, owner, ctx.childLabels));
     }
   }
   return desired;
@@ -284,13 +286,23 @@ function resolveChild(
   return { key: childKey(apiVersion, kind, resolved, name), object: child as KubeObject, namespace: resolved };
 }
 
-/** A copy without server-populated metadata or foreign owner references, owned by the primary as controller. */
-function sanitise(child: KubeObject, namespace: string | undefined, owner: OwnerReference): KubeObject {
+/**
+ * A copy without server-populated metadata or foreign owner references, owned by the primary as controller,
+ * with the host's labels over the reconciler's.
+ */
+function sanitise(
+  child: KubeObject,
+  namespace: string | undefined,
+  owner: OwnerReference,
+  hostLabels: Readonly<Record<string, string>> | undefined,
+): KubeObject {
   const metadata: KubeObject['metadata'] = { ...child.metadata };
   for (const field of SERVER_METADATA) delete metadata[field];
   if (namespace === undefined) delete metadata.namespace;
   else metadata.namespace = namespace;
   metadata.ownerReferences = [{ ...owner }];
+  if (hostLabels !== undefined)
+    metadata.labels = { ...(isObject(metadata.labels) ? metadata.labels : {}), ...hostLabels };
   return { ...child, metadata };
 }
 

@@ -6,6 +6,10 @@
 //
 //  1. watch:  `selector` is ANDed into the primary watch's label selector, so the API server sends only this
 //             host's share and the cache (memory) scales with it. Undefined when the rule is not a label.
+//             A mode that labels children too (`children`) has the owned kinds' watches narrowed the same
+//             way, and the executor sets `children.labels` last on every child it applies, over whatever the
+//             reconciler rendered, so a guest can neither forge nor drop them. An owned kind that a related
+//             watch of the controller caches whole stays whole: a second, narrowed cache would add memory.
 //  2. intake: `owns(primary)` is asked before a key is queued and again just before it runs: rules the API
 //             server cannot filter (a field path, a hash over members) and answers that changed since.
 //  3. start:  `admit(key, primary)` is asked before every reconcile of an owned key. 0 means go; a positive
@@ -35,6 +39,8 @@ export interface ShardedController {
   readonly primary: { readonly apiVersion: string; readonly kind: string; readonly labelSelector?: LabelSelector };
   /** The namespaces the controller watches (empty or absent: all): where a mode that labels primaries labels them. */
   readonly namespaces?: readonly string[];
+  /** The kinds the controller owns (its children): a mode that labels children labels these. */
+  readonly owns?: readonly { readonly apiVersion: string; readonly kind: string }[];
 }
 
 export interface ShardPolicy {
@@ -60,6 +66,8 @@ export interface Ownership {
   readonly fieldSelector?: string;
   /** A field of the primary (object path) whose last change the primary cache records for `admit`. */
   readonly trackField?: readonly string[];
+  /** Children of this share carry `labels`; `selector` (text) is ANDed into the owned kinds' watches. */
+  readonly children?: { readonly selector: string; readonly labels: Readonly<Record<string, string>> };
   owns(primary: CachedObject): boolean;
   /** 0: the key (cached as `primary`) may start now; otherwise ms to wait before asking again. */
   admit(key: string, primary: CachedObject): number;

@@ -30,4 +30,9 @@ export class BoundedMap<K, V> {
   delete(key: K): void {
     this.#map.delete(key);
   }
+
+  /** Deletes every entry whose value matches: a walk over all of them, for rare, bulk forgetting. */
+  deleteWhere(matches: (value: V) => boolean): void {
+    for (const [key, value] of this.#map) if (matches(value)) this.#map.delete(key);
+  }
 }

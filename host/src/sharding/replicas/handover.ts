@@ -63,6 +63,9 @@ export class ReplicaHandover {
     const listeners = new Set<() => void>();
     return {
       selector: `${shard}=${this.#o.member}`,
+      // The executor labels what it applies with this member while it owns the primary; the sharder moves a
+      // primary's children with it (sharder.ts), so each replica caches only the children of its own share.
+      children: { selector: `${shard}=${this.#o.member}`, labels: { [shard]: this.#o.member } },
       owns: (primary: CachedObject) => {
         const oid = id(primary.key);
         if (primary.labels[shard] !== this.#o.member) return false;

@@ -4,7 +4,8 @@
 // it before it reconciles anything and fences every write when it cannot renew it (host/src/manager/host.ts),
 // so a member whose Lease expired has stopped. One replica at a time also leads the ring's sharder Lease
 // (`<ring>-sharder`); it labels objects with their shard, drains and moves them (sharder.ts) and writes
-// WasmReconciler status. Every replica's controllers watch only their own label (handover.ts).
+// WasmReconciler status. Every replica's controllers watch only their own label (handover.ts), for their
+// primaries and for the children of those (the sharder moves children with their owners).
 
 import type { ReflectorRegistry } from '../../cache/index.ts';
 import { errorFields, WrError } from '../../errors.ts';
@@ -130,6 +131,8 @@ export class ReplicaShardPolicy implements ShardPolicy {
   async ownership(controller: ShardedController): Promise<Ownership> {
     const { apiVersion, kind } = controller.primary;
     const res = await this.#o.client.resource(apiVersion, kind);
+    // Owned kinds are resolved before the sharder takes anything: a kind that is not served fails here, unshared.
+    const owned = await Promise.all((controller.owns ?? []).map((k) => this.#o.client.resource(k.apiVersion, k.kind)));
     const selector = controller.primary.labelSelector;
     const namespaces =
       res.namespaced && controller.namespaces !== undefined && controller.namespaces.length > 0
@@ -143,6 +146,19 @@ export class ReplicaShardPolicy implements ShardPolicy {
         ...(selector === undefined ? {} : { selector }),
       }),
     );
+    const owner = { group: res.group, kind: res.kind, namespaced: res.namespaced };
+    for (const resource of owned) {
+      // A cluster-scoped primary's namespaced children may be in any watched namespace, as the primary's own.
+      const childNamespaces =
+        resource.namespaced && controller.namespaces !== undefined && controller.namespaces.length > 0
+          ? controller.namespaces
+          : [undefined];
+      for (const namespace of childNamespaces) {
+        releases.push(
+          this.#sharder.shardChildren({ resource, owner, ...(namespace === undefined ? {} : { namespace }) }),
+        );
+      }
+    }
     const ownership = this.#handover.ownership(res);
     return {
       ...ownership,

@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ownerOf, shardKey } from './rendezvous.ts';
+import { childShardKey, ownerOf, shardKey } from './rendezvous.ts';
 
 const keys = Array.from({ length: 3000 }, (_, i) => shardKey('demo.wasmreconciler.dev', 'App', 'ns', `app-${i}`));
 
@@ -44,4 +44,26 @@ test('a joining member takes about 1/N of the keys, all of them its own; a leavi
 test('the key includes the group and kind, so two kinds with the same names spread independently', () => {
   assert.equal(shardKey('', 'ConfigMap', 'ns', 'x'), '/ConfigMap/ns/x');
   assert.equal(shardKey('apps', 'Deployment', undefined, 'x'), 'apps/Deployment//x');
+});
+
+test("a child hashes as its controller owner, in the owner's namespace when the owner is namespaced", () => {
+  const child = (refs: { apiVersion: string; kind: string; name: string; controller?: boolean }[]) => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { namespace: 'ns', name: 'a-config', ownerReferences: refs.map((r) => ({ uid: 'u', ...r })) },
+  });
+  const app = { group: 'x.dev', kind: 'App', namespaced: true };
+  const controlled = child([
+    { apiVersion: 'other.dev/v1', kind: 'App', name: 'not-the-controller' },
+    { apiVersion: 'x.dev/v2', kind: 'App', name: 'a', controller: true },
+  ]);
+  assert.equal(childShardKey(controlled, app), shardKey('x.dev', 'App', 'ns', 'a'));
+  assert.equal(childShardKey(controlled, { ...app, namespaced: false }), shardKey('x.dev', 'App', undefined, 'a'));
+  assert.equal(childShardKey(controlled, { ...app, group: 'other.dev' }), undefined, 'another group');
+  assert.equal(
+    childShardKey(child([{ apiVersion: 'x.dev/v1', kind: 'App', name: 'a' }]), app),
+    undefined,
+    'no controller',
+  );
+  assert.equal(childShardKey(child([]), app), undefined);
 });

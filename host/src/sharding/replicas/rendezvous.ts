@@ -5,6 +5,8 @@
 // each of its keys to the runner-up. No ring, no virtual nodes, nothing to keep in step between replicas.
 
 import { createHash } from 'node:crypto';
+import type { KubeObject } from '../../abi/types.ts';
+import { groupOf } from '../../kube/gvk.ts';
 
 /** The weight of `member` for `key`: the first 48 bits of SHA-256 over both, as an exact integer. */
 export function weight(member: string, key: string): number {
@@ -32,4 +34,18 @@ export function ownerOf(key: string, members: Iterable<string>): string | undefi
  */
 export function shardKey(group: string, kind: string, namespace: string | undefined, name: string): string {
   return `${group}/${kind}/${namespace ?? ''}/${name}`;
+}
+
+/**
+ * The hash key of a child: its controller owner's (shardKey), so a child always hashes to the shard of the
+ * primary that controls it. Undefined when no controller owner of `owner`'s kind controls it. The owner's
+ * namespace is the child's: an owner reference cannot point into another namespace.
+ */
+export function childShardKey(
+  child: KubeObject,
+  owner: { readonly group: string; readonly kind: string; readonly namespaced: boolean },
+): string | undefined {
+  const ref = child.metadata.ownerReferences?.find((r) => r.controller === true);
+  if (ref === undefined || ref.kind !== owner.kind || groupOf(ref.apiVersion) !== owner.group) return undefined;
+  return shardKey(owner.group, owner.kind, owner.namespaced ? child.metadata.namespace : undefined, ref.name);
 }

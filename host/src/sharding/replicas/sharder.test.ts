@@ -26,7 +26,7 @@ function app(rv: number, objectLabels: Record<string, string>): KubeObject {
  * A sharder over one App in namespace ns: its unassigned watch is a real store the test writes, the
  * assigned list returns `assigned`, and every label patch waits for the test to answer it.
  */
-function harness(assigned: KubeObject[]) {
+function harness(assigned: KubeObject[], resyncMs = 3_600_000) {
   const unassigned = createStore();
   unassigned.writer.resync().commit();
   const handle: CacheHandle = {
@@ -55,7 +55,7 @@ function harness(assigned: KubeObject[]) {
         }),
       ),
   } as unknown as KubeClient;
-  const sharder = new Sharder({ registry, members, labels, logger: silentLogger, resyncMs: 3_600_000 });
+  const sharder = new Sharder({ registry, members, labels, logger: silentLogger, resyncMs });
   sharder.shard({ apiVersion: 'x.dev/v1', kind: 'App', namespace: 'ns' });
   return { sharder, client, patches, unassigned };
 }
@@ -103,5 +103,99 @@ test('an assignment that failed is retried by the next pass, which also covers t
     [{ [labels.shard]: owner }, { [labels.shard]: owner }],
   );
   patches[1]!.answer();
+  await sharder.stop();
+});
+
+const cmRes: ApiResource = { group: '', version: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true };
+
+function configMap(name: string, objectLabels: Record<string, string>, controller?: { kind: string; name: string }) {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: {
+      namespace: 'ns',
+      name,
+      resourceVersion: '7',
+      labels: objectLabels,
+      ...(controller === undefined
+        ? {}
+        : {
+            ownerReferences: [
+              { apiVersion: 'x.dev/v1', kind: controller.kind, name: controller.name, uid: 'u', controller: true },
+            ],
+          }),
+    },
+  } as KubeObject;
+}
+
+test("a pass gives every child its owner's shard, drains owners first, and leaves foreign objects alone", async () => {
+  const owner = ownerOf(shardKey(res.group, res.kind, 'ns', 'a'), LIVE)!;
+  const previous = LIVE.find((m) => m !== owner)!;
+  const children = [
+    configMap('adopted', {}, { kind: 'App', name: 'a' }),
+    configMap('moved', { [labels.shard]: previous }, { kind: 'App', name: 'a' }),
+    configMap('in-place', { [labels.shard]: owner }, { kind: 'App', name: 'a' }),
+    configMap('not-ours', {}, { kind: 'Other', name: 'a' }),
+    configMap('uncontrolled', {}),
+  ];
+  const { sharder, client, patches } = harness([app(1, { [labels.shard]: previous })]);
+  const listed = client.list;
+  client.list = (async (r: ApiResource, options: unknown) =>
+    r.kind === 'ConfigMap' ? { items: children, metadata: {} } : listed(r, options as never)) as KubeClient['list'];
+  const paths: string[] = [];
+  const request = client.request;
+  client.request = ((method: string, path: string, options: never) => {
+    paths.push(path);
+    return request(method, path, options);
+  }) as KubeClient['request'];
+  const release = sharder.shardChildren({
+    resource: cmRes,
+    namespace: 'ns',
+    owner: { group: 'x.dev', kind: 'App', namespaced: true },
+  });
+  sharder.start(client);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(
+    patches.map((p) => p.labels),
+    [{ [labels.drain]: 'true' }, { [labels.shard]: owner }, { [labels.shard]: owner }],
+  );
+  assert.deepEqual(
+    paths.slice(1).map((p) => p.split('/').at(-1)),
+    ['adopted', 'moved'],
+  );
+  for (const p of patches) p.answer();
+  await tick();
+  assert.equal(sharder.stats.children, 2);
+  release();
+  await sharder.stop();
+});
+
+test('children stay sharded while one controller holds their set, and are left alone once none does', async () => {
+  const owner = ownerOf(shardKey(res.group, res.kind, 'ns', 'a'), LIVE)!;
+  // A pass every 40 ms: the unlabelled child is relabelled by each pass while its set is held.
+  const { sharder, client, patches } = harness([], 40);
+  let childLists = 0;
+  client.list = (async (r: ApiResource) => {
+    if (r.kind === 'ConfigMap') childLists++;
+    return { items: r.kind === 'ConfigMap' ? [configMap('c', {}, { kind: 'App', name: 'a' })] : [], metadata: {} };
+  }) as KubeClient['list'];
+  const spec = { resource: cmRes, namespace: 'ns', owner: { group: 'x.dev', kind: 'App', namespaced: true } };
+  const first = sharder.shardChildren(spec);
+  const second = sharder.shardChildren(spec);
+  first();
+  sharder.start(client);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(
+    patches.map((p) => p.labels),
+    [{ [labels.shard]: owner }],
+    'one holder is left: still sharded',
+  );
+  patches[0]!.answer();
+  second();
+  const listsThen = childLists;
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  assert.ok(listsThen > 0);
+  assert.equal(childLists, listsThen, 'no pass lists a set nobody holds');
+  assert.equal(patches.length, 1);
   await sharder.stop();
 });

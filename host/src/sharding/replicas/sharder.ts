@@ -6,6 +6,15 @@
 // one write when it is created and three when it moves from a live member (drain, the old shard's
 // acknowledgement, the new assignment); a member that is gone (Lease released or expired) has fenced
 // itself, so its objects are relabelled in one write. A converged ring writes nothing.
+//
+// Children (the kinds a controller owns) carry the shard label of their controller owner, so every replica
+// caches only its own children too. Their hash key is the owner's (childShardKey), so a child always goes
+// where its owner goes. The host's executor labels every child it applies with its own member name while it
+// owns the primary (host/src/executor, ExecutorOptions.childLabels); the sharder's passes move the rest, as
+// timebertt's sharder moves controlled objects: directly, in one label write, without a drain, since the
+// primary alone is the point the two owners synchronise on (nobody reconciles a child). A pass also adopts
+// children that carry no shard label (written before sharding was on). Children are never watched here:
+// passes list them page by page, like the assigned primaries.
 
 import type { KubeObject } from '../../abi/types.ts';
 import type { CachedObject, CacheHandle, LabelSelector, ReflectorRegistry } from '../../cache/index.ts';
@@ -13,7 +22,7 @@ import { errorFields, isWrError } from '../../errors.ts';
 import { type ApiResource, type KubeClient, type Logger, objectPath } from '../../kube/index.ts';
 import type { RingLabels } from './labels.ts';
 import type { RingMembers } from './members.ts';
-import { ownerOf, shardKey } from './rendezvous.ts';
+import { childShardKey, ownerOf, shardKey } from './rendezvous.ts';
 import { assignedSelector, unassignedSelector } from './selectors.ts';
 
 /** One set of primaries to shard: a controller's primary kind in one namespace (all when absent). */
@@ -24,6 +33,14 @@ export interface ShardedSpec {
   readonly selector?: LabelSelector;
 }
 
+/** One set of children to label with their owner's shard: a controller's owned kind, in one namespace (all when absent). */
+export interface ChildSpec {
+  readonly resource: ApiResource;
+  readonly namespace?: string;
+  /** The controller owner's kind (the primary's): children controlled by anything else are left alone. */
+  readonly owner: { readonly group: string; readonly kind: string; readonly namespaced: boolean };
+}
+
 export interface SharderStats {
   /** Unassigned objects labelled with their shard. */
   readonly assigned: number;
@@ -31,6 +48,8 @@ export interface SharderStats {
   readonly drained: number;
   /** Objects of a gone shard relabelled directly. */
   readonly moved: number;
+  /** Children relabelled with their owner's shard (adopted without a label, or moved with their owner). */
+  readonly children: number;
   /** Rebalance passes over the assigned objects. */
   readonly passes: number;
 }
@@ -59,6 +78,7 @@ interface Watched {
 export class Sharder {
   readonly #o: SharderOptions;
   readonly #specs = new Map<string, { spec: ShardedSpec; refs: number }>();
+  readonly #children = new Map<string, { spec: ChildSpec; refs: number }>();
   /** Set while leading. */
   #watched: Map<string, Promise<Watched | undefined>> | undefined;
   /** The writer of the current term, fenced by the sharder's Lease. */
@@ -71,7 +91,7 @@ export class Sharder {
   readonly #pending = new Set<string>();
   readonly #waiting: (() => Promise<void>)[] = [];
   #inFlight = 0;
-  #stats = { assigned: 0, drained: 0, moved: 0, passes: 0 };
+  #stats = { assigned: 0, drained: 0, moved: 0, children: 0, passes: 0 };
 
   constructor(options: SharderOptions) {
     this.#o = options;
@@ -98,6 +118,28 @@ export class Sharder {
       if (e === undefined || --e.refs > 0) return;
       this.#specs.delete(key);
       void this.#unwatch(key);
+    };
+  }
+
+  /**
+   * Labels the children of `spec` with their owner's shard from the next pass on (reference-counted like
+   * shard()); returns the release. A new set gets a pass soon, so children written before sharding was on
+   * are adopted at once, not at the next resync.
+   */
+  shardChildren(spec: ChildSpec): () => void {
+    const key = childSpecKey(spec);
+    const entry = this.#children.get(key);
+    if (entry !== undefined) entry.refs++;
+    else {
+      this.#children.set(key, { spec, refs: 1 });
+      this.#scheduleRebalance(250);
+    }
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const e = this.#children.get(key);
+      if (e !== undefined && --e.refs === 0) this.#children.delete(key);
     };
   }
 
@@ -243,6 +285,45 @@ export class Sharder {
         this.#scheduleRebalance(1_000);
       }
     }
+    // Children after their owners: a pass drains the owners first, so an old owner is told to stop before its
+    // children leave its cache (it would otherwise reconcile once more without them, and write them back).
+    for (const [key, { spec }] of this.#children) {
+      if (this.#watched !== watched) return;
+      await this.#rebalanceChildren(key, spec, live, watched);
+    }
+  }
+
+  /** Every child of `spec` (labelled or not) whose label is not its owner's shard gets it, in one write. */
+  async #rebalanceChildren(
+    key: string,
+    spec: ChildSpec,
+    live: readonly string[],
+    watched: Map<string, Promise<Watched | undefined>>,
+  ): Promise<void> {
+    const { shard } = this.#o.labels;
+    const res = spec.resource;
+    let page: string | undefined;
+    try {
+      do {
+        const list = await this.#client!.list(res, {
+          ...(spec.namespace === undefined ? {} : { namespace: spec.namespace }),
+          limit: this.#o.pageSize ?? 500,
+          ...(page === undefined ? {} : { continue: page }),
+        });
+        for (const item of list.items) {
+          const hashKey = childShardKey(item, spec.owner);
+          if (hashKey === undefined) continue;
+          const owner = ownerOf(hashKey, live);
+          const { namespace, name, labels = {}, resourceVersion } = item.metadata;
+          if (owner === undefined || labels[shard] === owner) continue;
+          this.#write(key, res, namespace, name, resourceVersion, { [shard]: owner }, 'children');
+        }
+        page = list.metadata.continue || undefined;
+      } while (page !== undefined && this.#watched === watched);
+    } catch (err) {
+      this.#o.logger.warn({ ...errorFields(err), kind: res.kind }, 'sharder: children pass failed; retrying');
+      this.#scheduleRebalance(1_000);
+    }
   }
 
   /** One label patch, conditional on the resourceVersion the decision was made on. */
@@ -310,6 +391,11 @@ export async function patchLabels(
     body: { metadata: { labels, ...(resourceVersion === undefined ? {} : { resourceVersion }) } },
     contentType: 'application/merge-patch+json',
   });
+}
+
+function childSpecKey(spec: ChildSpec): string {
+  const { resource: r, owner } = spec;
+  return `children:${r.group}/${r.version}/${r.kind}|${spec.namespace ?? '*'}|${owner.group}/${owner.kind}`;
 }
 
 function specKey(spec: ShardedSpec): string {
