@@ -1,5 +1,7 @@
 // Sharded replicas on the real API server: members hold their own Leases, a sharder labels each App with its shard,
-// and keys move only after their old owner let go (drain) or after its Lease expired (kill).
+// and keys move only after their old owner let go (drain) or after its Lease expired (kill). Children (each
+// App's ConfigMap and Deployment) carry their App's shard label, follow it when it moves, and each replica's
+// child caches hold only its own share; no child is ever deleted and re-created on the way.
 //
 // Each replica is what a host in `--sharding replicas` mode assembles (its member Lease, fenced writer,
 // ReplicaShardPolicy, one controller), in this process, talking through a TCP proxy of its own so the
@@ -10,6 +12,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { ReflectorRegistry } from '../../host/src/cache/index.ts';
 import { controllerRegistry, type StartedController, startController } from '../../host/src/controller/index.ts';
 import { kubeExecutorClient } from '../../host/src/executor/index.ts';
 import { type ApiResource, KubeClient, silentLogger } from '../../host/src/kube/index.ts';
@@ -30,12 +33,14 @@ const TIMING = { leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 
 let admin: KubeClient;
 let apps: ApiResource;
 let configMaps: ApiResource;
+let deployments: ApiResource;
 
 before(async () => {
   admin = await KubeClient.fromKubeConfig(await getTestCluster());
   await installCrd(admin, APP_CRD);
   apps = await admin.resource(APP_API_VERSION, APP_KIND);
   configMaps = await admin.resource('v1', 'ConfigMap');
+  deployments = await admin.resource('apps/v1', 'Deployment');
 });
 
 after(() => admin?.close());
@@ -74,6 +79,7 @@ class Overlaps {
 interface Replica {
   readonly member: string;
   readonly policy: ReplicaShardPolicy;
+  readonly registry: ReflectorRegistry;
   readonly proxy: TcpProxy;
   /** Aborted when the member Lease is lost or the replica stops: no write leaves it after. */
   readonly fence: AbortController;
@@ -135,6 +141,7 @@ async function startReplica(namespace: string, member: string, overlaps: Overlap
   return {
     member,
     policy,
+    registry,
     proxy,
     fence,
     stop: close,
@@ -204,6 +211,88 @@ async function shardsOf(namespace: string): Promise<Map<string, string | undefin
   return out;
 }
 
+async function listAll(res: ApiResource, namespace: string) {
+  const items = [];
+  let page: string | undefined;
+  do {
+    const list = await admin.list(res, { namespace, limit: 500, ...(page ? { continue: page } : {}) });
+    items.push(...list.items);
+    page = list.metadata.continue || undefined;
+  } while (page !== undefined);
+  return items;
+}
+
+/** Every App's children by `Kind/name`: uid, shard label, and the App that controls it. */
+async function childrenOf(namespace: string) {
+  const out = new Map<string, { uid: string; shard: string | undefined; owner: string | undefined }>();
+  for (const res of [configMaps, deployments]) {
+    for (const child of await listAll(res, namespace)) {
+      const owner = child.metadata.ownerReferences?.find((r) => r.controller === true && r.kind === APP_KIND);
+      if (owner === undefined) continue;
+      out.set(`${res.kind}/${child.metadata.name}`, {
+        uid: child.metadata.uid!,
+        shard: child.metadata.labels?.[SHARD_LABEL],
+        owner: owner.name,
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Waits until every App's two children carry the App's own shard label, each replica's child caches hold
+ * exactly the children of its share (and it has no whole child cache), and, when `uids` is given, the
+ * children are the very objects seen before (none lost, none pruned and re-created). Returns the children.
+ */
+async function childrenFollow(
+  namespace: string,
+  apps: number,
+  replicas: readonly Replica[],
+  uids?: ReadonlyMap<string, string>,
+) {
+  let problem = '';
+  try {
+    return await waitFor(
+      async () => {
+        const shards = await shardsOf(namespace);
+        const children = await childrenOf(namespace);
+        const astray = [...children].filter(([, c]) => c.shard !== shards.get(c.owner ?? ''));
+        problem = `${children.size} children of ${apps} Apps, ${astray.length} not on their App's shard (e.g. ${astray
+          .slice(0, 3)
+          .map(([k, c]) => `${k} on ${c.shard} of ${c.owner} on ${shards.get(c.owner ?? '')}`)
+          .join(', ')})`;
+        if (children.size !== 2 * apps || astray.length > 0) return false;
+        if (uids !== undefined) {
+          const replaced = [...uids].filter(([k, uid]) => children.get(k)?.uid !== uid);
+          problem = `${replaced.length} children are not the objects seen before (e.g. ${replaced[0]?.[0]})`;
+          if (replaced.length > 0) return false;
+        }
+        const counts = countBy(shards);
+        for (const r of replicas) {
+          const caches = r.registry
+            .stats()
+            .filter(
+              (e) =>
+                e.key.startsWith(`v1/ConfigMap|${namespace}|`) || e.key.startsWith(`apps/v1/Deployment|${namespace}|`),
+            );
+          const cached = caches.reduce((n, e) => n + e.objects, 0);
+          problem = `${r.member} caches ${cached} children in ${caches.map((e) => e.key).join(', ')}; owns ${counts.get(r.member) ?? 0} Apps`;
+          if (caches.length !== 2 || caches.some((e) => !e.key.endsWith(`|${SHARD_LABEL}=${r.member}`))) return false;
+          if (cached !== 2 * (counts.get(r.member) ?? 0)) return false;
+        }
+        return children;
+      },
+      { timeoutMs: 30_000, intervalMs: 500, description: "every child on its App's shard, cached by that shard only" },
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}: ${problem}`);
+  }
+}
+
+function uidsOf(children: ReadonlyMap<string, { uid: string }>): Map<string, string> {
+  return new Map([...children].map(([k, c]) => [k, c.uid]));
+}
+
 function countBy(shards: Map<string, string | undefined>): Map<string | undefined, number> {
   const counts = new Map<string | undefined, number>();
   for (const s of shards.values()) counts.set(s, (counts.get(s) ?? 0) + 1);
@@ -233,6 +322,9 @@ describe('sharded replicas', () => {
     assert.ok(sharder !== undefined, 'one replica leads the ring');
     assert.equal(replicas.filter((r) => r.policy.leadsRing).length, 1);
     assert.equal(sharder.policy.stats.assigned, 1_000, 'one assignment write per App, nothing more');
+    // The executor labelled every child as it created it: nothing for the sharder to move.
+    const before = uidsOf(await childrenFollow(namespace, 1_000, replicas));
+    assert.equal(sharder.policy.stats.children, 0, 'children were created on their shard');
 
     // Kill a replica that does not lead the ring: its keys move once its Lease has expired on the sharder's clock.
     const victim = replicas.find((r) => r !== sharder)!;
@@ -260,15 +352,39 @@ describe('sharded replicas', () => {
     await converged(namespace, 1_000, 'two', 60_000);
     assert.equal(overlaps.overlaps, 0);
     for (const n of victimKeys) assert.notEqual(overlaps.last.get(`${namespace}/${n}`)?.member, victim.member);
+    // The victim's children went with its Apps (its own caches are cut off: only the survivors are asked).
+    await childrenFollow(
+      namespace,
+      1_000,
+      replicas.filter((r) => r !== victim),
+      before,
+    );
   });
 
-  test('scale 1 -> 3 -> 1: keys drain to the newcomers and come back, nothing lost, never two owners', async (t) => {
+  test('scale 0 -> 1 -> 3 -> 1: unsharded children are adopted, keys drain to the newcomers and come back, nothing lost, never two owners', async (t) => {
     const namespace = await createTestNamespace(t, 'replica-scale');
     const overlaps = new Overlaps();
-    const a = await startReplica(namespace, 'a', overlaps);
-    t.after(() => a.stop());
+    // Before sharding: one unsharded host creates every App's children, without any shard label.
+    const unsharded = await startController({
+      client: admin,
+      name: 'apps',
+      reconciler: createAppReconciler(),
+      for: { apiVersion: APP_API_VERSION, kind: APP_KIND },
+      owns: APP_OWNS,
+      namespaces: [namespace],
+      maxConcurrentReconciles: 4,
+    });
     const names = await createApps(namespace, 200, 'one');
     await converged(namespace, 200, 'one', 60_000);
+    await unsharded.stop(2_000);
+    const unlabelled = await childrenOf(namespace);
+    assert.equal(unlabelled.size, 400);
+    assert.ok([...unlabelled.values()].every((c) => c.shard === undefined));
+    const before = uidsOf(unlabelled);
+
+    const a = await startReplica(namespace, 'a', overlaps);
+    t.after(() => a.stop());
+    await childrenFollow(namespace, 200, [a], before);
     assert.deepEqual([...countBy(await shardsOf(namespace))], [['a', 200]]);
 
     const joined = Date.now();
@@ -285,6 +401,7 @@ describe('sharded replicas', () => {
     assert.ok(a.policy.stats.acknowledged > 0, 'a let go of the keys it drained');
     await setValue(namespace, names, 'two');
     await converged(namespace, 200, 'two', 60_000);
+    await childrenFollow(namespace, 200, [a, ...more], before);
 
     await Promise.all(more.map((r) => r.stop()));
     await waitFor(async () => (countBy(await shardsOf(namespace)).get('a') ?? 0) === 200, {
@@ -294,6 +411,8 @@ describe('sharded replicas', () => {
     });
     await setValue(namespace, names, 'three');
     await converged(namespace, 200, 'three', 60_000);
+    await childrenFollow(namespace, 200, [a], before);
     assert.equal(overlaps.overlaps, 0, 'no key was inside two replicas at once');
+    t.diagnostic(`children relabelled by the sharder of a: ${a.policy.stats.children}`);
   });
 });
