@@ -285,8 +285,10 @@ export class Sharder {
         this.#scheduleRebalance(1_000);
       }
     }
-    // Children after their owners: a pass drains the owners first, so an old owner is told to stop before its
-    // children leave its cache (it would otherwise reconcile once more without them, and write them back).
+    // Children after their owners: the drains are queued first, so an old owner is mostly told to stop before
+    // its children leave its cache. If it reconciles once more in between, it writes back the children it
+    // renders with its own label; the new owner's first apply (which skips nothing: it has no record yet) or
+    // the next pass moves them again. Nothing is lost either way: a label never makes a child look unwanted.
     for (const [key, { spec }] of this.#children) {
       if (this.#watched !== watched) return;
       await this.#rebalanceChildren(key, spec, live, watched);
