@@ -18,7 +18,7 @@
 import { DEFAULT_LIMITS, DEPTH_GLOBAL_EXPORT, FUEL_GLOBAL_EXPORT, START_EXPORT } from '../../abi/constants.ts';
 import { WrError } from '../../errors.ts';
 import { DEPTH_BUDGET } from './internal/frames.ts';
-import { initCost, planMetering, writeMeteredCode } from './internal/metering.ts';
+import { type AddedType, initCost, planMetering, writeMeteredCode } from './internal/metering.ts';
 import {
   type ParsedModule,
   parseModule,
@@ -28,7 +28,7 @@ import {
   type TableLimitsSpan,
 } from './internal/parse.ts';
 import { lebEnd, overLimit, readU32 } from './internal/reader.ts';
-import { encodeValType, type ValType } from './internal/valtypes.ts';
+import { encodeValType } from './internal/valtypes.ts';
 import { s32Size, u32Size, Writer } from './internal/writer.ts';
 import { DEFAULT_MODULE_LIMITS } from './limits.ts';
 import type { InstrumentOptions, InstrumentResult } from './types.ts';
@@ -83,10 +83,10 @@ export function instrumentModule(bytes: Uint8Array, options: InstrumentOptions):
 
   const codeGrowth =
     codeSpan === undefined || plan === undefined ? 0 : plan.outputSize - (codeSpan.end - codeSpan.start);
-  const twinTypes = plan?.twinTypes ?? new Int32Array(0);
-  const addedTypes = plan?.wrap.added ?? [];
+  const twinTypes = plan?.functionTypes ?? new Int32Array(0);
+  const addedTypes = plan?.addedTypes ?? [];
   let addedTypeBytes = 0;
-  for (const results of addedTypes) addedTypeBytes += 2 + u32Size(results.length) + results.length;
+  for (const t of addedTypes) addedTypeBytes += typeSize(t);
   let kept = 8;
   for (const s of m.sections) if (keep(s)) kept += s.end - s.start;
   // The code section's new size is exact; twins add at most 5 bytes each to the function section, capped
@@ -223,26 +223,31 @@ function writeCappedTables(out: Writer, b: Uint8Array, s: SectionSpan, tables: T
 }
 
 /**
- * Existing entries byte for byte, then `(func (result ...))` for each result list a multi-value body's
- * wrapping block needs and no existing type has (the depth accounting, internal/frames.ts).
+ * Existing entries byte for byte, then the function types the carrying bodies need and the module lacks
+ * (their function's type with the depth budget appended, internal/frames.ts).
  */
-function writeTypeSection(out: Writer, b: Uint8Array, s: SectionSpan, added: ValType[][]): void {
+function writeTypeSection(out: Writer, b: Uint8Array, s: SectionSpan, added: AddedType[]): void {
   const count = readU32(b, s.contentStart, s.end);
   const restStart = lebEnd;
   let size = u32Size(count + added.length) + s.end - restStart;
-  for (const results of added) size += 2 + u32Size(results.length) + results.length;
+  for (const t of added) size += typeSize(t);
   writeSectionHeader(out, SECTION.type, size);
   out.u32(count + added.length);
   out.append(b, restStart, s.end);
-  for (const results of added) {
+  for (const t of added) {
     out.u8(0x60);
-    out.u8(0x00);
-    out.u32(results.length);
-    for (const t of results) out.u8(encodeValType(t));
+    out.u32(t.params.length);
+    for (const v of t.params) out.u8(encodeValType(v));
+    out.u32(t.results.length);
+    for (const v of t.results) out.u8(encodeValType(v));
   }
 }
 
-/** Existing entries byte for byte, then the type index of each twin the metering pass added. */
+function typeSize(t: AddedType): number {
+  return 1 + u32Size(t.params.length) + t.params.length + u32Size(t.results.length) + t.results.length;
+}
+
+/** Existing entries byte for byte, then the type index of each function the metering pass added. */
 function writeFunctionSection(out: Writer, b: Uint8Array, s: SectionSpan, twinTypes: Int32Array): void {
   const count = readU32(b, s.contentStart, s.end);
   const restStart = lebEnd;

@@ -4,27 +4,35 @@
 // Why: V8 ends a recursion when its stack (984 KiB on the main thread, 4 MiB in a worker) runs out, and
 // what a frame takes depends on the architecture and the tier (x64 packs an i32 local in 4 bytes, arm64
 // in 8; TurboFan inlines, Liftoff does not), so the depth, and with it the fuel spent before the
-// overflow, differed between x64 and arm64. The instrumented module counts instead:
-// - A mutable i32 global (exported as __wr_depth, DEPTH_BUDGET bytes before every host call) holds what
-//   the running frames have left.
-// - Some bodies keep a budget (planDepth): at entry such a body reads the global into a local, subtracts
-//   its charge (its frame's bound plus that of the frames below it that keep none), traps when the result
-//   is negative, storing the result first so the host can tell this trap from any other
-//   (WR_GUEST_STACK_OVERFLOW), and otherwise stores the result; its body is wrapped in a block, so every
-//   branch out of it passes the restore of what it found, and so does every `return`. A body that
-//   catches exceptions also stores its budget before each call, since a caught exception skipped the
-//   restores of the frames it unwound. So after any call the global holds what the caller left there.
-// - The others keep none and touch nothing: a body outside every cycle of calls, whose frames are paid by
-//   the nearest keeping caller. Every cycle has a keeping body (its originals; twins stay free of stores,
-//   which is what lets V8 inline them, see metering.ts), and call_indirect keeps one.
+// overflow, differed between x64 and arm64. The instrumented module counts instead, in a budget of bytes
+// (DEPTH_BUDGET at every host call) that the running frames have left:
+// - Some bodies keep a budget (planDepth): at entry such a body subtracts its charge (its frame's bound
+//   plus that of the frames below it that keep none) from the budget it was given, and traps when the
+//   result is negative, storing it first in a mutable i32 global (exported as __wr_depth) so the host can
+//   tell this trap from any other (WR_GUEST_STACK_OVERFLOW). What is left is what its callees get.
+// - Every cycle of direct calls has a keeping body (its originals; twins stay free of stores, which is
+//   what lets V8 inline them, see metering.ts), and call_indirect keeps one. The others keep none: a body
+//   outside every cycle, whose frames are paid by the nearest keeping caller.
+// - The budget travels in a parameter where it can (metering.ts planCarrying): a twin that needs it
+//   (it keeps one, makes a call_indirect or calls a body that needs it) takes it as an appended i32
+//   parameter, and an original that keeps one and is called directly gets a carrying copy, which its
+//   direct callers call instead. So a recursion's calls pass it in a register and touch no global.
+//   Measured on fib(25), which keeps one in every third frame (bench/metering.ts, 2 cores, load 2-5):
+//   18-20% over unmetered without a bound, 39-44% when every keeping body read, wrote and restored the
+//   global (a chain through memory from call to call, and a checked body twice the size, which V8's
+//   size-bound inlining then took fewer of), 21-23% with the budget in a parameter.
+// - Bodies entered with the budget in the global (originals, through an export, a table, call_indirect,
+//   or a direct call from a body whose callee has no carrying version) read it at entry; whoever calls
+//   them, call_indirect included, stores its own budget in the global right before. The global is never
+//   read anywhere else, so nothing restores it on the way out, and an exception that unwinds frames
+//   leaves nothing to repair: every budget lives in a local or a parameter of its frame.
 // So while Wasm runs, the frames below the topmost keeping one take at most DEPTH_BUDGET bytes by this
 // model; above them sit at most MAX_CHAIN_BYTES of non-keeping frames entered from the host, one frame of
 // at most MAX_FRAME_BYTES that has not reached its check yet, or the host's import frames (imports never
 // call back into the guest). 576 + 64 + 96 KiB leaves 248 KiB of V8's 984 KiB for the host's frames below
 // the guest and its imports' above it; a function whose bound exceeds MAX_FRAME_BYTES is refused at load.
-// What a keeping body costs is two stores and a load per call of it: fib(25), which keeps one in every
-// third frame, went from 18-20% to 35-53% over unmetered (bench/metering.ts, load average 8-11 on 2
-// cores); a store anywhere in a body stops V8 inlining it, which is why twins never keep one.
+// Passing the budget changes no value a check sees, so where a recursion stops, and the fuel spent by
+// then, are what they were when the global carried it.
 //
 // The bound of a frame: FRAME_BASE_BYTES, plus 8 bytes per parameter and local (16 per v128), plus a
 // slot per value of the deepest operand stack the body can build (16 bytes when the body uses SIMD,

@@ -45,7 +45,13 @@
 //   global.set $fuel; <the same check>
 // where <charge> is `i32.const 3; i32.shr_u` for memory bytes, and for elements and pages a clamp then a
 // shift: `i32.const C; local.get $n; i32.const C; i32.lt_u; select; i32.const S; i32.shl`, C being above
-// any size that can succeed. Branch depths, local indices and existing function indices are unchanged.
+// any size that can succeed. Branch depths and existing function indices are unchanged, and so are local
+// indices except in a body that carries the depth budget, whose appended parameter moves its declared
+// locals up by one (copyRenumbered).
+// The depth budget (frames.ts) adds, in a body that needs it: the entry check of a keeping body
+// (writeDepthEntry) or, in an original that keeps none, a read of the global into a local; before a call
+// of a carrying body `local.get $budget` (its last argument); before a call_indirect or a call of a body
+// that reads the global, `local.get $budget; global.set $depth`.
 // Fuel is an i32 the host sets in [0, 2^31 - 1] before a call; a check traps as soon as it goes negative,
 // a level site never costs more than MAX_SITE_COST and a bulk charge less than 2^30, so the counter
 // cannot wrap.
@@ -72,7 +78,7 @@ import {
 import { I32, INDEX, MEMARG, NONE, SHAPE, skipImmediates } from './instructions.ts';
 import type { InitWork, ParsedModule, SectionSpan } from './parse.ts';
 import { checkLimit, lebEnd, malformed, readU32, unsupported } from './reader.ts';
-import { decodeValType, encodeValType, type ValType } from './valtypes.ts';
+import { decodeValType, type ValType } from './valtypes.ts';
 import { s32Size, u32Size, type Writer } from './writer.ts';
 
 const OP_BLOCK = 0x02;
@@ -85,7 +91,6 @@ const OP_TRY_TABLE = 0x1f;
 const OP_CALL = 0x10;
 const OP_CALL_INDIRECT = 0x11;
 const OP_ELSE = 0x05;
-const OP_RETURN = 0x0f;
 const OP_CATCH = 0x07;
 const OP_CATCH_ALL = 0x19;
 const OP_PREFIX_FD = 0xfd;
@@ -147,11 +152,8 @@ const ELEMENTS = 2;
  * 2^30 plus the base still fits the i32 charge.
  */
 const PAGES = 3;
-// Not charges: where the depth accounting (frames.ts) goes in a body that keeps it. Before a call, the
-// body's depth budget is stored (only in bodies that catch exceptions); before a return, the budget the
-// body found is restored.
+/** Not a charge: a call_indirect, before which a body stores its depth budget for the callee (frames.ts). */
 const CALL = 4;
-const RETURN = 5;
 const BYTES_SHIFT = 3;
 const ELEMENT_CLAMP = 1 << 24;
 const ELEMENT_SHIFT = 5;
@@ -218,7 +220,6 @@ WALK[OP_CALL] = W_CALL;
 WALK[OP_ELSE] = W_OTHER;
 WALK[OP_CATCH] = W_OTHER;
 WALK[OP_CATCH_ALL] = W_OTHER;
-WALK[OP_RETURN] = W_OTHER;
 // Index checks: no instruction may name the fuel global or a twin, which sit right after the module's own.
 WALK[OP_GLOBAL_GET] = W_OTHER;
 WALK[OP_GLOBAL_SET] = W_OTHER;
@@ -306,98 +307,134 @@ function checkCode(fuelGlobal: number, depthGlobal: number): CheckCode {
 }
 
 /**
- * The depth check at the entry of a body that keeps a budget (frames.ts), `saved` and `saved + 1` being
- * its two locals, then the block that wraps the body so every branch out of it passes the restore:
- *   global.get $depth; local.tee $saved; i32.const charge; i32.sub; local.tee $left; i32.const 0; i32.lt_s;
- *   if; local.get $left; global.set $depth; unreachable; end; local.get $left; global.set $depth; block bt
- * The body's final `end` gets `end; local.get $saved; global.set $depth` before it, and every `return`
- * the restore alone.
+ * The depth code at the entry of emitted body e (frames.ts), `budget` being the local that holds its depth
+ * budget afterwards: a body that keeps one charges it, from its parameter when it carries the budget, else
+ * from the global:
+ *   (local.get $budget | global.get $depth); i32.const charge; i32.sub; local.tee $budget; i32.const 0;
+ *   i32.lt_s; if; local.get $budget; global.set $depth; unreachable; end
+ * storing the negative budget before it traps, so the host can tell this trap from any other; an original
+ * that keeps none but passes it on reads it: global.get $depth; local.set $budget.
  */
-function writeDepthEntry(out: Writer, depth: Uint8Array, charge: number, saved: number, blockType: Uint8Array): void {
-  out.u8(0x23);
-  out.append(depth, 0, depth.length);
-  out.u8(0x22);
-  out.u32(saved);
+function writeDepthEntry(out: Writer, depth: Uint8Array, charge: number, carries: boolean, budget: number): void {
+  if (charge < 0) {
+    out.u8(0x23);
+    out.append(depth, 0, depth.length);
+    out.u8(0x21);
+    out.u32(budget);
+    return;
+  }
+  if (carries) {
+    out.u8(0x20);
+    out.u32(budget);
+  } else {
+    out.u8(0x23);
+    out.append(depth, 0, depth.length);
+  }
   out.u8(0x41);
   out.s32(charge);
   out.u8(0x6b);
   out.u8(0x22);
-  out.u32(saved + 1);
+  out.u32(budget);
   out.u8(0x41);
   out.u8(0x00);
   out.u8(0x48);
   out.u8(0x04);
   out.u8(0x40);
-  writeRestore(out, depth, saved + 1);
+  writeStore(out, depth, budget);
   out.u8(0x00);
   out.u8(0x0b);
-  writeRestore(out, depth, saved + 1);
-  out.u8(0x02);
-  out.append(blockType, 0, blockType.length);
 }
 
-function depthEntrySize(depth: Uint8Array, charge: number, saved: number, blockType: Uint8Array): number {
-  return (
-    13 +
-    depth.length +
-    u32Size(saved) +
-    s32Size(charge) +
-    u32Size(saved + 1) +
-    2 * restoreSize(depth, saved + 1) +
-    blockType.length
-  );
+function depthEntrySize(depth: Uint8Array, charge: number, carries: boolean, budget: number): number {
+  if (charge < 0) return 2 + depth.length + u32Size(budget);
+  const load = carries ? 1 + u32Size(budget) : 1 + depth.length;
+  return load + 10 + s32Size(charge) + u32Size(budget) + storeSize(depth, budget);
 }
 
-/** local.get $local; global.set $depth. */
-function writeRestore(out: Writer, depth: Uint8Array, local: number): void {
+/** local.get $budget; global.set $depth: before a call of a body that reads the global. */
+function writeStore(out: Writer, depth: Uint8Array, local: number): void {
   out.u8(0x20);
   out.u32(local);
   out.u8(0x24);
   out.append(depth, 0, depth.length);
 }
 
-function restoreSize(depth: Uint8Array, local: number): number {
+function storeSize(depth: Uint8Array, local: number): number {
   return 2 + u32Size(local) + depth.length;
 }
 
-/** The block types of the wrapping blocks, by body, and the `[] -> results` types the module lacked. */
-export interface WrapTypes {
-  bytes: Uint8Array[];
-  /** Results of each added type; added type k has index types.length + k. */
-  added: ValType[][];
+/** A function type the module lacked: a carrying body's, its function's with the budget appended. */
+export interface AddedType {
+  params: ValType[];
+  results: ValType[];
 }
 
 /**
- * The block type that wraps each body: its function's results without its parameters. Zero or one result
- * is encoded inline; more need a type index, an existing `[] -> results` type or one appended.
+ * The type of each carrying body (its function's with an i32 parameter appended), by its function's type:
+ * an existing type of that shape, or one appended to `added` (index types.length + its position).
  */
-function wrapTypes(m: ParsedModule, count: number): WrapTypes {
-  const { types, functionTypeIndices } = m.info;
-  const byType = new Map<number, Uint8Array>();
-  const added: ValType[][] = [];
-  const bytes: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) {
-    const t = functionTypeIndices[m.importedFunctions + i]!;
-    let bt = byType.get(t);
-    if (bt === undefined) {
-      const results = types[t]!.results;
-      if (results.length === 0) bt = Uint8Array.of(0x40);
-      else if (results.length === 1) bt = Uint8Array.of(encodeValType(results[0]!));
-      else {
-        const same = (r: readonly ValType[]) => r.length === results.length && r.every((v, k) => v === results[k]);
-        let index = types.findIndex((u) => u.params.length === 0 && same(u.results));
-        if (index === -1) {
-          index = added.findIndex(same);
-          if (index === -1) index = added.push(results) - 1;
-          index += types.length;
-        }
-        bt = Uint8Array.from(sleb(index));
-      }
-      byType.set(t, bt);
-    }
-    bytes.push(bt);
+function carryingType(m: ParsedModule, type: number, byType: Map<number, number>, added: AddedType[]): number {
+  const known = byType.get(type);
+  if (known !== undefined) return known;
+  const { types } = m.info;
+  const params = [...types[type]!.params, 'i32' as ValType];
+  const results = types[type]!.results;
+  const same = (u: { params: readonly ValType[]; results: readonly ValType[] }) =>
+    u.params.length === params.length &&
+    u.results.length === results.length &&
+    u.params.every((v, k) => v === params[k]) &&
+    u.results.every((v, k) => v === results[k]);
+  let index = types.findIndex(same);
+  if (index === -1) {
+    index = added.findIndex(same);
+    if (index === -1) index = added.push({ params, results: [...results] }) - 1;
+    index += types.length;
   }
-  return { bytes, added };
+  byType.set(type, index);
+  return index;
+}
+
+/**
+ * Copies the code in [from, to) of a carrying body, whose appended parameter takes index `params`: every
+ * local index at or above it moves up by one. Slices start and end on instruction boundaries.
+ */
+function copyRenumbered(out: Writer, b: Uint8Array, from: number, to: number, params: number): void {
+  let p = from;
+  let run = from;
+  while (p < to) {
+    const op = b[p]!;
+    if (op === 0x20 || op === 0x21 || op === 0x22) {
+      const index = readU32(b, p + 1, to);
+      const next = lebEnd;
+      if (index >= params) {
+        out.append(b, run, p);
+        out.u8(op);
+        out.u32(index + 1);
+        run = next;
+      }
+      p = next;
+      continue;
+    }
+    p = skipImmediates(b, p + 1, to, op);
+  }
+  out.append(b, run, to);
+}
+
+/** How many bytes copyRenumbered adds to [from, to). */
+function renumberGrowth(b: Uint8Array, from: number, to: number, params: number): number {
+  let growth = 0;
+  let p = from;
+  while (p < to) {
+    const op = b[p]!;
+    if (op === 0x20 || op === 0x21 || op === 0x22) {
+      const index = readU32(b, p + 1, to);
+      if (index >= params) growth += u32Size(index + 1) - (lebEnd - p - 1);
+      p = lebEnd;
+      continue;
+    }
+    p = skipImmediates(b, p + 1, to, op);
+  }
+  return growth;
 }
 
 /**
@@ -510,7 +547,10 @@ interface BodyScan {
   leaf: boolean;
   /** A call_indirect: it may enter any original. */
   external: boolean;
-  /** A try or try_table: an exception it catches may have skipped the restores of the frames it unwound. */
+  /**
+   * A try or try_table: such a body keeps a budget (planDepth), as it had to while the global carried it
+   * (a caught exception had skipped restores); so the depth where any recursion stops stays as it was.
+   */
   catches: boolean;
   /** The bound of the body's frame in bytes (frames.ts). */
   frame: number;
@@ -704,14 +744,12 @@ function scanBody(
         height += (typeResults[type] ?? 0) - (typeParams[type] ?? 0) - 1;
         if (height > maxHeight) maxHeight = height;
         scan.external = true;
+        sites.push(p - 1);
+        kinds.push(CALL);
+        costs.push(0);
         p = skipImmediates(b, p, end, op);
         break;
       }
-      case OP_RETURN:
-        sites.push(p - 1);
-        kinds.push(RETURN);
-        costs.push(0);
-        break;
       case OP_PREFIX_FD:
         simd = true;
         p = skipImmediates(b, p, end, op);
@@ -747,50 +785,6 @@ function scanBody(
   }
 }
 
-/**
- * Adds a CALL site before every call and call_indirect of the body whose sites start at `first` and whose
- * direct calls at `firstCall` (the last body walked), in offset order, and renumbers the level sites its
- * direct calls name: only a body that catches needs them, so the main walk does not record calls as sites.
- */
-function addCallSites(
-  b: Uint8Array,
-  end: number,
-  first: number,
-  firstCall: number,
-  sites: IntList,
-  kinds: IntList,
-  costs: IntList,
-  directCalls: IntList,
-): void {
-  const calls: number[] = [];
-  for (let p = sites.data[first]!; p < end; ) {
-    const op = b[p++]!;
-    if (op === OP_CALL || op === OP_CALL_INDIRECT) calls.push(p - 1);
-    p = skipImmediates(b, p, end, op);
-  }
-  const old = { sites: sites.data.slice(first, sites.length), kinds: kinds.data.slice(first, kinds.length) };
-  const oldCosts = costs.data.slice(first, costs.length);
-  sites.length = kinds.length = costs.length = first;
-  const moved = new Int32Array(old.sites.length);
-  let c = 0;
-  for (let k = 0; k <= old.sites.length; k++) {
-    const at = k < old.sites.length ? old.sites[k]! : end;
-    for (; c < calls.length && calls[c]! < at; c++) {
-      sites.push(calls[c]!);
-      kinds.push(CALL);
-      costs.push(0);
-    }
-    if (k === old.sites.length) break;
-    moved[k] = sites.length;
-    sites.push(at);
-    kinds.push(old.kinds[k]!);
-    costs.push(oldCosts[k]!);
-  }
-  for (let t = 3 * firstCall + 2; t < directCalls.length; t += 3) {
-    directCalls.data[t] = moved[directCalls.data[t]! - first]!;
-  }
-}
-
 /** Where the code goes and what it costs, computed before writing so every size is exact up front. */
 export interface MeteringPlan {
   /** Bytes the instrumented code section takes, id and size included. */
@@ -801,37 +795,35 @@ export interface MeteringPlan {
   /** Per body: the offset after its local-group count, and that count. */
   groupsStarts: Int32Array;
   groupCounts: Int32Array;
-  /**
-   * Per body: the index of the appended length local, or -1 when the body has no bulk site; 2 more in an
-   * emitted body that keeps a depth budget, whose two locals come first.
-   */
-  lengthLocals: Int32Array;
-  /** Per body: its locals, parameters included: the index of the first appended one. */
-  localCounts: Int32Array;
+  /** Per emitted body, the bytes it takes. */
+  newSizes: Int32Array;
+  /** Per emitted body (originals, twins, copies): the defined function (by code index) it is written from. */
+  sources: Int32Array;
   /** Per emitted body: what its depth check charges, or -1 when it keeps no budget (frames.ts planDepth). */
   charges: Int32Array;
-  /** Per body: 1 when it has a try or try_table (stores its budget before each call when it keeps one). */
-  catches: Uint8Array;
-  /** The block types that wrap the bodies keeping a budget, and the types they add to the module. */
-  wrap: WrapTypes;
+  /** Per emitted body: 1 when it takes the depth budget as an appended parameter. */
+  carries: Uint8Array;
+  /** Per emitted body: the local holding its depth budget, or -1 when it needs none. */
+  budgets: Int32Array;
+  /** Per emitted body: the index of the appended length local, or -1 when the body has no bulk site. */
+  lengths: Int32Array;
+  /** Per emitted body: how many i32 locals it declares after its own (budget and length). */
+  extraLocals: Uint8Array;
   /** Sites of body i are firstSite[i] .. firstSite[i + 1] - 1. */
   firstSite: Int32Array;
   sites: Int32Array;
   kinds: Int32Array;
   /** A level site's cost; a bulk site's base cost minus the 1 its level already charges. */
   costs: Int32Array;
-  /**
-   * The direct calls redirected to twins, as pairs (opcode offset, twin function index); those of emitted
-   * body e (the originals, then the twins) are firstCall[e] .. firstCall[e + 1] - 1, counted in pairs.
-   */
+  /** The rewritten direct calls (planCalls): triples, those of emitted body e from firstCall[e]. */
   calls: Int32Array;
   firstCall: Int32Array;
-  /** Per emitted body, the bytes it takes. */
-  newSizes: Int32Array;
   /** The defined function (by code index) each twin is made from, in twin order; twin k has index firstTwin + k. */
   twins: Int32Array;
-  /** The type index of each twin, for the function section. */
-  twinTypes: Int32Array;
+  /** The type index of each appended function (twins, then copies), for the function section. */
+  functionTypes: Int32Array;
+  /** The function types the carrying bodies add to the module. */
+  addedTypes: AddedType[];
   check: CheckCode;
   sectionSize: number;
 }
@@ -918,7 +910,6 @@ export function planMetering(
     groupsStarts[i] = scan.groupsStart;
     groupCounts[i] = scan.groups;
     leaves[i] = scan.leaf && costs.data[firstSite[i]!]! <= MAX_LEAF_COST ? 1 : 0;
-    if (scan.catches) addCallSites(b, p + size, firstSite[i]!, firstCall[i]!, sites, kinds, costs, calls);
     frames[i] = scan.frame;
     localCounts[i] = scan.locals;
     external[i] = scan.external ? 1 : 0;
@@ -926,7 +917,7 @@ export function planMetering(
     lengthLocals[i] = -1;
     for (let s = firstSite[i]!; s < sites.length; s++) {
       const kind = kinds.data[s];
-      if (kind === LEVEL || kind === CALL || kind === RETURN) continue;
+      if (kind === LEVEL || kind === CALL) continue;
       // After the declared locals, so no index moves (and after the depth locals of a body that has them).
       lengthLocals[i] = scan.locals;
       break;
@@ -936,38 +927,60 @@ export function planMetering(
   firstSite[count] = sites.length;
   firstCall[count] = calls.length / 3;
   const prepaid = prepayCalls(m, count, leaves, bodyStarts, bodyEnds, firstSite, costs.data, calls, firstCall);
-  const { twins, twinTypes, redirected, firstRedirect } = prepaid;
+  const { twins, twinTypes } = prepaid;
 
   const check = checkCode(fuelGlobal, fuelGlobal + 1);
   const levelSize = check.head.length + check.tail.length;
-  const emitted = count + twins.length;
-  const charges = planDepth(callGraph(m, count, twins, frames, external, catches, calls, firstCall, prepaid));
-  const wrap = wrapTypes(m, count);
+  const graph = callGraph(m, count, twins, frames, external, catches, calls, firstCall, prepaid);
+  const charges = planDepth(graph);
+  const depth = planCarrying(m, count, twins, twinTypes, graph, charges, bodyStarts, bodyEnds);
+  const emitted = count + twins.length + depth.copies.length;
+  const source = (e: number) =>
+    e < count ? e : e < count + twins.length ? twins[e - count]! : depth.copies[e - count - twins.length]!;
+  const bodyCharges = new Int32Array(emitted);
+  const budgets = new Int32Array(emitted).fill(-1);
+  const lengths = new Int32Array(emitted).fill(-1);
+  const extraLocals = new Uint8Array(emitted);
+  const callPlan = planCalls(m, count, twins, depth, calls, firstCall, prepaid);
   const newSizes = new Int32Array(emitted);
   let sectionSize = u32Size(emitted);
   for (let e = 0; e < emitted; e++) {
-    const i = e < count ? e : twins[e - count]!;
+    const i = source(e);
+    const ge = e < count + twins.length ? e : i;
+    const carries = depth.carries[e] === 1;
+    const charge = charges[ge]!;
+    bodyCharges[e] = charge;
     let size = bodyEnds[i]! - bodyStarts[i]!;
-    const charge = charges[e]!;
-    const saved = charge >= 0 ? localCounts[i]! : -1;
-    const local = lengthLocals[i]! < 0 ? -1 : lengthLocals[i]! + (saved >= 0 ? 2 : 0);
+    // A carrying body's budget is its appended parameter, which moves every declared local up by one; an
+    // original that needs one keeps it in a local appended after its own, before the length local.
+    const params = m.info.types[m.info.functionTypeIndices[m.importedFunctions + i]!]!.params.length;
+    let next = localCounts[i]! + (carries ? 1 : 0);
+    if (carries) budgets[e] = params;
+    else if (depth.needs[ge] === 1) budgets[e] = next++;
+    if (lengthLocals[i]! >= 0) lengths[e] = next++;
+    extraLocals[e] = next - localCounts[i]! - (carries ? 1 : 0);
+    const budget = budgets[e]!;
+    const local = lengths[e]!;
     // The local-group count is rewritten (its input encoding may be padded) and `0n 7f` declares the locals.
-    if (local >= 0 || saved >= 0) size += u32Size(groupCounts[i]! + 1) - (groupsStarts[i]! - bodyStarts[i]!) + 2;
-    // The entry check and the wrapping block's opening, then its `end` and the restore before the final end.
-    if (saved >= 0) {
-      size += depthEntrySize(check.depth, charge, saved, wrap.bytes[i]!) + 1 + restoreSize(check.depth, saved);
-    }
+    if (extraLocals[e]! > 0) size += u32Size(groupCounts[i]! + 1) - (groupsStarts[i]! - bodyStarts[i]!) + 2;
+    // A carrying body that keeps none has its budget in its parameter already.
+    if (budget >= 0 && (charge >= 0 || !carries)) size += depthEntrySize(check.depth, charge, carries, budget);
+    if (carries) size += renumberGrowth(b, sites.data[firstSite[i]!]!, bodyEnds[i]!, params);
     // A twin is its function's instrumented body without the entry fuel check, which its callers prepay.
-    for (let s = firstSite[i]! + (e < count ? 0 : 1); s < firstSite[i + 1]!; s++) {
+    const twin = e >= count && e < count + twins.length;
+    for (let s = firstSite[i]! + (twin ? 1 : 0); s < firstSite[i + 1]!; s++) {
       const kind = kinds.data[s]!;
       const cost = costs.data[s]!;
       if (kind === LEVEL) size += levelSize + s32Size(cost);
-      else if (kind === CALL) size += saved >= 0 && catches[i] === 1 ? restoreSize(check.depth, saved + 1) : 0;
-      else if (kind === RETURN) size += saved >= 0 ? restoreSize(check.depth, saved) : 0;
+      else if (kind === CALL) size += storeSize(check.depth, budget);
       else size += bulkSiteSize(check.bulk[kind]!, local, cost, check.tail);
     }
-    for (let c = 2 * firstRedirect[e]!; c < 2 * firstRedirect[e + 1]!; c += 2) {
-      size += u32Size(redirected[c + 1]!) - lebLength(b, redirected[c]! + 1);
+    for (let c = 3 * callPlan.first[e]!; c < 3 * callPlan.first[e + 1]!; c += 3) {
+      const at = callPlan.calls[c]!;
+      size += u32Size(callPlan.calls[c + 1]!) - lebLength(b, at + 1);
+      const action = callPlan.calls[c + 2]!;
+      if (action === PASS) size += 1 + u32Size(budget);
+      else if (action === STORE) size += storeSize(check.depth, budget);
     }
     newSizes[e] = size;
     sectionSize += u32Size(size) + size;
@@ -980,22 +993,171 @@ export function planMetering(
     newSizes,
     groupsStarts,
     groupCounts,
-    lengthLocals,
-    localCounts,
-    charges,
-    catches,
-    wrap,
+    sources: Int32Array.from({ length: emitted }, (_, e) => source(e)),
+    charges: bodyCharges,
+    carries: depth.carries,
+    budgets,
+    lengths,
+    extraLocals,
     firstSite,
     sites: sites.data,
     kinds: kinds.data,
     costs: costs.data,
-    calls: redirected,
-    firstCall: firstRedirect,
+    calls: callPlan.calls,
+    firstCall: callPlan.first,
     twins,
-    twinTypes,
+    functionTypes: depth.functionTypes,
+    addedTypes: depth.addedTypes,
     check,
     sectionSize,
   };
+}
+
+/** Where the depth budget goes, by emitted body (originals, twins, then the carrying copies of originals). */
+interface CarryingPlan {
+  /** Per original and twin: 1 when it keeps a budget, makes a call_indirect, or calls one that needs it. */
+  needs: Uint8Array;
+  /** Per emitted body: 1 when it takes the budget as an appended i32 parameter (twins and copies only). */
+  carries: Uint8Array;
+  /** The original (by code index) each copy is made from, in copy order; copy k follows the twins. */
+  copies: Int32Array;
+  /** Per original: the function index of its carrying copy, or -1. */
+  copyOf: Int32Array;
+  /** The type index of each appended function (twins, then copies), for the function section. */
+  functionTypes: Int32Array;
+  addedTypes: AddedType[];
+}
+
+/**
+ * Decides which bodies pass the depth budget in a parameter rather than through the global (frames.ts):
+ * a body needs the budget when it keeps one, makes a call_indirect, or calls a body that needs it; a twin
+ * that needs it takes it as a parameter, and an original that keeps one and is called directly gets a
+ * carrying copy (within the same code budget as the twins), so a recursion's calls touch no global.
+ */
+function planCarrying(
+  m: ParsedModule,
+  count: number,
+  twins: Int32Array,
+  twinTypes: Int32Array,
+  g: CallGraph,
+  charges: Int32Array,
+  bodyStarts: Int32Array,
+  bodyEnds: Int32Array,
+): CarryingPlan {
+  const n = g.bodies;
+  const needs = new Uint8Array(n);
+  // Callers by callee, as the call graph lists callees by caller.
+  const firstCaller = new Int32Array(n + 1);
+  for (let k = 0; k < g.callees.length; k++) firstCaller[g.callees[k]! + 1]!++;
+  for (let e = 0; e < n; e++) firstCaller[e + 1]! += firstCaller[e]!;
+  const callers = new Int32Array(g.callees.length);
+  const fill = firstCaller.slice(0, n);
+  for (let e = 0; e < n; e++) {
+    for (let k = g.firstCallee[e]!; k < g.firstCallee[e + 1]!; k++) callers[fill[g.callees[k]!]!++] = e;
+  }
+  const work: number[] = [];
+  for (let e = 0; e < n; e++) {
+    if (charges[e]! >= 0 || g.external[e] === 1) {
+      needs[e] = 1;
+      work.push(e);
+    }
+  }
+  while (work.length > 0) {
+    const e = work.pop()!;
+    for (let k = firstCaller[e]!; k < firstCaller[e + 1]!; k++) {
+      const caller = callers[k]!;
+      if (needs[caller] === 0) {
+        needs[caller] = 1;
+        work.push(caller);
+      }
+    }
+  }
+  const copyOf = new Int32Array(count).fill(-1);
+  const copies: number[] = [];
+  const budget = Math.max(MIN_TWIN_BYTES, (bodyEnds[count - 1] ?? 0) - (bodyStarts[0] ?? 0));
+  let copyBytes = 0;
+  const imported = m.importedFunctions;
+  for (let i = 0; i < count; i++) {
+    if (charges[i]! < 0 || firstCaller[i + 1] === firstCaller[i]) continue;
+    const size = bodyEnds[i]! - bodyStarts[i]!;
+    if (copyBytes + size > budget || imported + n + copies.length >= MAX_FUNCTIONS) continue;
+    copyBytes += size;
+    copyOf[i] = imported + n + copies.length;
+    copies.push(i);
+  }
+  const carries = new Uint8Array(n + copies.length);
+  const byType = new Map<number, number>();
+  const addedTypes: AddedType[] = [];
+  const functionTypes = new Int32Array(twins.length + copies.length);
+  for (let k = 0; k < twins.length; k++) {
+    carries[count + k] = needs[count + k]!;
+    functionTypes[k] = needs[count + k] === 1 ? carryingType(m, twinTypes[k]!, byType, addedTypes) : twinTypes[k]!;
+  }
+  for (let k = 0; k < copies.length; k++) {
+    carries[n + k] = 1;
+    const type = m.info.functionTypeIndices[imported + copies[k]!]!;
+    functionTypes[twins.length + k] = carryingType(m, type, byType, addedTypes);
+  }
+  return { needs, carries, copies: Int32Array.from(copies), copyOf, functionTypes, addedTypes };
+}
+
+// What a direct call does with the caller's depth budget: nothing, pass it as the appended argument, or
+// store it in the global the callee reads.
+const NOTHING = 0;
+const PASS = 1;
+const STORE = 2;
+
+/**
+ * The direct calls each emitted body rewrites, as triples (opcode offset, function index it calls, what it
+ * does with the budget); those of body e are first[e] .. first[e + 1] - 1, counted in triples. A call is
+ * listed when it goes to a twin or a copy, or passes or stores the budget.
+ */
+function planCalls(
+  m: ParsedModule,
+  count: number,
+  twins: Int32Array,
+  depth: CarryingPlan,
+  calls: IntList,
+  firstCall: Int32Array,
+  prepaid: { redirected: Int32Array; firstRedirect: Int32Array },
+): { calls: Int32Array; first: Int32Array } {
+  const imported = m.importedFunctions;
+  const { redirected, firstRedirect } = prepaid;
+  const call = calls.data;
+  const graphBodies = count + twins.length;
+  const emitted = graphBodies + depth.copies.length;
+  const out = new IntList(16);
+  const first = new Int32Array(emitted + 1);
+  for (let e = 0; e < emitted; e++) {
+    first[e] = out.length / 3;
+    const i = e < count ? e : e < graphBodies ? twins[e - count]! : depth.copies[e - graphBodies]!;
+    const ge = e < graphBodies ? e : i;
+    const knows = depth.needs[ge] === 1;
+    let r = 2 * firstRedirect[ge]!;
+    const rEnd = 2 * firstRedirect[ge + 1]!;
+    for (let c = firstCall[i]!; c < firstCall[i + 1]!; c++) {
+      const at = call[3 * c]!;
+      let target = imported + call[3 * c + 1]!;
+      if (r < rEnd && redirected[r] === at) {
+        target = redirected[r + 1]!;
+        r += 2;
+      }
+      let action = NOTHING;
+      if (knows) {
+        const body = target - imported;
+        if (body < count && depth.copyOf[body]! >= 0) target = depth.copyOf[body]!;
+        const callee = target - imported;
+        if (depth.carries[callee] === 1) action = PASS;
+        else if (depth.needs[callee] === 1) action = STORE;
+      }
+      if (action === NOTHING && target === imported + call[3 * c + 1]!) continue;
+      out.push(at);
+      out.push(target);
+      out.push(action);
+    }
+  }
+  first[emitted] = out.length / 3;
+  return { calls: out.data.slice(0, out.length), first };
 }
 
 /** The bytes of an LEB128 starting at `p` (already validated by the walk). */
@@ -1145,54 +1307,70 @@ function prepayCalls(
 export function writeMeteredCode(b: Uint8Array, plan: MeteringPlan, out: Writer): void {
   out.u8(10);
   out.u32(plan.sectionSize);
-  out.u32(plan.count + plan.twins.length);
-  for (let e = 0; e < plan.count + plan.twins.length; e++) {
+  out.u32(plan.sources.length);
+  for (let e = 0; e < plan.sources.length; e++) {
     out.u32(plan.newSizes[e]!);
     writeBody(b, plan, out, e);
   }
 }
 
 /**
- * Writes emitted body e: an original (e < count) from its entry check on, or a twin of original
- * twins[e - count] from its first site after the entry check, which the twin's callers prepay.
+ * Writes emitted body e: an original (e < count) or a carrying copy of one from its entry check on, or a
+ * twin from its first site after the entry check, which the twin's callers prepay.
  */
 function writeBody(b: Uint8Array, plan: MeteringPlan, out: Writer, e: number): void {
   const { head, tail, bulk } = plan.check;
   const { sites, kinds, costs, calls } = plan;
-  const i = e < plan.count ? e : plan.twins[e - plan.count]!;
-  const first = plan.firstSite[i]! + (e < plan.count ? 0 : 1);
+  const i = plan.sources[e]!;
+  const twin = e >= plan.count && e < plan.count + plan.twins.length;
+  const first = plan.firstSite[i]! + (twin ? 1 : 0);
   let from = plan.bodyStarts[i]!;
-  const charge = plan.charges[e]!;
-  const saved = charge >= 0 ? plan.localCounts[i]! : -1;
-  const local = plan.lengthLocals[i]! < 0 ? -1 : plan.lengthLocals[i]! + (saved >= 0 ? 2 : 0);
-  const storeBeforeCalls = saved >= 0 && plan.catches[i] === 1;
+  const carries = plan.carries[e] === 1;
+  const budget = plan.budgets[e]!;
+  const local = plan.lengths[e]!;
   const depth = plan.check.depth;
   const codeStart = sites[plan.firstSite[i]!]!;
-  if (local >= 0 || saved >= 0) {
+  const params = carries ? budget : -1;
+  if (plan.extraLocals[e]! > 0) {
     // The groups' count grows by one and one group of i32s is declared last, so no existing index moves.
     out.u32(plan.groupCounts[i]! + 1);
     from = plan.groupsStarts[i]!;
     out.append(b, from, codeStart);
-    out.u8((local >= 0 ? 1 : 0) + (saved >= 0 ? 2 : 0));
+    out.u8(plan.extraLocals[e]!);
     out.u8(0x7f);
-    from = codeStart;
+  } else {
+    out.append(b, from, codeStart);
   }
-  if (saved >= 0) writeDepthEntry(out, depth, charge, saved, plan.wrap.bytes[i]!);
-  // Sites and redirected calls are two streams sorted by offset, merged here.
-  let c = 2 * plan.firstCall[e]!;
-  const callsEnd = 2 * plan.firstCall[e + 1]!;
+  from = codeStart;
+  // A carrying body's code is copied with its declared locals renumbered past the appended parameter.
+  const copy = (to: number) => {
+    if (carries) copyRenumbered(out, b, from, to, params);
+    else out.append(b, from, to);
+  };
+  const charge = plan.charges[e]!;
+  if (budget >= 0 && (charge >= 0 || !carries)) writeDepthEntry(out, depth, charge, carries, budget);
+  // Sites and rewritten calls are two streams sorted by offset, merged here.
+  let c = 3 * plan.firstCall[e]!;
+  const callsEnd = 3 * plan.firstCall[e + 1]!;
   const lastSite = plan.firstSite[i + 1]!;
   for (let s = first; ; s++) {
     const at = s < lastSite ? sites[s]! : plan.bodyEnds[i]!;
-    for (; c < callsEnd && calls[c]! < at; c += 2) {
+    for (; c < callsEnd && calls[c]! < at; c += 3) {
       const callAt = calls[c]!;
-      out.append(b, from, callAt);
+      copy(callAt);
+      const action = calls[c + 2]!;
+      if (action === PASS) {
+        out.u8(0x20);
+        out.u32(budget);
+      } else if (action === STORE) {
+        writeStore(out, depth, budget);
+      }
       out.u8(b[callAt]!); // call
       out.u32(calls[c + 1]!);
       from = callAt + 1 + lebLength(b, callAt + 1);
     }
     if (s === lastSite) break;
-    out.append(b, from, at);
+    copy(at);
     from = at;
     const kind = kinds[s]!;
     if (kind === LEVEL) {
@@ -1200,9 +1378,7 @@ function writeBody(b: Uint8Array, plan: MeteringPlan, out: Writer, e: number): v
       out.s32(costs[s]!);
       out.append(tail, 0, tail.length);
     } else if (kind === CALL) {
-      if (storeBeforeCalls) writeRestore(out, depth, saved + 1);
-    } else if (kind === RETURN) {
-      if (saved >= 0) writeRestore(out, depth, saved);
+      writeStore(out, depth, budget);
     } else {
       const parts = bulk[kind]!;
       for (let j = 0; j < parts.length; j++) {
@@ -1215,12 +1391,5 @@ function writeBody(b: Uint8Array, plan: MeteringPlan, out: Writer, e: number): v
       out.append(tail, 0, tail.length);
     }
   }
-  if (saved >= 0) {
-    // Closes the wrapping block before the body's final end, then restores what the body found.
-    out.append(b, from, plan.bodyEnds[i]! - 1);
-    from = plan.bodyEnds[i]! - 1;
-    out.u8(0x0b);
-    writeRestore(out, depth, saved);
-  }
-  out.append(b, from, plan.bodyEnds[i]!);
+  copy(plan.bodyEnds[i]!);
 }
