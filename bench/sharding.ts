@@ -7,18 +7,22 @@
 // replicas so no pods are made) serves N Apps. Per replica count, in a fresh namespace: the replicas start
 // and see each other's Leases, then N Apps are created with 8 requests in flight; converge time runs from
 // the first create until every App's ConfigMap holds its config. RSS per replica is the median of 5 samples
-// 2 s apart, 10 s after the converge. With 3 replicas, one that does not lead the ring is then killed
+// 2 s apart, 10 s after the converge; then each replica's /metrics tells the objects its caches hold
+// (wasm_reconciler_cache_objects): the children (ConfigMaps and Deployments) are each replica's share, as the
+// Apps are, when sharding reaches the owned kinds. With 3 replicas, one that does not lead the ring is then killed
 // (SIGKILL: no release of its Lease) and the figure is the time until none of its Apps carries its shard
 // label any more (the default lease duration, 15 s, is part of it).
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildV1 } from '../examples/configmap-app/test/modules.ts';
 import { type ApiResource, KubeClient } from '../host/src/kube/index.ts';
+import { METRIC } from '../host/src/metrics/names.ts';
 import { type ControlPlane, startControlPlane } from '../test/controlplane/index.ts';
 import { installCrd } from '../test/support/crds.ts';
 import { forEachBounded } from '../test/support/engine.ts';
@@ -55,10 +59,37 @@ interface Replica {
   readonly shard: string;
   readonly child: ChildProcess;
   readonly pid: number;
+  readonly metricsPort: number;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-function startReplica(image: ImageEnv, kubeconfigPath: string, namespace: string, shard: string): Replica {
+/** A loopback port free right now, for a replica's /metrics. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The objects a replica's caches hold, per kind (`v1/ConfigMap`), from its /metrics. */
+async function cachedObjects(replica: Replica): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${replica.metricsPort}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = line.match(new RegExp(`^${METRIC.cacheObjects}\\{kind="([^"]+)"\\} (\\S+)$`));
+    if (m !== null) out.set(m[1]!, Number(m[2]));
+  }
+  return out;
+}
+
+function startReplica(
+  image: ImageEnv,
+  kubeconfigPath: string,
+  namespace: string,
+  shard: string,
+  metricsPort: number,
+): Replica {
   image.fill();
   const cacheDir = mkdtempSync(path.join(tmpdir(), 'wr-bench-sharding-modules-'));
   const child = spawn(
@@ -69,7 +100,7 @@ function startReplica(image: ImageEnv, kubeconfigPath: string, namespace: string
       `--kubeconfig=${kubeconfigPath}`,
       `--namespace=${namespace}`,
       `--module-cache-dir=${cacheDir}`,
-      '--metrics-port=0',
+      `--metrics-port=${metricsPort}`,
       '--log-format=json',
       '--log-level=warn',
       '--sharding=replicas',
@@ -88,6 +119,7 @@ function startReplica(image: ImageEnv, kubeconfigPath: string, namespace: string
     shard,
     child,
     pid: child.pid!,
+    metricsPort,
     async stop(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
@@ -130,6 +162,8 @@ async function countOf(
 interface RunFigures {
   readonly convergeMs: number;
   readonly rss: readonly number[];
+  /** Per replica: ConfigMaps and Deployments cached, and every object cached. */
+  readonly cached: readonly { readonly children: number; readonly all: number }[];
   readonly takeoverMs?: number;
   readonly movedKeys?: number;
 }
@@ -145,7 +179,9 @@ async function runWith(
 ): Promise<RunFigures> {
   const namespace = `bench-sharding-${replicas}`;
   await client.create(kinds.namespaces, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
-  const hosts = Array.from({ length: replicas }, (_, i) => startReplica(image, kubeconfigPath, namespace, `r${i}`));
+  const ports: number[] = [];
+  for (let i = 0; i < replicas; i++) ports.push(await freePort());
+  const hosts = ports.map((port, i) => startReplica(image, kubeconfigPath, namespace, `r${i}`, port));
   try {
     // Every replica's member Lease held, so the Apps are spread from the first one on.
     await waitUntil('every replica to hold its member Lease', async () => {
@@ -186,7 +222,13 @@ async function runWith(
       }
       rss.push(median(samples));
     }
-    if (replicas < 3) return { convergeMs, rss };
+    const cached = [];
+    for (const host of hosts) {
+      const kinds = await cachedObjects(host);
+      const children = (kinds.get('v1/ConfigMap') ?? 0) + (kinds.get('apps/v1/Deployment') ?? 0);
+      cached.push({ children, all: [...kinds.values()].reduce((n, v) => n + v, 0) });
+    }
+    if (replicas < 3) return { convergeMs, rss, cached };
 
     const sharder = await client.get(kinds.leases, namespace, `${RING}-sharder`);
     const leader = ((sharder.spec as { holderIdentity?: string }).holderIdentity ?? '').split('_')[0];
@@ -200,7 +242,7 @@ async function runWith(
       async () => (await countOf(client, kinds.apps, namespace, () => true, selector)) === 0,
       100,
     );
-    return { convergeMs, rss, takeoverMs: performance.now() - killedAt, movedKeys };
+    return { convergeMs, rss, cached, takeoverMs: performance.now() - killedAt, movedKeys };
   } finally {
     await Promise.all(hosts.map((h) => h.stop()));
     await client.delete(kinds.namespaces, undefined, namespace).catch(() => {});
@@ -239,6 +281,12 @@ export async function run(count = DEFAULT_COUNT): Promise<BenchResult[]> {
         value: round(median(figures.rss), 1),
         unit: 'MiB',
         note: `median over replicas of each one's median RSS ${SETTLE_MS / 1000} s after the converge (each: ${figures.rss.map((r) => round(r, 1)).join(', ')})`,
+      });
+      out.push({
+        name: `sharding/${replicas}-replicas/cached-children-per-replica`,
+        value: median(figures.cached.map((c) => c.children)),
+        unit: 'objects',
+        note: `median over replicas of the ConfigMaps and Deployments in its caches, of ${2 * count} (each: ${figures.cached.map((c) => c.children).join(', ')}; every object cached: ${figures.cached.map((c) => c.all).join(', ')})`,
       });
       if (figures.takeoverMs !== undefined) {
         out.push({
