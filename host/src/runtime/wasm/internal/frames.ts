@@ -15,8 +15,8 @@
 //   outside every cycle, whose frames are paid by the nearest keeping caller.
 // - The budget travels in a parameter where it can (metering.ts planCarrying): a twin that needs it
 //   (it keeps one, makes a call_indirect or calls a body that needs it) takes it as an appended i32
-//   parameter, and an original that keeps one and is called directly gets a carrying copy, which its
-//   direct callers call instead. So a recursion's calls pass it in a register and touch no global.
+//   parameter, and a small original that keeps one and is called directly gets a carrying copy, which
+//   its direct callers call instead. So a recursion's calls pass it in a register and touch no global.
 //   Measured on fib(25), which keeps one in every third frame (bench/metering.ts, 2 cores, load 2-5):
 //   18-20% over unmetered without a bound, 39-44% when every keeping body read, wrote and restored the
 //   global (a chain through memory from call to call, and a checked body twice the size, which V8's
