@@ -1,22 +1,26 @@
 // The Node environment of the host's container, for benches that start the host CLI as a process: what a
 // pod runs, not what a clone's `node host/src/cli/main.ts run` does.
 //
+// - WASM_RECONCILER_BUNDLE: `run` loads the host bundled (host/tools/bundle.ts), as the image does.
 // - NODE_COMPILE_CACHE: a compile cache filled before the first start, by the same imports as the image
-//   build (deploy/Dockerfile). Without it the entry file is type-stripped at start, which loads Node's
+//   build (deploy/Dockerfile). Without it the CLI's entry file is type-stripped at start, which loads Node's
 //   TypeScript stripper for the life of the process (about 30 MB RSS, docs/benchmarks.md#footprint).
 // - NODE_OPTIONS: the V8 heap settings of deploy/host/deployment.yaml.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { load } from 'js-yaml';
 
 const ROOT = path.join(import.meta.dirname, '..', '..');
 
-/** The Dockerfile's fill step: the host's sources and both worker entries (which throw outside a worker). */
-const FILL_SCRIPT =
-  "await import('./host/src/index.ts'); for (const f of ['guest-worker', 'compile-worker']) await import('./host/src/runtime/workers/' + f + '.ts').catch(() => {});";
+/** The Dockerfile's fill step: the bundle's entries (the worker entries throw outside a worker). */
+function fillScript(bundleDir: string): string {
+  const url = (file: string) => JSON.stringify(pathToFileURL(path.join(bundleDir, file)).href);
+  return `await import(${url('run.mjs')}); for (const f of [${url('guest-worker.mjs')}, ${url('compile-worker.mjs')}]) await import(f).catch(() => {});`;
+}
 
 /** The NODE_OPTIONS of the host container in deploy/host/deployment.yaml. */
 export function deploymentNodeOptions(): string {
@@ -40,17 +44,29 @@ export interface ImageEnv {
   dispose(): void;
 }
 
-/** An empty compile cache and the environment that uses it; fill() before starting the host. */
+/** An empty compile cache, a bundle directory and the environment that uses both; fill() before starting the host. */
 export function imageEnv(): ImageEnv {
   const dir = mkdtempSync(path.join(tmpdir(), 'wr-bench-compile-cache-'));
-  const env = { ...process.env, NODE_COMPILE_CACHE: dir, NODE_OPTIONS: deploymentNodeOptions() };
+  // Below the repo, where the bundle's external dependencies resolve from node_modules.
+  mkdirSync(path.join(ROOT, 'host/.tmp'), { recursive: true });
+  const bundleDir = mkdtempSync(path.join(ROOT, 'host/.tmp/bench-bundle-'));
+  const env = {
+    ...process.env,
+    NODE_COMPILE_CACHE: dir,
+    NODE_OPTIONS: deploymentNodeOptions(),
+    WASM_RECONCILER_BUNDLE: bundleDir,
+  };
   const run = (args: string[]) => execFileSync(process.execPath, args, { cwd: ROOT, env, stdio: 'ignore' });
   return {
     env,
     fill() {
-      run(['--input-type=module', '-e', FILL_SCRIPT]);
+      run([path.join(ROOT, 'host/tools/bundle.ts'), '--out', bundleDir]);
+      run(['--input-type=module', '-e', fillScript(bundleDir)]);
       run([path.join(ROOT, 'host/src/cli/main.ts'), '--help']);
     },
-    dispose: () => rmSync(dir, { recursive: true, force: true }),
+    dispose: () => {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(bundleDir, { recursive: true, force: true });
+    },
   };
 }
