@@ -27,7 +27,11 @@ export function setCondition(
           .replace(/\.\d{3}Z$/, 'Z');
   const updated: Condition = { ...next, lastTransitionTime };
   if (updated.observedGeneration === undefined) delete updated.observedGeneration;
-  return [...conditions.filter((c) => c.type !== next.type), updated].sort((a, b) => a.type.localeCompare(b.type));
+  // By code unit, not localeCompare: the order must not depend on the locale, and the first collation
+  // loads ICU's collator (about 5 ms of CPU and 2 MB of RSS in a host that otherwise never touches ICU).
+  return [...conditions.filter((c) => c.type !== next.type), updated].sort((a, b) =>
+    a.type < b.type ? -1 : a.type > b.type ? 1 : 0,
+  );
 }
 
 /** What the manager knows when it reports a WasmReconciler. */
