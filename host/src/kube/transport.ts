@@ -73,10 +73,11 @@ export function httpTransport(options: HttpTransportOptions): Transport {
   const secure = base.protocol === 'https:';
   const prefix = base.pathname.replace(/\/+$/, '');
   const agentOptions = { keepAlive: true, keepAliveMsecs: 15_000, maxFreeSockets: options.maxFreeSockets ?? 8 };
-  const agent = secure ? new ResettableHttpsAgent({ ...agentOptions, ...options.tls }) : new http.Agent(agentOptions);
+  const tlsOptions = secure ? connectOptions(options.tls) : {};
+  const agent = secure ? new ResettableHttpsAgent({ ...agentOptions, ...tlsOptions }) : new http.Agent(agentOptions);
   // One connection per exchange (Connection: close), TCP keepalive still on: see TransportRequest.dedicated.
   const dedicatedAgent = secure
-    ? new ResettableHttpsAgent({ keepAlive: false, ...options.tls })
+    ? new ResettableHttpsAgent({ keepAlive: false, ...tlsOptions })
     : new DedicatedHttpAgent({ keepAlive: false });
   const requestFn = secure ? https.request : http.request;
 
@@ -132,6 +133,32 @@ export function httpTransport(options: HttpTransportOptions): Transport {
       agent.destroy();
       dedicatedAgent.destroy();
     },
+  };
+}
+
+/**
+ * The TLS options of every connection, with one SecureContext for all of them. Given the CA, certificate and
+ * key instead, tls.connect parses them again for each connection and keeps a context per socket: about
+ * 24 KiB of RSS per connection (docs/benchmarks.md#footprint), and the host holds one per watch.
+ */
+function connectOptions(settings: TlsSettings = {}): tls.ConnectionOptions {
+  const { ca, cert, key, servername, rejectUnauthorized } = settings;
+  let secureContext: tls.SecureContext;
+  try {
+    secureContext = tls.createSecureContext({
+      ...(ca === undefined ? {} : { ca }),
+      ...(cert === undefined ? {} : { cert }),
+      ...(key === undefined ? {} : { key }),
+    });
+  } catch (cause) {
+    throw new WrError('WR_KUBE_CONFIG', `the kubeconfig's TLS material is unusable: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  return {
+    secureContext,
+    ...(servername === undefined ? {} : { servername }),
+    ...(rejectUnauthorized === undefined ? {} : { rejectUnauthorized }),
   };
 }
 
