@@ -196,16 +196,17 @@ export const TARGETS: readonly Target[] = [
       bench: 'footprint',
       result: `footprint/idle/1-module/${m}`,
       op: '<=',
-      value: 80,
-      goal: `idle host with one module <= 80 MB ${m.toUpperCase()}, worker threads included (issue 11)`,
+      // The bench reports MiB; the issue's targets are MB (10^6 bytes).
+      value: mib(80e6),
+      goal: `idle host with one module <= 80 MB (${mib(80e6)} MiB) ${m.toUpperCase()}, worker threads included (issue 11)`,
     }),
   ),
   {
     bench: 'footprint',
     result: 'footprint/idle/per-module/rss',
     op: '<=',
-    value: 1,
-    goal: 'each further module <= 1 MB RSS (its instances, compiled code and caches of a small kind)',
+    value: mib(1e6),
+    goal: `each further module <= 1 MB (${mib(1e6)} MiB) RSS (its instances, compiled code and caches of a small kind)`,
   },
   {
     bench: 'footprint',
@@ -242,6 +243,11 @@ export const ASSERTED_BY_TESTS: readonly { readonly goal: string; readonly where
     where: 'test/arm64/run.ts (a step of .ci/run)',
   },
 ];
+
+/** `bytes` in MiB, to two decimals: the footprint bench's unit. */
+function mib(bytes: number): number {
+  return Math.floor((bytes / 2 ** 20) * 100) / 100;
+}
 
 export function isMet(target: Target, value: number): boolean {
   return target.op === '>=' ? value >= target.value : value <= target.value;
