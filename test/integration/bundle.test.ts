@@ -4,7 +4,6 @@
 // directory with no bundle in it is refused by name, not run from the sources.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,11 +12,11 @@ import { buildV1 } from '../../examples/configmap-app/test/modules.ts';
 import type { KubeObject } from '../../host/src/abi/types.ts';
 import { type ApiResource, KubeClient } from '../../host/src/kube/index.ts';
 import { bundleHost } from '../../host/tools/bundle.ts';
-import { createTestNamespace, getTestCluster, getTestKubeconfigPath, waitFor } from '../support/cluster.ts';
+import { createTestNamespace, getTestCluster, waitFor } from '../support/cluster.ts';
 import { installCrd } from '../support/crds.ts';
+import { type HostCli, startHostCli } from '../support/host-cli.ts';
 
 const ROOT = path.join(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'host/src/cli/main.ts');
 const APP = 'demo.wasmreconciler.dev/v1alpha1';
 
 let admin: KubeClient;
@@ -46,33 +45,10 @@ after(() => {
   if (bundleDir !== undefined) rmSync(bundleDir, { recursive: true, force: true });
 });
 
-function startCli(namespace: string, bundle: string) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'wr-bundle-'));
-  return getTestKubeconfigPath().then((kubeconfig) => {
-    const child = spawn(
-      process.execPath,
-      [
-        CLI,
-        'run',
-        '--kubeconfig',
-        kubeconfig,
-        '--namespace',
-        namespace,
-        '--module-cache-dir',
-        path.join(dir, 'cache'),
-        '--metrics-port',
-        '0',
-        '--log-format',
-        'json',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WASM_RECONCILER_BUNDLE: bundle } },
-    );
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    void exited.then(() => rmSync(dir, { recursive: true, force: true }));
-    return { child, exited, output: () => out };
+function startCli(namespace: string, bundle: string): Promise<HostCli> {
+  return startHostCli(namespace, {
+    args: ['--log-format', 'json'],
+    env: { ...process.env, WASM_RECONCILER_BUNDLE: bundle },
   });
 }
 
@@ -122,7 +98,7 @@ test('the bundled host compiles and runs a module in its workers, converges an A
     { timeoutMs: 15_000, description: 'the WasmReconciler Ready' },
   );
   host.child.kill('SIGTERM');
-  assert.equal(await host.exited, 0, host.output());
+  assert.equal((await host.exited).code, 0, host.output());
   assert.doesNotMatch(host.output(), /"level":(50|60)/, 'no error logged');
 });
 
@@ -132,6 +108,6 @@ test('a WASM_RECONCILER_BUNDLE with no bundle in it: refused with WR_CONFIG_INVA
   const namespace = await createTestNamespace(t, 'bundle-missing');
   const host = await startCli(namespace, empty);
   t.after(() => host.child.kill('SIGKILL'));
-  assert.equal(await host.exited, 1);
+  assert.equal((await host.exited).code, 1, host.output());
   assert.match(host.output(), /WR_CONFIG_INVALID: WASM_RECONCILER_BUNDLE: cannot load .*run\.mjs/);
 });

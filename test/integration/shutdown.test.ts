@@ -6,22 +6,20 @@
 // ConfigMap hangs for the webhook's 30 s timeout, far longer than the 5 s drain: the host must abort it.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import tls from 'node:tls';
 import { buildV1 } from '../../examples/configmap-app/test/modules.ts';
 import type { KubeObject } from '../../host/src/abi/types.ts';
 import { type ApiResource, KubeClient } from '../../host/src/kube/index.ts';
-import { createTestNamespace, getTestCluster, getTestKubeconfigPath, waitFor } from '../support/cluster.ts';
+import { createTestNamespace, getTestCluster, waitFor } from '../support/cluster.ts';
 import { installCrd } from '../support/crds.ts';
+import { type HostCli, startHostCli } from '../support/host-cli.ts';
 import { createTestCa } from '../support/test-ca.ts';
 
 const ROOT = path.join(import.meta.dirname, '../..');
-const CLI = path.join(ROOT, 'host/src/cli/main.ts');
 const APP = 'demo.wasmreconciler.dev/v1alpha1';
 
 let admin: KubeClient;
@@ -80,29 +78,10 @@ async function stallConfigMaps(t: { after(fn: () => Promise<void>): void }, name
   t.after(() => admin.delete(webhooks, undefined, name));
 }
 
-interface Running {
-  readonly child: ChildProcess;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
-  output(): string;
-}
-
-async function startCli(t: { after(fn: () => Promise<void>): void }, namespace: string): Promise<Running> {
+async function startCli(t: { after(fn: () => Promise<void>): void }, namespace: string): Promise<HostCli> {
   await stallConfigMaps(t, namespace);
-  const dir = mkdtempSync(path.join(tmpdir(), 'wr-shutdown-'));
-  const kubeconfig = await getTestKubeconfigPath();
-  const child = spawn(
-    process.execPath,
-    [
-      CLI,
-      'run',
-      '--kubeconfig',
-      kubeconfig,
-      '--namespace',
-      namespace,
-      '--module-cache-dir',
-      path.join(dir, 'cache'),
-      '--metrics-port',
-      '0',
+  const host = await startHostCli(namespace, {
+    args: [
       '--leader-elect',
       '--leader-election-namespace',
       namespace,
@@ -111,16 +90,8 @@ async function startCli(t: { after(fn: () => Promise<void>): void }, namespace: 
       '--guest-workers',
       '1',
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal, at: performance.now() })),
-  );
-  void exited.then(() => rmSync(dir, { recursive: true, force: true }));
-  await waitFor(() => out.includes('host started'), { timeoutMs: 30_000, description: 'host started' });
+  });
+  await waitFor(() => host.output().includes('host started'), { timeoutMs: 30_000, description: 'host started' });
   // A reconcile whose first write (the App's ConfigMap) hangs in admission: in flight when the signal comes.
   await admin.create(apps, {
     apiVersion: APP,
@@ -141,8 +112,8 @@ async function startCli(t: { after(fn: () => Promise<void>): void }, namespace: 
       module: { inline: module },
     },
   } as KubeObject);
-  const metricsUrl = /"metricsUrl":"http:\/\/[^:]+:(\d+)"/.exec(out)?.[1];
-  assert.ok(metricsUrl !== undefined, out);
+  const metricsUrl = /"metricsUrl":"http:\/\/[^:]+:(\d+)"/.exec(host.output())?.[1];
+  assert.ok(metricsUrl !== undefined, host.output());
   await waitFor(
     async () => {
       const text = await (await fetch(`http://127.0.0.1:${metricsUrl}/metrics`)).text();
@@ -150,7 +121,7 @@ async function startCli(t: { after(fn: () => Promise<void>): void }, namespace: 
     },
     { timeoutMs: 20_000, description: 'the stalled reconcile to be in flight' },
   );
-  return { child, exited, output: () => out };
+  return host;
 }
 
 test('SIGTERM with a write stalled in admission: exits 0 within 10 s and releases the Lease', async (t) => {
