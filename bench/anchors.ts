@@ -4,8 +4,8 @@
 // kube-apiserver, kube-controller-manager): controller-runtime v0.25 (bench/anchors/controller-runtime,
 // built by the bench from the Go module proxy into ~/.cache/wasm-reconciler/anchors), this host's CLI
 // serving the configmap-app Wasm module, and this host's engine with the native TypeScript App reconciler.
-// The CLI runs as its pod does (bench/support/image-env.ts): with the image's compile cache, filled before
-// each start, and the Deployment's NODE_OPTIONS; the native engine is a bench harness run as from a clone.
+// The CLI runs as its pod does (bench/support/image-env.ts): the host bundled, the image's compile cache,
+// filled before each start, and the Deployment's NODE_OPTIONS; the native engine is a bench harness run as from a clone.
 // The scenarios are interleaved (each one runs all three before the next), so a drift in the machine's
 // load reaches every contender alike. Ratios are this host (Wasm) / controller-runtime.
 //

@@ -1,9 +1,10 @@
 // Measures the host's footprint and start-up as a pod runs it: RSS and PSS of the whole process (worker threads included) idle with 1, 10 and 30 modules, start to first write, start-up CPU, and whether memory comes back after a churn soak. Run with `node bench/footprint.ts`.
 //
 // The host is the real CLI (`host/src/cli/main.ts run`) in a process of its own, against a local control
-// plane, as its pod runs it (bench/support/image-env.ts): NODE_COMPILE_CACHE pointing at a compile cache
-// filled before each start by the image build's imports (deploy/Dockerfile), and the NODE_OPTIONS the
-// Deployment sets (deploy/host/deployment.yaml, V8 heap settings); one row shows an idle host without that variable (a clone's
+// plane, as its pod runs it (bench/support/image-env.ts): `run` loading the host bundled (WASM_RECONCILER_BUNDLE,
+// host/tools/bundle.ts), NODE_COMPILE_CACHE pointing at a compile cache filled before each start by the image
+// build's imports (deploy/Dockerfile), and the NODE_OPTIONS the Deployment sets (deploy/host/deployment.yaml,
+// V8 heap settings); one row shows an idle host without the compile cache variable or the bundle (a clone's
 // `node host/src/cli/main.ts run`). Each module is the configmap-app example reconciling one App in a
 // namespace of its own (its own reflectors for App, ConfigMap and Deployment). Idle figures are the
 // median of 5 samples taken 2 s apart, 20 s after the last module converged; no GC is forced.
@@ -395,8 +396,8 @@ export async function run(): Promise<BenchResult[]> {
   const moduleBytes = new Uint8Array(readFileSync((await buildV1()).wasmPath));
   const controlPlane: ControlPlane = await startControlPlane({ report: (line) => process.stderr.write(`${line}\n`) });
   const client = await KubeClient.fromKubeConfig(controlPlane.kubeConfig);
-  // As the pod: NODE_COMPILE_CACHE set, the cache filled before (by the first start below), and the
-  // Deployment's NODE_OPTIONS.
+  // As the pod: the bundle, NODE_COMPILE_CACHE set, the cache filled before (by the first start below), and
+  // the Deployment's NODE_OPTIONS.
   const image: ImageEnv = imageEnv();
   const { NODE_COMPILE_CACHE: _, ...cloneEnv } = process.env;
   const clone: HostEnv = { env: cloneEnv };

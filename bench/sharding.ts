@@ -1,8 +1,8 @@
 // Sharded replicas (`--sharding replicas`): converge time and per-replica RSS for 1, 2 and 3 replicas, and the takeover after a kill. Run with `node bench/sharding.ts [N]` (N = 1000 Apps by default).
 //
 // Each replica is the real CLI (`host/src/cli/main.ts run --sharding=replicas`) in a process of its own,
-// run as its pod runs it (bench/support/image-env.ts: the image's compile cache, filled before each start,
-// and the Deployment's NODE_OPTIONS), POD_NAME set to its shard name and its member Leases in the bench's
+// run as its pod runs it (bench/support/image-env.ts: the host bundled, the image's compile cache, filled
+// before each start, and the Deployment's NODE_OPTIONS), POD_NAME set to its shard name and its member Leases in the bench's
 // namespace, against a local control plane; one WasmReconciler (the configmap-app example, Apps with 0
 // replicas so no pods are made) serves N Apps. Per replica count, in a fresh namespace: the replicas start
 // and see each other's Leases, then N Apps are created with 8 requests in flight; converge time runs from
