@@ -60,3 +60,21 @@ test('managedFields that cannot tell: undefined', () => {
   const noCreation = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'a', managedFields: [] } };
   assert.equal(lastFieldChange(noCreation, LABEL), undefined);
 });
+
+test('another manager writing within the creation second: that second, not set at creation', () => {
+  // Created labelled by one manager and relabelled by another within the same second: the mover now owns the
+  // label, and its entry reads the creation's second like the create's.
+  const created = entry('kubectl-create', CREATED, specFields);
+  const moved = entry('kubectl-label', CREATED, labelFields);
+  assert.equal(lastFieldChange(obj([created, moved]), LABEL), CREATED_S);
+  // A write to any other field by another manager then leaves the same doubt: the entries cannot say which
+  // manager changed the label within that second.
+  const annotated = entry('other', CREATED, { 'f:metadata': { 'f:annotations': { 'f:a': {} } } });
+  assert.equal(lastFieldChange(obj([entry('kubectl', CREATED, labelFields), annotated]), LABEL), CREATED_S);
+  // A status write within the creation's second (the host reconciling at once) changes no label.
+  const status = { ...entry('wasm-reconciler', CREATED, { 'f:status': { 'f:ready': {} } }), subresource: 'status' };
+  assert.equal(lastFieldChange(obj([entry('kubectl', CREATED, labelFields), status]), LABEL), SET_AT_CREATION);
+  // Writes by others after the creation's second say nothing about it.
+  const later = entry('other', '2026-01-02T03:04:06Z', specFields);
+  assert.equal(lastFieldChange(obj([entry('kubectl', CREATED, labelFields), later]), LABEL), SET_AT_CREATION);
+});

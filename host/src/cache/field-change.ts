@@ -8,7 +8,11 @@
 // before the API server sets creationTimestamp (field manager first, then rest.BeforeCreate), so an entry of
 // the create is at or before creationTimestamp and every later change is at or after it: "every owning entry
 // at or before creationTimestamp" means the field has its value from creation. A change within the creation's
-// second is the one this cannot see (both read the same second). Node sharding's handover reads this
+// second reads the same second as the create, so it is told apart by who else wrote then: a create stamps
+// exactly one entry (its manager's), so a second entry stamped within the creation's second, other than a
+// status write, is a change the create's entry cannot vouch for, and the answer is that second (the field may
+// have changed then), not SET_AT_CREATION. What stays unseen: the creator itself changing the field within the
+// creation's second (its one entry is restamped with the same second). Node sharding's handover reads this
 // (host/src/sharding/node/handover.ts); the cache keeps only the result, as CachedObject.fieldChangedAt.
 
 import type { KubeObject } from '../abi/types.ts';
@@ -17,6 +21,7 @@ import type { KubeObject } from '../abi/types.ts';
 export const SET_AT_CREATION = 0;
 
 interface ManagedFieldsEntry {
+  readonly subresource?: string;
   readonly fieldsType?: string;
   readonly fieldsV1?: unknown;
   readonly time?: string;
@@ -41,7 +46,8 @@ function seconds(time: unknown): number | undefined {
 
 /**
  * When the field at `path` last changed: seconds since the epoch on the API server's clock (the latest time
- * of an entry owning it, an upper bound of the change), SET_AT_CREATION, or undefined when managedFields
+ * of an entry owning it, an upper bound of the change; the creation's second when another manager wrote
+ * within it), SET_AT_CREATION, or undefined when managedFields
  * cannot tell (none, no entry owning the field, an entry without a time, no creationTimestamp).
  */
 export function lastFieldChange(obj: KubeObject, path: readonly string[]): number | undefined {
@@ -50,12 +56,17 @@ export function lastFieldChange(obj: KubeObject, path: readonly string[]): numbe
   const entries = meta?.managedFields as readonly ManagedFieldsEntry[] | undefined;
   if (created === undefined || !Array.isArray(entries)) return undefined;
   let latest: number | undefined;
+  // Entries other than status writes stamped within the creation's second: the create's own, and any other
+  // is a change then.
+  let atCreation = 0;
   for (const entry of entries) {
+    const time = seconds(entry?.time);
+    if (time !== undefined && time <= created && entry.subresource !== 'status') atCreation++;
     if (entry?.fieldsType !== 'FieldsV1' || !owns(entry.fieldsV1, path)) continue;
-    const time = seconds(entry.time);
     if (time === undefined) return undefined;
     latest = latest === undefined ? time : Math.max(latest, time);
   }
   if (latest === undefined) return undefined;
-  return latest <= created ? SET_AT_CREATION : latest;
+  if (latest > created) return latest;
+  return atCreation > 1 ? created : SET_AT_CREATION;
 }

@@ -12,8 +12,10 @@
 // cache reads into CachedObject.fieldChangedAt (cache/field-change.ts: an upper bound, on the API server's
 // clock, in whole seconds). So a key is admitted at once when
 //  - its assignment has its value from the primary's creation (SET_AT_CREATION): no other host ever owned
-//    it. A move within the creation's second reads as creation; that is the residual risk, and so is a
-//    primary deleted on one node and created again under the same name on another within the window;
+//    it. A move by another manager within the creation's second does not read as creation (its entry is
+//    a second one stamped then: field-change.ts); the residual risks are the creator itself moving it within
+//    that second, and a primary deleted on one node and created again under the same name on another within
+//    the window;
 //  - its assignment last changed longer ago than the window (plus the second the timestamp truncates): any
 //    old owner's watch has seen the move by now. This compares the API server's clock with this host's: a
 //    host whose clock runs S ahead admits such a key up to S early (behind: it waits longer, but never
