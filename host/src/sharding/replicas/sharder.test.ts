@@ -7,7 +7,7 @@ import { type ApiResource, type KubeClient, silentLogger } from '../../kube/inde
 import { ringLabels } from './labels.ts';
 import type { RingMembers } from './members.ts';
 import { ownerOf, shardKey } from './rendezvous.ts';
-import { Sharder } from './sharder.ts';
+import { Sharder, type SharderOptions } from './sharder.ts';
 
 const labels = ringLabels('t');
 const res: ApiResource = { group: 'x.dev', version: 'v1', kind: 'App', plural: 'apps', namespaced: true };
@@ -26,7 +26,7 @@ function app(rv: number, objectLabels: Record<string, string>): KubeObject {
  * A sharder over one App in namespace ns: its unassigned watch is a real store the test writes, the
  * assigned list returns `assigned`, and every label patch waits for the test to answer it.
  */
-function harness(assigned: KubeObject[], resyncMs = 3_600_000) {
+function harness(assigned: KubeObject[], resyncMs = 3_600_000, retry?: SharderOptions['retry']) {
   const unassigned = createStore();
   unassigned.writer.resync().commit();
   const handle: CacheHandle = {
@@ -55,7 +55,14 @@ function harness(assigned: KubeObject[], resyncMs = 3_600_000) {
         }),
       ),
   } as unknown as KubeClient;
-  const sharder = new Sharder({ registry, members, labels, logger: silentLogger, resyncMs });
+  const sharder = new Sharder({
+    registry,
+    members,
+    labels,
+    logger: silentLogger,
+    resyncMs,
+    ...(retry ? { retry } : {}),
+  });
   sharder.shard({ apiVersion: 'x.dev/v1', kind: 'App', namespace: 'ns' });
   return { sharder, client, patches, unassigned };
 }
@@ -96,13 +103,42 @@ test('an assignment that failed is retried by the next pass, which also covers t
     [{ [labels.shard]: owner }],
   );
   patches[0]!.answer(new WrError('WR_KUBE_UNAVAILABLE', 'the server is currently unable to handle the request'));
-  // The failure schedules a pass 1 s later; the object is still unassigned in the watch, with no new event.
+  // The failure schedules a pass within 1 s (the first backoff step); the object is still unassigned in the
+  // watch, with no new event.
   await new Promise((resolve) => setTimeout(resolve, 1_200));
   assert.deepEqual(
     patches.map((p) => p.labels),
     [{ [labels.shard]: owner }, { [labels.shard]: owner }],
   );
   patches[1]!.answer();
+  await sharder.stop();
+});
+
+test('a pass that keeps failing is retried less and less often, and no sooner than the server asks', async () => {
+  // The jitter draws at the top of each step, so the delays are the ceilings: 40, 80, 160, 160 ms.
+  const { sharder, client } = harness([], 3_600_000, { initialMs: 40, maxMs: 160, random: () => 0.999 });
+  const lists: number[] = [];
+  let retryAfterMs: number | undefined;
+  client.list = async () => {
+    lists.push(performance.now());
+    throw new WrError('WR_KUBE_UNAVAILABLE', 'the server is currently unable to handle the request', {
+      ...(retryAfterMs === undefined ? {} : { details: { retryAfterMs } }),
+    });
+  };
+  sharder.start(client);
+  await new Promise((resolve) => setTimeout(resolve, 560));
+  const gaps = lists.slice(1).map((t, i) => t - lists[i]!);
+  assert.ok(gaps.length >= 3 && gaps.length <= 5, `passes at growing intervals, not a fixed one: ${gaps.join(', ')}`);
+  assert.ok(gaps[1]! > gaps[0]! * 1.5 && gaps[2]! > gaps[1]! * 1.5, `each gap about doubles: ${gaps.join(', ')}`);
+  // A Retry-After above the backoff's cap is honoured.
+  retryAfterMs = 400;
+  const before = lists.length;
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const marked = lists.length;
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  assert.ok(marked - before <= 1, 'the failure that carried Retry-After is the last pass for a while');
+  const last = lists.slice(marked - 1);
+  assert.ok(last.length >= 2 && last[1]! - last[0]! >= 395, `the next pass waits out Retry-After: ${last.join(', ')}`);
   await sharder.stop();
 });
 

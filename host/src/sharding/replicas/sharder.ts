@@ -19,7 +19,8 @@
 import type { KubeObject } from '../../abi/types.ts';
 import type { CachedObject, CacheHandle, LabelSelector, ReflectorRegistry } from '../../cache/index.ts';
 import { errorFields, isWrError } from '../../errors.ts';
-import { type ApiResource, type KubeClient, type Logger, objectPath } from '../../kube/index.ts';
+import { type ApiResource, type KubeClient, type Logger, objectPath, retryAfterMsOf } from '../../kube/index.ts';
+import { Backoff, type BackoffOptions } from '../../watch/index.ts';
 import type { RingLabels } from './labels.ts';
 import type { RingMembers } from './members.ts';
 import { childShardKey, ownerOf, shardKey } from './rendezvous.ts';
@@ -65,6 +66,8 @@ export interface SharderOptions {
   readonly resyncMs?: number;
   /** Page size of a rebalance pass. Default 500. */
   readonly pageSize?: number;
+  /** The pass retried after a failure: default 1 s doubling to 30 s, jittered, reset by a pass that succeeds. */
+  readonly retry?: BackoffOptions;
 }
 
 type LabelPatch = Record<string, string | null>;
@@ -92,9 +95,12 @@ export class Sharder {
   readonly #waiting: (() => Promise<void>)[] = [];
   #inFlight = 0;
   #stats = { assigned: 0, drained: 0, moved: 0, children: 0, passes: 0 };
+  /** A failing API server (or RBAC that forbids the list) gets fewer passes, not one a second forever. */
+  readonly #retry: Backoff;
 
   constructor(options: SharderOptions) {
     this.#o = options;
+    this.#retry = new Backoff({ initialMs: 1_000, maxMs: 30_000, ...options.retry, resetAfterMs: 0 });
   }
 
   get stats(): SharderStats {
@@ -236,6 +242,11 @@ export class Sharder {
     if (obj !== undefined && obj.resourceVersion !== seen) this.#assign(key, res, obj);
   }
 
+  /** A pass or a write failed: the next pass after the backoff, or the server's Retry-After. */
+  #retryAfter(err: unknown): void {
+    this.#scheduleRebalance(this.#retry.failure(retryAfterMsOf(err)));
+  }
+
   #scheduleRebalance(delayMs: number): void {
     if (this.#watched === undefined) return;
     clearTimeout(this.#rebalanceTimer);
@@ -251,6 +262,7 @@ export class Sharder {
     const live = this.#o.members.live();
     if (live.length === 0) return;
     this.#stats.passes++;
+    let failed = false;
     const { shard, drain } = this.#o.labels;
     for (const [key, started] of watched) {
       const w = await started;
@@ -282,7 +294,8 @@ export class Sharder {
         } while (page !== undefined && this.#watched === watched);
       } catch (err) {
         this.#o.logger.warn({ ...errorFields(err), kind: res.kind }, 'sharder: rebalance pass failed; retrying');
-        this.#scheduleRebalance(1_000);
+        failed = true;
+        this.#retryAfter(err);
       }
     }
     // Children after their owners: the drains are queued first, so an old owner is mostly told to stop before
@@ -291,17 +304,21 @@ export class Sharder {
     // the next pass moves them again. Nothing is lost either way: a label never makes a child look unwanted.
     for (const [key, { spec }] of this.#children) {
       if (this.#watched !== watched) return;
-      await this.#rebalanceChildren(key, spec, live, watched);
+      if (!(await this.#rebalanceChildren(key, spec, live, watched))) failed = true;
     }
+    if (!failed) this.#retry.healthy();
   }
 
-  /** Every child of `spec` (labelled or not) whose label is not its owner's shard gets it, in one write. */
+  /**
+   * Every child of `spec` (labelled or not) whose label is not its owner's shard gets it, in one write.
+   * False when the list failed (a retry is scheduled).
+   */
   async #rebalanceChildren(
     key: string,
     spec: ChildSpec,
     live: readonly string[],
     watched: Map<string, Promise<Watched | undefined>>,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const { shard } = this.#o.labels;
     const res = spec.resource;
     let page: string | undefined;
@@ -324,8 +341,10 @@ export class Sharder {
       } while (page !== undefined && this.#watched === watched);
     } catch (err) {
       this.#o.logger.warn({ ...errorFields(err), kind: res.kind }, 'sharder: children pass failed; retrying');
-      this.#scheduleRebalance(1_000);
+      this.#retryAfter(err);
+      return false;
     }
+    return true;
   }
 
   /** One label patch, conditional on the resourceVersion the decision was made on. */
@@ -353,7 +372,7 @@ export class Sharder {
           if (counter !== 'assigned') this.#scheduleRebalance(1_000);
         } else if (!isWrError(err, 'WR_KUBE_NOT_FOUND') && !isWrError(err, 'WR_LEADERSHIP_LOST')) {
           this.#o.logger.warn({ ...errorFields(err), kind: res.kind, namespace, name }, 'sharder: label write failed');
-          this.#scheduleRebalance(1_000);
+          this.#retryAfter(err);
         }
       } finally {
         this.#pending.delete(id);
