@@ -395,6 +395,16 @@ describe('Executor: host labels on children (sharding)', () => {
     assert.deepEqual(labels, [{ [SHARD]: 'member-a', x: 'y' }, { [SHARD]: 'member-a' }]);
   });
 
+  it('applies, never skips or prunes, a child its cache does not hold, though its record matches', async () => {
+    // A child another host labelled is outside this host's watch: the apply is what brings it back in.
+    const { client, executor, primary } = setup({ childLabels: { [SHARD]: 'member-a' } });
+    const desired = configMap('moved');
+    await executor.execute(request(primary), { children: [desired] });
+    const again = await executor.execute(request(primary), { children: [desired] });
+    assert.deepEqual([again.applied, again.skipped, again.pruned], [1, 0, 0]);
+    assert.deepEqual((client.writes()[1]!.body as KubeObject).metadata.labels, { [SHARD]: 'member-a' });
+  });
+
   it('leaves a child unlabelled without them', async () => {
     const { client, executor, primary } = setup();
     await executor.execute(request(primary), { children: [configMap('bare')] });

@@ -7,6 +7,14 @@
 // counts the primaries that name no Node (none at all, or one that does not exist): server-side, through a
 // second watch that holds only those (`<label> notin (<every Node>)`, `<path>!=<node>,...`), or by
 // comparing in the cache it already holds.
+//
+// Children (the owned kinds) carry CHILD_NODE_LABEL=<this node>: the executor sets it last on every child it
+// applies, and the owned kinds' watches select it, so each host caches only the children of its own share.
+// A move needs no relabelling of its own: the new owner holds no record of the children (and, unless a
+// related watch caches their kind whole, does not see them: they are outside its watch), so its first
+// reconcile applies every child it renders, which writes its label over the old, and prunes none; the old
+// owner's watch then drops them, and its executor has forgotten them (controller.ts, on leave). The handover
+// gate orders the two: the old owner has seen the primary leave, and fenced it, before the new one writes.
 
 import type { CachedObject, CacheHandle, ReflectorRegistry } from '../../cache/index.ts';
 import { errorFields } from '../../errors.ts';
@@ -15,6 +23,29 @@ import type { NodeShardingRule } from '../../modules/index.ts';
 import type { Ownership, ShardedController } from '../policy.ts';
 import { HandoverGate } from './handover.ts';
 import type { NodeDirectory } from './nodes.ts';
+
+/**
+ * The label on every child a node-sharded host applies; its value is the host's node. Not the rule's label,
+ * even when the rule is one (e.g. wasmreconciler.dev/node): the rule's label assigns primaries, so a child
+ * carrying it would become a primary of any node-sharded reconciler whose primaries are of the child's kind
+ * and whose rule is that label; and the rule's label is set by whoever places primaries, this one only by
+ * the host (an apply sets it over what the guest rendered). A field path rule has no label at all: one key
+ * serves both. In the `sharding.wasmreconciler.dev/` family of the host's fixed keys, apart from the
+ * `shard.`/`drain.` keys of replica rings, whose name part is a ring anyone may call "node".
+ */
+export const CHILD_NODE_LABEL = 'sharding.wasmreconciler.dev/node';
+
+/** A label value: a node name (a DNS subdomain, up to 253 characters) is one only up to 63. */
+const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+/**
+ * What the children of `nodeName`'s share carry and are watched by; undefined when the node name cannot be a
+ * label value: that host then applies children without the label and caches the owned kinds whole.
+ */
+export function nodeChildren(nodeName: string): Ownership['children'] {
+  if (!LABEL_VALUE.test(nodeName)) return undefined;
+  return { selector: `${CHILD_NODE_LABEL}=${nodeName}`, labels: { [CHILD_NODE_LABEL]: nodeName } };
+}
 
 /** Unassigned counts are compared (and status written) at most this often while primaries change. */
 const COUNT_DEBOUNCE_MS = 1_000;
@@ -51,6 +82,7 @@ export class NodeOwnership implements Ownership {
   readonly fieldSelector: string | undefined;
   /** The rule's field: the primary cache keeps when it last changed, which decides the handover (handover.ts). */
   readonly trackField: readonly string[];
+  readonly children: Ownership['children'];
   readonly #o: NodeOwnershipOptions;
   readonly #gate: HandoverGate;
   readonly #listeners = new Set<() => void>();
@@ -73,6 +105,7 @@ export class NodeOwnership implements Ownership {
     this.trackField = this.#path ?? ['metadata', 'labels', (rule as { label: string }).label];
     this.fieldSelector =
       'fieldPath' in rule && options.fieldSelectable ? `${rule.fieldPath}=${options.nodeName}` : undefined;
+    this.children = nodeChildren(options.nodeName);
     // A Node that came or went changes what "unassigned" means; a new status writer starts counting.
     this.#offNodes = options.nodes.onChange(() => {
       this.refreshCount().catch((err: unknown) =>

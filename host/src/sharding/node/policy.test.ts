@@ -1,5 +1,6 @@
 // NodeShardPolicy against a fake API server's Nodes: the host on the first Ready Node writes status, and the
-// role moves with readiness; a node name that is no Node is refused; a reconciler without a rule is refused.
+// role moves with readiness; a node name that is no Node is refused; a reconciler without a rule is refused;
+// children carry the host's node label (none when the node name cannot be a label value).
 
 import assert from 'node:assert/strict';
 import type http from 'node:http';
@@ -11,6 +12,7 @@ import { isWrError } from '../../errors.ts';
 import { KubeClient } from '../../kube/client.ts';
 import { beginWatch, sendJson, startFakeApiServer, writeEvent } from '../../kube/testing/fake-api-server.ts';
 import { httpTransport } from '../../kube/transport.ts';
+import { CHILD_NODE_LABEL } from './ownership.ts';
 import { NodeShardPolicy } from './policy.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -32,7 +34,14 @@ async function nodesServer(items: KubeObject[]) {
   const watches: http.ServerResponse[] = [];
   const server = await startFakeApiServer((req, res) => {
     if (req.path === '/api/v1') {
-      sendJson(res, 200, { resources: [{ name: 'nodes', kind: 'Node', namespaced: false }] });
+      sendJson(res, 200, {
+        resources: [
+          { name: 'nodes', kind: 'Node', namespaced: false },
+          // The primaries of the ownerships asked for; any list answers with the Nodes, which is all a field
+          // rule's probe (is the field selectable?) reads.
+          { name: 'configmaps', kind: 'ConfigMap', namespaced: true },
+        ],
+      });
     } else if (req.query.get('watch') === 'true') {
       beginWatch(res);
       watches.push(res);
@@ -91,5 +100,30 @@ describe('NodeShardPolicy', () => {
       policy.ownership({ name: 'apps', primary: { apiVersion: 'v1', kind: 'ConfigMap' } }, {}),
       (err) => isWrError(err, 'WR_SPEC_INVALID'),
     );
+  });
+
+  it('labels children with its node under either rule, refuses a rule that is that label, labels none for a long name', async () => {
+    // 64 characters: a valid Node name (a DNS subdomain), but no label value.
+    const long = `edge-${'x'.repeat(59)}`;
+    const api = await nodesServer([node('edge-a', true, '3'), node('edge-b', true, '4'), node(long, true, '5')]);
+    // Neither host writes status (edge-a does), so neither opens a watch of unassigned primaries here.
+    const b = await api.start('edge-b');
+    const controller = { name: 'apps', primary: { apiVersion: 'v1', kind: 'ConfigMap' } };
+    const expected = { selector: `${CHILD_NODE_LABEL}=edge-b`, labels: { [CHILD_NODE_LABEL]: 'edge-b' } };
+    const byLabel = await b.ownership(controller, { node: { label: 'wasmreconciler.dev/node' } });
+    assert.deepEqual(byLabel.children, expected);
+    assert.equal(byLabel.selector, 'wasmreconciler.dev/node=edge-b', 'the primaries are still selected by the rule');
+    byLabel.close();
+    const byField = await b.ownership(controller, { node: { fieldPath: 'spec.nodeName' } });
+    assert.deepEqual(byField.children, expected);
+    byField.close();
+    await assert.rejects(b.ownership(controller, { node: { label: CHILD_NODE_LABEL } }), (err) =>
+      isWrError(err, 'WR_SPEC_INVALID'),
+    );
+    const unlabelled = await (await api.start(long)).ownership(controller, {
+      node: { label: 'wasmreconciler.dev/node' },
+    });
+    assert.equal(unlabelled.children, undefined, 'children unlabelled, owned kinds cached whole');
+    unlabelled.close();
   });
 });

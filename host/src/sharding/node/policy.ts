@@ -12,7 +12,7 @@ import { type KubeClient, type Logger, silentLogger } from '../../kube/index.ts'
 import type { ShardingRule } from '../../modules/index.ts';
 import type { ShardedController, ShardPolicy } from '../policy.ts';
 import { NodeDirectory } from './nodes.ts';
-import { NodeOwnership } from './ownership.ts';
+import { CHILD_NODE_LABEL, NodeOwnership, nodeChildren } from './ownership.ts';
 
 /**
  * How long a key that may have just moved into this host's share waits before its first reconcile here
@@ -57,6 +57,13 @@ export class NodeShardPolicy implements ShardPolicy {
         { details: { nodeName: options.nodeName } },
       );
     }
+    if (nodeChildren(options.nodeName) === undefined) {
+      (options.logger ?? silentLogger).warn(
+        { nodeName: options.nodeName },
+        'the node name is longer than a label value (63 characters): children are applied without the node ' +
+          'label, and this host caches the owned kinds whole',
+      );
+    }
     return new NodeShardPolicy(options, nodes);
   }
 
@@ -80,6 +87,14 @@ export class NodeShardPolicy implements ShardPolicy {
         'spec.sharding.node: required when the host runs node-sharded (--sharding node): say which label ' +
           '(e.g. wasmreconciler.dev/node) or field path (e.g. spec.nodeName) names the node of each primary',
         { details: { path: 'spec.sharding.node' } },
+      );
+    }
+    if ('label' in rule.node && rule.node.label === CHILD_NODE_LABEL) {
+      throw new WrError(
+        'WR_SPEC_INVALID',
+        `spec.sharding.node.label: ${CHILD_NODE_LABEL} is the label the host sets on children; ` +
+          'name the node of each primary with another label (e.g. wasmreconciler.dev/node)',
+        { details: { path: 'spec.sharding.node.label' } },
       );
     }
     const ownership = new NodeOwnership({
