@@ -1,6 +1,7 @@
 // Node sharding on the real apiserver: two hosts with different node names each reconcile their node's share,
 // unassigned primaries are counted by the one status writer, a move hands over with no overlap, and only a
-// move waits for the handover (a create and a restart do not).
+// move waits for the handover (a create and a restart do not). Children carry their host's node label, each
+// host caches only the children of its share, and a move relabels them as the same objects.
 //
 // The Nodes are objects this file creates (the test control plane has no kubelets); it plays the kubelet by
 // setting their Ready condition, which is all node sharding reads of them.
@@ -14,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildV1 } from '../../examples/configmap-app/test/modules.ts';
 import type { KubeObject, ReconcileOutput, ReconcileRequest } from '../../host/src/abi/types.ts';
+import type { ReflectorRegistry } from '../../host/src/cache/index.ts';
 import { controllerRegistry, ReconcilerController } from '../../host/src/controller/index.ts';
 import { isWrError } from '../../host/src/errors.ts';
 import { kubeExecutorClient } from '../../host/src/executor/index.ts';
@@ -29,6 +31,8 @@ const ROOT = path.join(import.meta.dirname, '../..');
 const APP = 'demo.wasmreconciler.dev/v1alpha1';
 const WR = 'wasmreconciler.dev/v1alpha1';
 const NODE_LABEL = 'wasmreconciler.dev/node';
+/** What the host labels children with (host/src/sharding/node/ownership.ts), spelled out as the contract it is. */
+const CHILD_LABEL = 'sharding.wasmreconciler.dev/node';
 /** This run's Nodes carry it; the hosts are told to shard over these Nodes only. */
 const RUN_LABEL = 'wasmreconciler.dev/test-node-sharding';
 const RUN = randomBytes(4).toString('hex');
@@ -41,6 +45,7 @@ let nodes: ApiResource;
 let wrs: ApiResource;
 let apps: ApiResource;
 let configMaps: ApiResource;
+let deployments: ApiResource;
 let cacheDir: string;
 
 async function setReady(node: string, ready: boolean): Promise<void> {
@@ -89,12 +94,33 @@ async function configMapData(namespace: string, name: string): Promise<Record<st
   }
 }
 
+/** The Apps' two children each (configmap-app: `<name>-config` and `<name>`) by `Kind/name`: uid, node label, App. */
+async function childrenOf(namespace: string, names: readonly string[]) {
+  const out = new Map<string, { uid: string | undefined; node: string | undefined; app: string }>();
+  for (const name of names) {
+    for (const [res, child] of [
+      [configMaps, `${name}-config`],
+      [deployments, name],
+    ] as const) {
+      const object = await client.get(res, namespace, child);
+      out.set(`${res.kind}/${child}`, {
+        uid: object.metadata.uid,
+        node: object.metadata.labels?.[CHILD_LABEL],
+        app: name,
+      });
+    }
+  }
+  return out;
+}
+
 interface NativeHostOptions {
   readonly namespace: string;
   /** Default: Apps. */
   readonly primary?: { readonly apiVersion: string; readonly kind: string };
   readonly nodeName: string;
   readonly rule: NodeShardingRule;
+  /** Run as a host without sharding would (nodeName and rule unused): it reconciles every App. */
+  readonly unsharded?: boolean;
   /** Default: HANDOVER_MS. */
   readonly handoverMs?: number;
   reconcile(request: ReconcileRequest): Promise<ReconcileOutput>;
@@ -106,22 +132,26 @@ interface NativeHostOptions {
  * A node-sharded "host" of one native reconciler (of Apps) owning ConfigMaps: its own client, caches and policy,
  * as a host process has. Native code lets a test hold a reconcile in flight and see who ran what.
  */
-async function nativeHost(o: NativeHostOptions): Promise<{ controller: ReconcilerController; stop(): Promise<void> }> {
+async function nativeHost(
+  o: NativeHostOptions,
+): Promise<{ controller: ReconcilerController; registry: ReflectorRegistry; stop(): Promise<void> }> {
   const hostClient = await KubeClient.fromKubeConfig(await getTestCluster());
   const registry = controllerRegistry(hostClient);
-  const sharding = await NodeShardPolicy.start({
-    registry,
-    client: hostClient,
-    nodeName: o.nodeName,
-    nodeSelector: `${RUN_LABEL}=${RUN}`,
-    handoverMs: o.handoverMs ?? HANDOVER_MS,
-  });
+  const sharding = o.unsharded
+    ? undefined
+    : await NodeShardPolicy.start({
+        registry,
+        client: hostClient,
+        nodeName: o.nodeName,
+        nodeSelector: `${RUN_LABEL}=${RUN}`,
+        handoverMs: o.handoverMs ?? HANDOVER_MS,
+      });
   const controller = new ReconcilerController({
     name: 'native',
     registry,
     client: kubeExecutorClient(hostClient),
     logger: silentLogger,
-    sharding,
+    ...(sharding === undefined ? {} : { sharding }),
     reconciler: { reconcile: (request) => o.reconcile(request) },
     onResult: (_item, result) => {
       if (result.outcome !== 'skipped') o.onResult(result.error?.code);
@@ -141,9 +171,10 @@ async function nativeHost(o: NativeHostOptions): Promise<{ controller: Reconcile
   });
   return {
     controller,
+    registry,
     async stop() {
       await controller.stop(1_000);
-      await sharding.close();
+      await sharding?.close();
       await registry.close();
       hostClient.close();
     },
@@ -169,6 +200,7 @@ before(async () => {
   wrs = await client.resource(WR, 'WasmReconciler');
   apps = await client.resource(APP, 'App');
   configMaps = await client.resource('v1', 'ConfigMap');
+  deployments = await client.resource('apps/v1', 'Deployment');
   for (const name of [NODE_A, NODE_B]) {
     await client.create(nodes, { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { [RUN_LABEL]: RUN } } });
     await setReady(name, true);
@@ -248,6 +280,40 @@ describe('node sharding', () => {
     assert.equal(await configMapData(ns, 'unlabelled-config'), undefined);
     assert.equal(await configMapData(ns, 'ghost-config'), undefined);
 
+    // Children carry their App's node, and each host's child caches hold exactly those of its share (the
+    // namespace's other ConfigMaps, such as kube-root-ca.crt, are outside its selector).
+    const childrenFollow = async (share: Record<string, string>, description: string) => {
+      let problem = '';
+      try {
+        return await waitFor(
+          async () => {
+            const children = await childrenOf(ns, Object.keys(share));
+            const astray = [...children].filter(([, c]) => c.node !== share[c.app]);
+            problem = `${astray.map(([key, c]) => `${key} on ${c.node}`).join(', ')} not on their App's node`;
+            if (astray.length > 0) return false;
+            for (const [host, node] of [
+              [a, NODE_A],
+              [b, NODE_B],
+            ] as const) {
+              const text = await host.metrics.registry.metrics();
+              const owned = Object.values(share).filter((n) => n === node).length;
+              const cached = [
+                sample(text, 'wasm_reconciler_cache_objects', { kind: 'v1/ConfigMap' }),
+                sample(text, 'wasm_reconciler_cache_objects', { kind: 'apps/v1/Deployment' }),
+              ];
+              problem = `${node} caches ${cached.join(' ConfigMaps and ')} Deployments; owns ${owned} Apps`;
+              if (cached.some((n) => n !== owned)) return false;
+            }
+            return children;
+          },
+          { description },
+        );
+      } catch (err) {
+        throw new Error(`${(err as Error).message}: ${problem}`);
+      }
+    };
+    const before = await childrenFollow(assigned, "children on their App's node, cached there only");
+
     // A move with a spec change in one patch: A sees a2 leave and never runs the new spec; B runs it once its
     // handover window has passed since it saw a2 arrive. Past a2's creation's second first, which managedFields
     // cannot tell from the create itself (handover.ts): on a fast run the converge above takes less.
@@ -260,6 +326,14 @@ describe('node sharding', () => {
     t.diagnostic(`moved primary first reconciled by its new owner ${tookMs} ms after the move`);
     assert.equal(primariesOf(a), 1);
     assert.equal(primariesOf(b), 2);
+    // B's first apply relabelled a2's children (outside its cache, so not skipped) and A's watch let them go:
+    // the same objects, none pruned and re-created.
+    const afterMove = await childrenFollow({ ...assigned, a2: NODE_B }, "a2's children on B, cached by B only");
+    assert.deepEqual(
+      [...afterMove].map(([key, c]) => [key, c.uid]),
+      [...before].map(([key, c]) => [key, c.uid]),
+      'every child kept its uid through the move',
+    );
 
     // The status writer goes with its Node's readiness: A's Node not Ready, B writes (and counts).
     await setReady(NODE_A, false);
@@ -388,6 +462,50 @@ describe('node sharding', () => {
     );
     t.diagnostic(`restarted host first reconciled its settled share ${after.join(', ')} ms after its start began`);
     assert.equal(firstRun.has(`${NODE_B}/mover`), false, 'B, which saw mover leave, has not run it since');
+  });
+
+  test('children an unsharded host created are adopted by their owner on its first apply, as the same objects', async (t) => {
+    const ns = await createTestNamespace(t, 'node-adopt');
+    const options = (nodeName: string, unsharded = false): NativeHostOptions => ({
+      namespace: ns,
+      nodeName,
+      rule: { label: NODE_LABEL },
+      unsharded,
+      reconcile: async (request) => ({ children: [ownerConfigMap(request, unsharded ? 'unsharded' : nodeName)] }),
+      onResult: () => undefined,
+    });
+    await client.create(apps, app(ns, 'legacy', NODE_A));
+    const unsharded = await nativeHost(options(NODE_A, true));
+    const created = await waitFor(
+      async () => {
+        const cm = await client.get(configMaps, ns, 'legacy-owner').catch(() => undefined);
+        return (cm?.data as Record<string, string> | undefined)?.node === 'unsharded' && cm;
+      },
+      { description: 'the unsharded host wrote the child' },
+    );
+    assert.equal(created.metadata.labels?.[CHILD_LABEL], undefined, 'an unsharded host sets no node label');
+    await unsharded.stop();
+
+    // The child has no node label, so A's watch does not hold it: its first reconcile applies it.
+    const a = await nativeHost(options(NODE_A));
+    t.after(() => a.stop());
+    const adopted = await waitFor(
+      async () => {
+        const cm = await client.get(configMaps, ns, 'legacy-owner');
+        return (
+          cm.metadata.labels?.[CHILD_LABEL] === NODE_A && (cm.data as Record<string, string>).node === NODE_A && cm
+        );
+      },
+      { description: 'A adopted the child' },
+    );
+    assert.equal(adopted.metadata.uid, created.metadata.uid, 'the same object, not deleted and re-created');
+    const cached = () => a.registry.stats().filter((e) => e.key.startsWith(`v1/ConfigMap|${ns}|`));
+    await waitFor(() => cached()[0]?.objects === 1, { description: "A's ConfigMap cache holds the adopted child" });
+    assert.deepEqual(
+      cached().map((e) => e.key.slice(e.key.lastIndexOf('|') + 1)),
+      [`${CHILD_LABEL}=${NODE_A}`],
+      "A watches ConfigMaps through its node's child selector only (the namespace's others, such as kube-root-ca.crt, stay out)",
+    );
   });
 
   test('a field path rule: each host filters every primary itself, and the writer counts the unassigned', async (t) => {
