@@ -78,10 +78,16 @@ function app(namespace: string, name: string, node: string | undefined, config: 
   } as KubeObject;
 }
 
-async function patchApp(namespace: string, name: string, patch: Record<string, unknown>): Promise<void> {
+async function patchApp(
+  namespace: string,
+  name: string,
+  patch: Record<string, unknown>,
+  fieldManager?: string,
+): Promise<void> {
   await client.request('PATCH', `/apis/${APP}/namespaces/${namespace}/apps/${name}`, {
     body: patch,
     contentType: 'application/merge-patch+json',
+    ...(fieldManager === undefined ? {} : { query: { fieldManager } }),
   });
 }
 
@@ -462,6 +468,20 @@ describe('node sharding', () => {
     );
     t.diagnostic(`restarted host first reconciled its settled share ${after.join(', ')} ms after its start began`);
     assert.equal(firstRun.has(`${NODE_B}/mover`), false, 'B, which saw mover leave, has not run it since');
+
+    // Moved by another manager within its creation's second: managedFields stamp the move with the create's
+    // second, and only the second entry tells it from a create (cache/field-change.ts), so A waits here too.
+    while (Date.now() % 1_000 > 200) await sleep(20);
+    await client.create(apps, app(ns, 'quick', NODE_B));
+    const quickMoved = Date.now();
+    await patchApp(ns, 'quick', { metadata: { labels: { [NODE_LABEL]: NODE_A } } }, 'node-sharding-test-mover');
+    const quick = await client.get(apps, ns, 'quick');
+    const entries = (quick.metadata.managedFields ?? []) as readonly { time?: string }[];
+    const stamps = new Set(entries.map((e) => e.time));
+    assert.equal(stamps.size, 1, `the create and the move share one second: ${[...stamps].join(', ')}`);
+    const quickMs = await ranWithin(`${NODE_A}/quick`, quickMoved, 'A runs the App moved within its creation second');
+    assert.ok(quickMs >= WINDOW_MS - 1_050, `a move within the creation's second waits out the window (${quickMs} ms)`);
+    t.diagnostic(`primary moved within its creation second first reconciled by its new owner ${quickMs} ms after`);
   });
 
   test('children an unsharded host created are adopted by their owner on its first apply, as the same objects', async (t) => {
