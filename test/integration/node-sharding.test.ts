@@ -1,7 +1,8 @@
 // Node sharding on the real apiserver: two hosts with different node names each reconcile their node's share,
 // unassigned primaries are counted by the one status writer, a move hands over with no overlap, and only a
 // move waits for the handover (a create and a restart do not). Children carry their host's node label, each
-// host caches only the children of its share, and a move relabels them as the same objects.
+// host caches only the children of its share, and a move brings them to the new owner's cache (the same
+// objects) before its first reconcile there.
 //
 // The Nodes are objects this file creates (the test control plane has no kubelets); it plays the kubelet by
 // setting their Ready condition, which is all node sharding reads of them.
@@ -33,6 +34,8 @@ const WR = 'wasmreconciler.dev/v1alpha1';
 const NODE_LABEL = 'wasmreconciler.dev/node';
 /** What the host labels children with (host/src/sharding/node/ownership.ts), spelled out as the contract it is. */
 const CHILD_LABEL = 'sharding.wasmreconciler.dev/node';
+/** And with their controller owner's UID, which is how a new owner finds a moved primary's children. */
+const OWNER_LABEL = 'sharding.wasmreconciler.dev/owner';
 /** This run's Nodes carry it; the hosts are told to shard over these Nodes only. */
 const RUN_LABEL = 'wasmreconciler.dev/test-node-sharding';
 const RUN = randomBytes(4).toString('hex');
@@ -332,14 +335,21 @@ describe('node sharding', () => {
     t.diagnostic(`moved primary first reconciled by its new owner ${tookMs} ms after the move`);
     assert.equal(primariesOf(a), 1);
     assert.equal(primariesOf(b), 2);
-    // B's first apply relabelled a2's children (outside its cache, so not skipped) and A's watch let them go:
-    // the same objects, none pruned and re-created.
+    // B claimed a2's children (relabelled them into its share) before its first reconcile, and A's watch let
+    // them go: the same objects, none pruned and re-created.
     const afterMove = await childrenFollow({ ...assigned, a2: NODE_B }, "a2's children on B, cached by B only");
     assert.deepEqual(
       [...afterMove].map(([key, c]) => [key, c.uid]),
       [...before].map(([key, c]) => [key, c.uid]),
       'every child kept its uid through the move',
     );
+    // B's first reconcile of a2 saw the children A left: configmap-app announces a creation only when it
+    // finds them absent, which it did once, on A, when a2 was new.
+    const events = await client.resource('v1', 'Event');
+    const created = (await client.list(events, { namespace: ns, fieldSelector: 'involvedObject.name=a2' })).items
+      .filter((e) => (e as { reason?: string }).reason === 'Created')
+      .reduce((n, e) => n + ((e as { count?: number }).count ?? 1), 0);
+    assert.equal(created, 1, 'one "Created" Event for a2: its creation, not its move');
 
     // The status writer goes with its Node's readiness: A's Node not Ready, B writes (and counts).
     await setReady(NODE_A, false);
@@ -406,6 +416,57 @@ describe('node sharding', () => {
     const ofB = results.filter((r) => r.host === NODE_B);
     assert.ok(ofB.length > 0 && ofB.every((r) => r.code === undefined), 'B reconciles it, without errors');
     assert.equal(mostAtOnce, 1, 'never two reconciles of the moved App at once');
+  });
+
+  test("a moved primary's children are claimed before its new owner's first reconcile, which sees and prunes them", async (t) => {
+    const ns = await createTestNamespace(t, 'node-claim');
+    /** The children each host's reconciles saw, per reconcile, by name. */
+    const seen = new Map<string, string[][]>([
+      [NODE_A, []],
+      [NODE_B, []],
+    ]);
+    const options = (nodeName: string): NativeHostOptions => ({
+      namespace: ns,
+      nodeName,
+      rule: { label: NODE_LABEL },
+      async reconcile(request) {
+        const primary = request.primary.object();
+        const name = primary.metadata.name;
+        const children = (request.children.get('v1/ConfigMap') ?? []).map((c) => c.object().metadata.name).sort();
+        seen.get(nodeName)!.push(children);
+        const config = (primary.spec as { config: Record<string, string> }).config;
+        const child = (suffix: string) =>
+          ({
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: `${name}-${suffix}`, namespace: ns },
+            data: { node: nodeName },
+          }) as KubeObject;
+        return { children: config.extra === undefined ? [child('main')] : [child('main'), child('extra')] };
+      },
+      onResult: () => undefined,
+    });
+    const [a, b] = await Promise.all([nativeHost(options(NODE_A)), nativeHost(options(NODE_B))]);
+    t.after(() => Promise.all([a.stop(), b.stop()]));
+
+    await client.create(apps, app(ns, 'm', NODE_A, { extra: 'yes' }));
+    await waitFor(async () => (await configMapData(ns, 'm-extra'))?.node === NODE_A, { description: 'A wrote both' });
+    const main = await client.get(configMaps, ns, 'm-main');
+    // Past the creation's second (handover.ts); then the move and a spec that no longer renders -extra, at once.
+    await sleep(1_100);
+    await patchApp(ns, 'm', { metadata: { labels: { [NODE_LABEL]: NODE_B } }, spec: { config: { extra: null } } });
+    await waitFor(async () => (await configMapData(ns, 'm-extra')) === undefined, {
+      description: 'B pruned the child it no longer renders',
+    });
+    assert.deepEqual(seen.get(NODE_B)?.[0], ['m-extra', 'm-main'], "B's first reconcile saw both children A left");
+    const moved = await client.get(configMaps, ns, 'm-main');
+    assert.equal(moved.metadata.uid, main.metadata.uid, 'the kept child is the same object');
+    assert.equal(moved.metadata.labels?.[CHILD_LABEL], NODE_B);
+    assert.equal(moved.metadata.labels?.[OWNER_LABEL], main.metadata.ownerReferences?.[0]?.uid);
+    assert.deepEqual(moved.data, { node: NODE_B });
+    const cached = (host: { registry: ReflectorRegistry }) =>
+      host.registry.stats().find((e) => e.key.startsWith(`v1/ConfigMap|${ns}|`))?.objects;
+    await waitFor(() => cached(a) === 0 && cached(b) === 1, { description: 'm-main cached by B only' });
   });
 
   test('only a key that may have moved recently waits: a create and a restart start at once, a move waits', async (t) => {

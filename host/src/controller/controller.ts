@@ -16,7 +16,7 @@ import type { ShardingRule } from '../modules/index.ts';
 import { type QueueObserver, type TriggerSource, type WorkItem, WorkQueue } from '../queue/index.ts';
 import type { Reconciler } from '../reconcile/types.ts';
 import { ReconcileWorker, type WorkResult } from '../reconcile/worker.ts';
-import { KeyFence, type Ownership, type ShardPolicy } from '../sharding/index.ts';
+import { type ClaimTarget, KeyFence, type Ownership, type ShardPolicy } from '../sharding/index.ts';
 import { type ReadGrant, ScopedReadPort } from './read-port.ts';
 import { acquireScope, type KindCaches, shardedScope, type WatchScope } from './scope.ts';
 
@@ -63,6 +63,8 @@ interface Wiring {
   readonly resync: PeriodicResync | undefined;
   /** This config's share of the primaries; undefined without a ShardPolicy (every primary is ours). */
   readonly ownership: Ownership | undefined;
+  /** What Ownership.claim works on: the owned caches and the fenced client. */
+  readonly claimTarget: ClaimTarget;
 }
 
 export class ReconcilerController {
@@ -214,13 +216,15 @@ export class ReconcilerController {
   ): Wiring {
     const { primary, owned, related } = caches;
     const primaryKind: KindRef = primary.kind;
+    const fenced = this.#fence.client(this.#options.client);
     const { executor, worker } = scopeWorker(
       ownership === undefined
         ? this.#options
         : {
             ...this.#options,
-            client: this.#fence.client(this.#options.client),
+            client: fenced,
             ...(ownership.children === undefined ? {} : { childLabels: ownership.children.labels }),
+            ...(ownership.children?.ownerLabel === undefined ? {} : { childOwnerLabel: ownership.children.ownerLabel }),
           },
       caches,
     );
@@ -303,7 +307,17 @@ export class ReconcilerController {
         ? new PeriodicResync({ periodMs: config.resyncPeriodMs, listKeys: () => primaryKeysIn(undefined), sink })
         : undefined;
     resync?.start();
-    return { config, primary, owned, related, worker, unsubscribe, resync, ownership };
+    return {
+      config,
+      primary,
+      owned,
+      related,
+      worker,
+      unsubscribe,
+      resync,
+      ownership,
+      claimTarget: { owned, client: fenced },
+    };
   }
 
   /**
@@ -352,9 +366,19 @@ export class ReconcilerController {
     const started = performance.now();
     // The child or related object behind the run reaches the guest as trigger.kind/name/namespace (ABI v1).
     const trigger = triggerOf(item);
-    const result = await (ownership === undefined
-      ? wiring.worker.process(item.key, trigger)
-      : this.#fence.run(item.key, () => wiring.worker.process(item.key, trigger)));
+    let result: WorkResult;
+    if (ownership === undefined) {
+      result = await wiring.worker.process(item.key, trigger);
+    } else {
+      const [ns, name] = splitKey(item.key);
+      const obj = wiring.primary.get(ns, name);
+      result = await this.#fence.run(item.key, async () => {
+        // In the fence: a claim's writes are refused, like the reconcile's, once the key has moved on.
+        const claim = obj === undefined ? undefined : ownership.claim?.(item.key, obj, wiring.claimTarget);
+        if (claim !== undefined) await claim;
+        return wiring.worker.process(item.key, trigger);
+      });
+    }
     this.#options.onResult?.(item, result, performance.now() - started);
     if (result.error !== undefined) throw result.error;
     return result.requeueAfterMs === undefined ? undefined : { requeueAfterMs: result.requeueAfterMs };
@@ -368,6 +392,8 @@ export type WorkerWiring = Pick<
 > & {
   /** Labels set on every child the executor applies: the share's (Ownership.children), when sharded. */
   readonly childLabels?: Readonly<Record<string, string>>;
+  /** Set on every child to its primary's UID: the share's (Ownership.children), when sharded. */
+  readonly childOwnerLabel?: string;
 };
 
 /**
@@ -407,6 +433,7 @@ export function scopeWorker(
     client: options.client,
     logger: options.logger,
     ...(options.childLabels === undefined ? {} : { childLabels: options.childLabels }),
+    ...(options.childOwnerLabel === undefined ? {} : { childOwnerLabel: options.childOwnerLabel }),
   });
   const relatedByKey = new Map(related.map((c) => [kindKey(c.kind.apiVersion, c.kind.kind), c] as const));
   const ownedByKey = new Map(owned.map((c) => [kindKey(c.kind.apiVersion, c.kind.kind), c] as const));

@@ -68,6 +68,8 @@ export interface ExecutorOptions {
    * forge nor drop them: the share's shard label when replicas shard the primaries (host/src/sharding).
    */
   readonly childLabels?: Readonly<Record<string, string>> | undefined;
+  /** A label the host sets on every child to its primary's UID (node sharding finds a moved primary's children by it). */
+  readonly childOwnerLabel?: string | undefined;
 }
 
 export interface ExecutionSummary {
@@ -122,6 +124,7 @@ export class Executor {
   readonly #logger: ExecutorLogger | undefined;
   readonly #name: string;
   readonly #childLabels: Readonly<Record<string, string>> | undefined;
+  readonly #childOwnerLabel: string | undefined;
 
   constructor(options: ExecutorOptions) {
     this.names = reconcilerNames(options.name);
@@ -137,6 +140,7 @@ export class Executor {
     this.#logger = logger;
     this.#name = options.name;
     this.#childLabels = options.childLabels;
+    this.#childOwnerLabel = options.childOwnerLabel;
     let eventsGivenUp = 0;
     this.#events = new EventRecorder({
       client: options.client,
@@ -226,6 +230,7 @@ export class Executor {
           observe: (view) => observed.get(view),
           limits: this.#limits,
           ...(this.#childLabels === undefined ? {} : { childLabels: this.#childLabels }),
+          ...(this.#childOwnerLabel === undefined ? {} : { childOwnerLabel: this.#childOwnerLabel }),
         },
         output,
       );

@@ -37,6 +37,8 @@ export interface PlanContext {
   readonly limits: PlanLimits;
   /** Set on every child over the reconciler's labels (ExecutorOptions.childLabels). */
   readonly childLabels?: Readonly<Record<string, string>>;
+  /** Set on every child to the primary's UID (ExecutorOptions.childOwnerLabel). */
+  readonly childOwnerLabel?: string;
 }
 
 export interface ChildWrite {
@@ -217,6 +219,8 @@ function validateChildren(
     controller: true,
     blockOwnerDeletion: true,
   };
+  const hostLabels =
+    ctx.childOwnerLabel === undefined ? ctx.childLabels : { ...ctx.childLabels, [ctx.childOwnerLabel]: owner.uid };
   const desired = new Map<string, KubeObject>();
   for (const [i, child] of children.entries()) {
     const at = `children[${i}]`;
@@ -228,7 +232,7 @@ function validateChildren(
     } else if (desired.has(resolved.key)) {
       invalid(`${at} duplicates ${resolved.object.kind} ${resolved.namespace ?? ''}/${resolved.object.metadata.name}`);
     } else {
-      desired.set(resolved.key, sanitise(resolved.object, resolved.namespace, owner, ctx.childLabels));
+      desired.set(resolved.key, sanitise(resolved.object, resolved.namespace, owner, hostLabels));
     }
   }
   return desired;

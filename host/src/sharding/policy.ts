@@ -17,6 +17,10 @@
 //             way until its previous owner has stopped it (how a mode knows, or bounds, that is the mode's
 //             business). A mode that judges by when its rule's field last changed names it in `trackField`:
 //             the primary cache then keeps that time (CachedObject.fieldChangedAt) from managedFields.
+//     arrive: a mode whose children carry the share's label (`children`) may also `claim` a key that was
+//             just admitted, once per arrival, before its first reconcile here: a moved primary's children
+//             still carry the old share's label, outside this host's watch, so its reconciler would see none
+//             (and prune none it no longer renders) until they are brought into this share's cache.
 //  4. leave:  when a key leaves the share (its primary leaves the selector watch, or `owns` turns false) the
 //             controller fences it at once: every write of a reconcile of that key still in flight is refused
 //             from then on (WR_SHARD_MOVED), so nothing this host sends after it saw the move can land. It then
@@ -30,7 +34,9 @@
 //
 // A mode without sharding needs none of this: the controller takes "no policy" as owning everything.
 
-import type { CachedObject, LabelSelector } from '../cache/index.ts';
+import type { CachedObject, CacheHandle, LabelSelector } from '../cache/index.ts';
+import type { ExecutorClient } from '../executor/index.ts';
+import type { KindRef } from '../kube/gvk.ts';
 import type { ShardingRule } from '../modules/index.ts';
 
 /** The controller an Ownership is for: its name (metric label, field manager) and its primary kind. */
@@ -66,11 +72,24 @@ export interface Ownership {
   readonly fieldSelector?: string;
   /** A field of the primary (object path) whose last change the primary cache records for `admit`. */
   readonly trackField?: readonly string[];
-  /** Children of this share carry `labels`; `selector` (text) is ANDed into the owned kinds' watches. */
-  readonly children?: { readonly selector: string; readonly labels: Readonly<Record<string, string>> };
+  /**
+   * Children of this share carry `labels`, and `ownerLabel` with their controller owner's UID when set (how
+   * `claim` finds them outside the share); `selector` (text) is ANDed into the owned kinds' watches.
+   */
+  readonly children?: {
+    readonly selector: string;
+    readonly labels: Readonly<Record<string, string>>;
+    readonly ownerLabel?: string;
+  };
   owns(primary: CachedObject): boolean;
   /** 0: the key (cached as `primary`) may start now; otherwise ms to wait before asking again. */
   admit(key: string, primary: CachedObject): number;
+  /**
+   * Called after `admit` let `key` start, before its reconcile (in its fence: a claim cut short by a move
+   * writes nothing after it). Undefined when there is nothing to do (the hot path: no await); otherwise the
+   * reconcile waits for the promise, and a rejection fails the reconcile, which is retried.
+   */
+  claim?(key: string, primary: CachedObject, children: ClaimTarget): Promise<void> | undefined;
   /**
    * The controller has fenced `key`: it left the share (or its primary is gone). `settled` resolves once the
    * fenced reconcile of it, if one was running, has ended (a mode that hands the key over waits for it).
@@ -81,4 +100,15 @@ export interface Ownership {
   /** Called when `owns` or `unassigned` may have changed for objects that saw no event. */
   onChange(listener: () => void): () => void;
   close(): void;
+}
+
+/** What a claim works on: the controller's owned-kind caches and its (fenced) write client. */
+export interface ClaimTarget {
+  readonly owned: readonly {
+    readonly kind: KindRef;
+    readonly handles: readonly Pick<CacheHandle, 'subscribe'>[];
+    /** Cached children whose controller owner has `uid` (namespace undefined: every namespace in scope). */
+    byOwner(uid: string, namespace: string | undefined): readonly CachedObject[];
+  }[];
+  readonly client: Pick<ExecutorClient, 'patchMetadata'>;
 }

@@ -8,19 +8,20 @@
 // second watch that holds only those (`<label> notin (<every Node>)`, `<path>!=<node>,...`), or by
 // comparing in the cache it already holds.
 //
-// Children (the owned kinds) carry CHILD_NODE_LABEL=<this node>: the executor sets it last on every child it
-// applies, and the owned kinds' watches select it, so each host caches only the children of its own share.
-// A move needs no relabelling of its own: the new owner holds no record of the children (and, unless a
-// related watch caches their kind whole, does not see them: they are outside its watch), so its first
-// reconcile applies every child it renders, which writes its label over the old, and prunes none; the old
-// owner's watch then drops them, and its executor has forgotten them (controller.ts, on leave). The handover
-// gate orders the two: the old owner has seen the primary leave, and fenced it, before the new one writes.
+// Children (the owned kinds) carry CHILD_NODE_LABEL=<this node> and CHILD_OWNER_LABEL=<their primary's UID>:
+// the executor sets both last on every child it applies, and the owned kinds' watches select the first, so
+// each host caches only the children of its own share. A move brings them along before the new owner's first
+// reconcile (claim.ts): found by the owner label, relabelled in one write each, and waited for in this host's
+// cache, so that reconcile sees (and may prune) what the old owner left; the old owner's watch drops them,
+// and its executor has forgotten them (controller.ts, on leave). The handover gate orders the two: the old
+// owner has seen the primary leave, and fenced it, before the new one writes.
 
-import type { CachedObject, CacheHandle, ReflectorRegistry } from '../../cache/index.ts';
+import { type CachedObject, type CacheHandle, type ReflectorRegistry, SET_AT_CREATION } from '../../cache/index.ts';
 import { errorFields } from '../../errors.ts';
 import type { Logger } from '../../kube/index.ts';
 import type { NodeShardingRule } from '../../modules/index.ts';
-import type { Ownership, ShardedController } from '../policy.ts';
+import type { ClaimTarget, Ownership, ShardedController } from '../policy.ts';
+import { CHILD_OWNER_LABEL, type ClaimOptions, claimChildren } from './claim.ts';
 import { HandoverGate } from './handover.ts';
 import type { NodeDirectory } from './nodes.ts';
 
@@ -44,8 +45,15 @@ const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
  */
 export function nodeChildren(nodeName: string): Ownership['children'] {
   if (!LABEL_VALUE.test(nodeName)) return undefined;
-  return { selector: `${CHILD_NODE_LABEL}=${nodeName}`, labels: { [CHILD_NODE_LABEL]: nodeName } };
+  return {
+    selector: `${CHILD_NODE_LABEL}=${nodeName}`,
+    labels: { [CHILD_NODE_LABEL]: nodeName },
+    ownerLabel: CHILD_OWNER_LABEL,
+  };
 }
+
+/** A claim's wait for this host's watch: past it the reconcile runs without the children (they follow). */
+const DEFAULT_CLAIM_CACHE_WAIT_MS = 10_000;
 
 /** Unassigned counts are compared (and status written) at most this often while primaries change. */
 const COUNT_DEBOUNCE_MS = 1_000;
@@ -59,6 +67,10 @@ export interface NodeOwnershipOptions {
   readonly registry: ReflectorRegistry;
   readonly nodes: NodeDirectory;
   readonly handoverMs: number;
+  /** Lists a moved primary's children outside the share (claim.ts). */
+  readonly client: ClaimOptions['client'];
+  /** The longest a claim waits for this host's watch to deliver the children it relabelled. */
+  readonly claimCacheWaitMs?: number;
   /** Whether this host writes status (and so counts unassigned primaries). */
   readonly counting: () => boolean;
   readonly logger: Logger;
@@ -95,6 +107,8 @@ export class NodeOwnership implements Ownership {
   #debounce: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   readonly #offNodes: () => void;
+  /** Keys of the share whose arrival needs no claim, or whose claim is done (until they leave). */
+  readonly #settled = new Set<string>();
 
   constructor(options: NodeOwnershipOptions) {
     this.#o = options;
@@ -135,8 +149,41 @@ export class NodeOwnership implements Ownership {
     return this.#gate.admit(key, primary.fieldChangedAt);
   }
 
+  claim(key: string, primary: CachedObject, target: ClaimTarget): Promise<void> | undefined {
+    const children = this.children;
+    if (children === undefined || this.#settled.has(key)) return undefined;
+    const uid = primary.uid;
+    const ns = primary.namespace === '' ? undefined : primary.namespace;
+    // Never owned elsewhere, or a host that already caches some of its children (a restart, a move back
+    // before the other host wrote): nothing to claim.
+    if (
+      uid === undefined ||
+      primary.fieldChangedAt === SET_AT_CREATION ||
+      target.owned.some((c) => c.byOwner(uid, c.kind.namespaced ? ns : undefined).length > 0)
+    ) {
+      this.#settled.add(key);
+      return undefined;
+    }
+    const options: ClaimOptions = {
+      client: this.#o.client,
+      label: CHILD_NODE_LABEL,
+      nodeName: this.#o.nodeName,
+      namespaces: this.#o.controller.namespaces ?? [],
+      cacheWaitMs: this.#o.claimCacheWaitMs ?? DEFAULT_CLAIM_CACHE_WAIT_MS,
+    };
+    return claimChildren(options, primary, target).then(({ relabelled, cached }) => {
+      this.#settled.add(key);
+      if (relabelled === 0) return;
+      const fields = { controller: this.#o.controller.name, key, children: relabelled };
+      if (cached) this.#o.logger.debug(fields, 'claimed the children of a primary that moved here');
+      // The watch delivers them later; each one's event then queues the primary again (EventMapper.child).
+      else this.#o.logger.warn(fields, 'claimed children were not cached in time; reconciling without them');
+    });
+  }
+
   left(key: string): void {
     this.#gate.forget(key);
+    this.#settled.delete(key);
   }
 
   unassigned(): number | undefined {

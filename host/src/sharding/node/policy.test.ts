@@ -1,6 +1,6 @@
 // NodeShardPolicy against a fake API server's Nodes: the host on the first Ready Node writes status, and the
 // role moves with readiness; a node name that is no Node is refused; a reconciler without a rule is refused;
-// children carry the host's node label (none when the node name cannot be a label value).
+// children carry the host's node label and their owner's UID (neither when the node name cannot be a label value).
 
 import assert from 'node:assert/strict';
 import type http from 'node:http';
@@ -12,6 +12,7 @@ import { isWrError } from '../../errors.ts';
 import { KubeClient } from '../../kube/client.ts';
 import { beginWatch, sendJson, startFakeApiServer, writeEvent } from '../../kube/testing/fake-api-server.ts';
 import { httpTransport } from '../../kube/transport.ts';
+import { CHILD_OWNER_LABEL } from './claim.ts';
 import { CHILD_NODE_LABEL } from './ownership.ts';
 import { NodeShardPolicy } from './policy.ts';
 
@@ -102,14 +103,18 @@ describe('NodeShardPolicy', () => {
     );
   });
 
-  it('labels children with its node under either rule, refuses a rule that is that label, labels none for a long name', async () => {
+  it('labels children with its node and their owner under either rule, refuses a rule that is either label, labels none for a long name', async () => {
     // 64 characters: a valid Node name (a DNS subdomain), but no label value.
     const long = `edge-${'x'.repeat(59)}`;
     const api = await nodesServer([node('edge-a', true, '3'), node('edge-b', true, '4'), node(long, true, '5')]);
     // Neither host writes status (edge-a does), so neither opens a watch of unassigned primaries here.
     const b = await api.start('edge-b');
     const controller = { name: 'apps', primary: { apiVersion: 'v1', kind: 'ConfigMap' } };
-    const expected = { selector: `${CHILD_NODE_LABEL}=edge-b`, labels: { [CHILD_NODE_LABEL]: 'edge-b' } };
+    const expected = {
+      selector: `${CHILD_NODE_LABEL}=edge-b`,
+      labels: { [CHILD_NODE_LABEL]: 'edge-b' },
+      ownerLabel: CHILD_OWNER_LABEL,
+    };
     const byLabel = await b.ownership(controller, { node: { label: 'wasmreconciler.dev/node' } });
     assert.deepEqual(byLabel.children, expected);
     assert.equal(byLabel.selector, 'wasmreconciler.dev/node=edge-b', 'the primaries are still selected by the rule');
@@ -117,9 +122,9 @@ describe('NodeShardPolicy', () => {
     const byField = await b.ownership(controller, { node: { fieldPath: 'spec.nodeName' } });
     assert.deepEqual(byField.children, expected);
     byField.close();
-    await assert.rejects(b.ownership(controller, { node: { label: CHILD_NODE_LABEL } }), (err) =>
-      isWrError(err, 'WR_SPEC_INVALID'),
-    );
+    for (const label of [CHILD_NODE_LABEL, CHILD_OWNER_LABEL]) {
+      await assert.rejects(b.ownership(controller, { node: { label } }), (err) => isWrError(err, 'WR_SPEC_INVALID'));
+    }
     const unlabelled = await (await api.start(long)).ownership(controller, {
       node: { label: 'wasmreconciler.dev/node' },
     });

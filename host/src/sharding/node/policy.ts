@@ -11,6 +11,7 @@ import { isWrError, WrError } from '../../errors.ts';
 import { type KubeClient, type Logger, silentLogger } from '../../kube/index.ts';
 import type { ShardingRule } from '../../modules/index.ts';
 import type { ShardedController, ShardPolicy } from '../policy.ts';
+import { CHILD_OWNER_LABEL } from './claim.ts';
 import { NodeDirectory } from './nodes.ts';
 import { CHILD_NODE_LABEL, NodeOwnership, nodeChildren } from './ownership.ts';
 
@@ -25,7 +26,10 @@ export interface NodeShardingOptions {
   /** This host's node (the downward API's spec.nodeName). */
   readonly nodeName: string;
   readonly registry: ReflectorRegistry;
-  /** Asks the API server whether it can filter a field path rule (one list of at most one object per config). */
+  /**
+   * Asks the API server whether it can filter a field path rule (one list of at most one object per config),
+   * and finds a moved primary's children (claim.ts).
+   */
   readonly client: Pick<KubeClient, 'resource' | 'list'>;
   /** The Nodes the host DaemonSet runs on (its nodeSelector); every Node when absent. */
   readonly nodeSelector?: string;
@@ -89,10 +93,10 @@ export class NodeShardPolicy implements ShardPolicy {
         { details: { path: 'spec.sharding.node' } },
       );
     }
-    if ('label' in rule.node && rule.node.label === CHILD_NODE_LABEL) {
+    if ('label' in rule.node && (rule.node.label === CHILD_NODE_LABEL || rule.node.label === CHILD_OWNER_LABEL)) {
       throw new WrError(
         'WR_SPEC_INVALID',
-        `spec.sharding.node.label: ${CHILD_NODE_LABEL} is the label the host sets on children; ` +
+        `spec.sharding.node.label: ${rule.node.label} is a label the host sets on children; ` +
           'name the node of each primary with another label (e.g. wasmreconciler.dev/node)',
         { details: { path: 'spec.sharding.node.label' } },
       );
@@ -105,6 +109,7 @@ export class NodeShardPolicy implements ShardPolicy {
       registry: this.#o.registry,
       nodes: this.#nodes,
       handoverMs: this.#o.handoverMs ?? DEFAULT_HANDOVER_MS,
+      client: this.#o.client,
       counting: () => this.#writes,
       logger: this.#o.logger ?? silentLogger,
       onClose: () => this.#ownerships.delete(ownership),
