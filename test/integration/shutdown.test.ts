@@ -143,7 +143,11 @@ test('SIGTERM with a write stalled in admission: exits 0 within 10 s and release
   assert.equal(exit.code, 0, host.output());
   assert.ok(seconds < 10, `exit took ${seconds.toFixed(2)} s`);
   const released = await admin.get(leases, namespace, 'host');
-  assert.equal((released.spec as { holderIdentity?: string }).holderIdentity, '', 'the Lease is released');
+  assert.equal(
+    (released.spec as { holderIdentity?: string }).holderIdentity,
+    '',
+    `the Lease is released; the host said:\n${host.output()}`,
+  );
 });
 
 test('a second signal exits at once with status 130', async (t) => {

@@ -58,3 +58,73 @@ it('a renewal that never answers ends in "lost" at the renew deadline, not at th
   assert.equal(elector.leading, false);
   await elector.stop();
 });
+
+it('stop() during a renewal in flight still releases the lease (no conflict with the renewal)', async () => {
+  let lease: { metadata: { resourceVersion: string }; spec: Record<string, unknown> } | undefined;
+  let version = 0;
+  /** Set when the test wants the next renewal held in flight. */
+  let holdNext = false;
+  /** The held renewal: it lands when the test lets it, or just before any other write arrives. */
+  let landHeld: (() => Promise<void>) | undefined;
+  let renewalHeld = false;
+  const write = (body: NonNullable<typeof lease>, created: boolean): [number, unknown] => {
+    if (!created && body.metadata.resourceVersion !== lease?.metadata.resourceVersion) {
+      return [409, { kind: 'Status', code: 409, reason: 'Conflict' }];
+    }
+    lease = { ...body, metadata: { ...body.metadata, resourceVersion: String(++version) } };
+    return [created ? 201 : 200, lease];
+  };
+  const server = await startFakeApiServer(async (req, res) => {
+    if (req.path === '/apis/coordination.k8s.io/v1') {
+      sendJson(res, 200, {
+        kind: 'APIResourceList',
+        groupVersion: 'coordination.k8s.io/v1',
+        resources: [{ name: 'leases', kind: 'Lease', namespaced: true }],
+      });
+      return;
+    }
+    if (req.method === 'GET') {
+      if (lease === undefined) sendJson(res, 404, { kind: 'Status', code: 404, reason: 'NotFound' });
+      else sendJson(res, 200, lease);
+      return;
+    }
+    const body = JSON.parse(req.body) as NonNullable<typeof lease>;
+    if (req.method === 'PUT' && holdNext) {
+      holdNext = false;
+      renewalHeld = true;
+      const { promise, resolve } = Promise.withResolvers<void>();
+      landHeld = async () => {
+        landHeld = undefined;
+        const [code, answer] = write(body, false);
+        sendJson(res, code, answer);
+        resolve();
+      };
+      return promise;
+    }
+    // A write that arrives while the renewal is in flight lands after it, as on a busy API server.
+    await landHeld?.();
+    const [code, answer] = write(body, req.method === 'POST');
+    sendJson(res, code, answer);
+  });
+  servers.push(server);
+  const client = new KubeClient(httpTransport({ server: server.url }), { maxRetries: 0 });
+  clients.push(client);
+  const elector = new LeaderElector(client, {
+    namespace: 'ns',
+    name: 'host',
+    identity: 'a',
+    leaseDurationMs: 3000,
+    renewDeadlineMs: 2000,
+    retryPeriodMs: 100,
+  });
+  await elector.acquire();
+  holdNext = true;
+  const held = elector.hold();
+  while (!renewalHeld) await new Promise((resolve) => setTimeout(resolve, 10));
+  const stopped = elector.stop();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await landHeld?.();
+  await stopped;
+  assert.equal(await held, 'stopped');
+  assert.equal(lease?.spec.holderIdentity, '', 'released, after the renewal landed');
+});

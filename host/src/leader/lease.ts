@@ -8,6 +8,9 @@ import type { KubeObject } from '../abi/types.ts';
 import { errorFields, isWrError, WrError } from '../errors.ts';
 import type { ApiResource, KubeClient, Logger } from '../kube/index.ts';
 
+/** A release read and written this many times when the Lease changes between the two (409). */
+const RELEASE_ATTEMPTS = 3;
+
 export interface LeaseOptions {
   readonly namespace: string;
   readonly name: string;
@@ -54,6 +57,8 @@ export class LeaderElector {
   #lastRenew = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #wake: (() => void) | undefined;
+  /** The acquire or renew request in flight, which stop() lets finish before it releases. */
+  #attempt: Promise<boolean> | undefined;
 
   constructor(client: KubeClient, options: LeaseOptions) {
     const leaseDurationMs = options.leaseDurationMs ?? 15_000;
@@ -86,7 +91,7 @@ export class LeaderElector {
   /** Resolves once this process holds the lease; rejects only if stop() is called first. */
   async acquire(): Promise<void> {
     while (!this.#stopped) {
-      if (await this.#tryAcquireOrRenew(this.#o.renewDeadlineMs)) {
+      if (await this.#attemptOnce(this.#o.renewDeadlineMs)) {
         this.#leading = true;
         this.#lastRenew = this.#o.now();
         this.#o.logger?.info(
@@ -111,7 +116,7 @@ export class LeaderElector {
       // Bounded by what is left of the renew deadline: a stalled path must not hide the loss behind a
       // request timeout (client-go bounds its renew loop the same way).
       const left = this.#lastRenew + this.#o.renewDeadlineMs - this.#o.now();
-      if (await this.#tryAcquireOrRenew(Math.max(left, 1))) {
+      if (await this.#attemptOnce(Math.max(left, 1))) {
         this.#lastRenew = this.#o.now();
       } else if (this.#o.now() - this.#lastRenew >= this.#o.renewDeadlineMs) {
         this.#leading = false;
@@ -132,15 +137,30 @@ export class LeaderElector {
     this.#wake?.();
     if (!this.#leading) return;
     this.#leading = false;
-    try {
-      const lease = await this.#get();
-      const spec = (lease?.spec ?? {}) as LeaseSpec;
-      if (lease === undefined || spec.holderIdentity !== this.#o.identity) return;
-      lease.spec = { ...spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(this.#o.now()) };
-      await this.#client.replace(await this.#res(), lease);
-    } catch (err) {
-      this.#o.logger?.warn(errorFields(err), 'could not release the lease; it expires on its own');
+    // A renewal in flight would replace the Lease under the release's read, and the release would fail
+    // with a conflict (seen on a loaded machine): let it land first. It is bounded by the renew deadline.
+    await this.#attempt?.catch(() => undefined);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const lease = await this.#get();
+        const spec = (lease?.spec ?? {}) as LeaseSpec;
+        if (lease === undefined || spec.holderIdentity !== this.#o.identity) return;
+        lease.spec = { ...spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(this.#o.now()) };
+        await this.#client.replace(await this.#res(), lease);
+        return;
+      } catch (err) {
+        // A conflict means someone wrote the Lease since our read: read it again (is it still ours?).
+        if (isWrError(err, 'WR_KUBE_CONFLICT') && attempt < RELEASE_ATTEMPTS) continue;
+        this.#o.logger?.warn(errorFields(err), 'could not release the lease; it expires on its own');
+        return;
+      }
     }
+  }
+
+  #attemptOnce(timeoutMs: number): Promise<boolean> {
+    const attempt = this.#tryAcquireOrRenew(timeoutMs);
+    this.#attempt = attempt;
+    return attempt;
   }
 
   async #tryAcquireOrRenew(timeoutMs: number): Promise<boolean> {
