@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import type { ReflectorRegistry } from '../../host/src/cache/index.ts';
 import { controllerRegistry, type StartedController, startController } from '../../host/src/controller/index.ts';
 import { kubeExecutorClient } from '../../host/src/executor/index.ts';
-import { type ApiResource, KubeClient, silentLogger } from '../../host/src/kube/index.ts';
+import { type ApiResource, KubeClient, type LogFn, type Logger } from '../../host/src/kube/index.ts';
 import { LeaderElector } from '../../host/src/leader/index.ts';
 import type { Reconciler } from '../../host/src/reconcile/types.ts';
 import { memberLease, ReplicaShardPolicy } from '../../host/src/sharding/replicas/index.ts';
@@ -89,6 +89,33 @@ interface Replica {
   kill(): void;
 }
 
+/** Every replica's warnings and errors, newest last: a convergence timeout prints them (the replicas say why). */
+const warnings: string[] = [];
+/** The loggers of killed replicas: cut off, they only log their failing requests. */
+const muted = new Set<Logger>();
+
+/** The fields as JSON where they can be; a logger must never throw into the code that logs. */
+function describeFields(fields: Record<string, unknown>): string {
+  try {
+    return JSON.stringify(fields);
+  } catch {
+    return Object.keys(fields).join(',');
+  }
+}
+
+function replicaLogger(member: string): Logger {
+  const keep =
+    (level: string): LogFn =>
+    (fields: Record<string, unknown> | string, message?: string) => {
+      if (muted.has(logger)) return;
+      const text = typeof fields === 'string' ? fields : `${message ?? ''} ${describeFields(fields)}`;
+      warnings.push(`${new Date().toISOString()} ${member} ${level} ${text}`);
+      if (warnings.length > 200) warnings.shift();
+    };
+  const logger: Logger = { debug: () => {}, info: () => {}, warn: keep('warn'), error: keep('error') };
+  return logger;
+}
+
 async function startReplica(namespace: string, member: string, overlaps: Overlaps): Promise<Replica> {
   const kubeConfig = await getTestCluster();
   const server = new URL(kubeConfig.getCurrentCluster()!.server);
@@ -101,13 +128,14 @@ async function startReplica(namespace: string, member: string, overlaps: Overlap
   const fence = new AbortController();
   const writer = client.withWriteFence(fence.signal);
   const ring = { ring: RING, member, namespace, identity: `${member}_${randomUUID()}`, timing: TIMING };
-  const lease = new LeaderElector(client, { ...memberLease(ring), logger: silentLogger });
+  const logger = replicaLogger(member);
+  const lease = new LeaderElector(client, { ...memberLease(ring), logger });
   await lease.acquire();
   void lease.hold().then((outcome) => {
     if (outcome === 'lost') fence.abort(new Error('member Lease lost'));
   });
   const registry = controllerRegistry(client);
-  const policy = await ReplicaShardPolicy.start({ ...ring, client, writer, registry, logger: silentLogger });
+  const policy = await ReplicaShardPolicy.start({ ...ring, client, writer, registry, logger });
   let controller: StartedController | undefined;
   try {
     controller = await startController({
@@ -121,6 +149,7 @@ async function startReplica(namespace: string, member: string, overlaps: Overlap
       namespaces: [namespace],
       maxConcurrentReconciles: 4,
       sharding: policy,
+      logger,
     });
   } catch (err) {
     await policy.close();
@@ -145,7 +174,10 @@ async function startReplica(namespace: string, member: string, overlaps: Overlap
     proxy,
     fence,
     stop: close,
-    kill: () => proxy.pause(),
+    kill: () => {
+      muted.add(logger);
+      proxy.pause();
+    },
   };
 }
 
@@ -196,7 +228,9 @@ async function converged(namespace: string, count: number, value: string, timeou
       .filter((app) => !done.has(`${app.metadata.name}-config`))
       .slice(0, 5)
       .map((app) => `${app.metadata.name} ${JSON.stringify(app.metadata.labels ?? {})}`);
-    throw new Error(`${(err as Error).message}; ${count - done.size} left, e.g. ${stragglers.join('; ')}`);
+    throw new Error(
+      `${(err as Error).message}; ${count - done.size} left, e.g. ${stragglers.join('; ')}; the replicas' last warnings:\n${warnings.slice(-30).join('\n')}`,
+    );
   }
 }
 
@@ -385,6 +419,11 @@ describe('sharded replicas', () => {
     const a = await startReplica(namespace, 'a', overlaps);
     t.after(() => a.stop());
     await childrenFollow(namespace, 200, [a], before);
+    // The sharder's children pass may relabel a child (hashed by its owner) before its owner's assignment
+    // lands: the two are separate writes, so wait for the owners too.
+    await waitFor(async () => countBy(await shardsOf(namespace)).get('a') === 200, {
+      description: 'every App assigned to a',
+    });
     assert.deepEqual([...countBy(await shardsOf(namespace))], [['a', 200]]);
 
     const joined = Date.now();
