@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import pino from 'pino';
+import type pino from 'pino';
 import { errorFields, WrError } from '../errors.ts';
 import { registerCommands } from './commands/index.ts';
 
@@ -40,11 +40,12 @@ function positiveInt(value: string): number {
 
 /**
  * A human-readable logger when asked for, or by default on a terminal; undefined leaves the host its JSON
- * logger. The printer is imported only then, so a production process never loads it.
+ * logger. The printer and pino are imported only then: a production process never loads the printer, and
+ * its pino is the one bundled into `run` (host/tools/bundle.ts), not a second copy from node_modules.
  */
 async function prettyLogger(format: 'auto' | 'json' | 'pretty', level: string): Promise<{ logger?: pino.Logger }> {
   if (format === 'json' || (format === 'auto' && process.stdout.isTTY !== true)) return {};
-  const { prettyStream } = await import('./pretty-log.ts');
+  const [{ prettyStream }, { default: pino }] = await Promise.all([import('./pretty-log.ts'), import('pino')]);
   return { logger: pino({ level, base: { component: 'wasm-reconciler' } }, prettyStream(process.stdout)) };
 }
 
