@@ -33,6 +33,7 @@ export { type KubeCluster, KubeConfig, type KubeConfigView, type KubeUser } from
 export { type LoadKubeConfigOptions, loadKubeConfig } from './load-config.ts';
 export { type LogFn, type Logger, silentLogger } from './logger.ts';
 export { type ApiResource, collectionPath, groupVersionPath, objectPath, withQuery } from './paths.ts';
+export { isoTime, kubeMicroTime, kubeTime } from './time.ts';
 export {
   type HttpTransportOptions,
   httpTransport,

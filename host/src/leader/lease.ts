@@ -6,7 +6,7 @@
 
 import type { KubeObject } from '../abi/types.ts';
 import { errorFields, isWrError, WrError } from '../errors.ts';
-import type { ApiResource, KubeClient, Logger } from '../kube/index.ts';
+import { type ApiResource, type KubeClient, kubeMicroTime, type Logger } from '../kube/index.ts';
 
 /** A release read and written this many times when the Lease changes between the two (409). */
 const RELEASE_ATTEMPTS = 3;
@@ -36,11 +36,6 @@ interface LeaseSpec {
   acquireTime?: string;
   renewTime?: string;
   leaseTransitions?: number;
-}
-
-/** metav1.MicroTime: RFC 3339 with exactly six fractional digits. */
-function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }
 
 export class LeaderElector {
@@ -145,7 +140,7 @@ export class LeaderElector {
         const lease = await this.#get();
         const spec = (lease?.spec ?? {}) as LeaseSpec;
         if (lease === undefined || spec.holderIdentity !== this.#o.identity) return;
-        lease.spec = { ...spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(this.#o.now()) };
+        lease.spec = { ...spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: kubeMicroTime(this.#o.now()) };
         await this.#client.replace(await this.#res(), lease);
         return;
       } catch (err) {
@@ -183,8 +178,8 @@ export class LeaderElector {
             spec: {
               holderIdentity: this.#o.identity,
               leaseDurationSeconds,
-              acquireTime: microTime(now),
-              renewTime: microTime(now),
+              acquireTime: kubeMicroTime(now),
+              renewTime: kubeMicroTime(now),
               leaseTransitions: 0,
             },
           },
@@ -204,8 +199,8 @@ export class LeaderElector {
       lease.spec = {
         holderIdentity: this.#o.identity,
         leaseDurationSeconds,
-        acquireTime: transition ? microTime(now) : (spec.acquireTime ?? microTime(now)),
-        renewTime: microTime(now),
+        acquireTime: transition ? kubeMicroTime(now) : (spec.acquireTime ?? kubeMicroTime(now)),
+        renewTime: kubeMicroTime(now),
         leaseTransitions: (spec.leaseTransitions ?? 0) + (transition ? 1 : 0),
       };
       // PUT with the resourceVersion just read: a competing writer makes this a 409, never a double leader.

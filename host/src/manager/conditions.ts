@@ -3,6 +3,8 @@
 //
 // docs/operations.md, "Conditions", is the table this file implements; conditions.test.ts walks it row by row.
 
+import { kubeTime } from '../kube/time.ts';
+
 export interface Condition {
   type: string;
   status: 'True' | 'False' | 'Unknown';
@@ -22,9 +24,7 @@ export function setCondition(
   const lastTransitionTime =
     existing?.status === next.status && existing.lastTransitionTime !== undefined
       ? existing.lastTransitionTime
-      : now()
-          .toISOString()
-          .replace(/\.\d{3}Z$/, 'Z');
+      : kubeTime(now().getTime());
   const updated: Condition = { ...next, lastTransitionTime };
   if (updated.observedGeneration === undefined) delete updated.observedGeneration;
   // By code unit, not localeCompare: the order must not depend on the locale, and the first collation

@@ -12,7 +12,7 @@ import { type ControllerConfig, type ReadGrant, ReconcilerController, ScopedRead
 import { errorFields, isRetryable, isWrError, WrError } from '../errors.ts';
 import { EventRecorder, type EventTally, type ExecutorClient } from '../executor/index.ts';
 import { groupKind } from '../kube/gvk.ts';
-import type { KubeClient, Logger } from '../kube/index.ts';
+import { isoTime, type KubeClient, type Logger } from '../kube/index.ts';
 import { objectKey, splitKey } from '../mapping/index.ts';
 import type { Metrics } from '../metrics/index.ts';
 import type { ModuleResolver, ModuleStore, ReconcilerSpec, LabelSelector as SpecSelector } from '../modules/index.ts';
@@ -545,7 +545,7 @@ export class WasmReconcilerManager {
         },
         entry.swaps.length === 0 ? 'module loaded' : rollback ? 'module rolled back' : 'module swapped',
       );
-      const at = new Date().toISOString();
+      const at = isoTime(Date.now());
       entry.loadedAt = at;
       entry.swaps = [{ digest: result.digest, at, generation: result.generation }, ...entry.swaps].slice(
         0,
@@ -665,7 +665,7 @@ export class WasmReconcilerManager {
           entry.lastError = {
             code: result.error.code,
             message: result.error.message.slice(0, 1024),
-            at: new Date().toISOString(),
+            at: isoTime(Date.now()),
           };
           m?.reconcileErrorsTotal.labels(entry.key, result.error.code).inc();
         }
@@ -723,7 +723,7 @@ export class WasmReconcilerManager {
       .labels(objectKey(object.metadata.namespace, object.metadata.name), error.code)
       .inc();
     if (entry !== undefined)
-      entry.lastError = { code: error.code, message: error.message.slice(0, 1024), at: new Date().toISOString() };
+      entry.lastError = { code: error.code, message: error.message.slice(0, 1024), at: isoTime(Date.now()) };
     if (options.quiet !== true) this.#event(object, 'Warning', reason, `${error.code}: ${error.message}`);
     await this.#writeStatus(object, entry, undefined, {
       reason,
@@ -780,7 +780,7 @@ export class WasmReconcilerManager {
       status.lastError = {
         code: failure.error.code,
         message: failure.error.message.slice(0, 1024),
-        at: new Date().toISOString(),
+        at: isoTime(Date.now()),
       };
     }
     try {
