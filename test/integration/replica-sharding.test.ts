@@ -131,8 +131,14 @@ async function startReplica(namespace: string, member: string, overlaps: Overlap
   const logger = replicaLogger(member);
   const lease = new LeaderElector(client, { ...memberLease(ring), logger });
   await lease.acquire();
+  // As the host does (manager/host.ts): a replica that lost its member Lease fences its writes and stops,
+  // which ends its sharder term too. Fenced but still running, a sharder keeps the ring Lease (renewed
+  // through the unfenced client) while every label write it makes is refused, and nobody moves any key.
+  let lost: () => void = () => undefined;
   void lease.hold().then((outcome) => {
-    if (outcome === 'lost') fence.abort(new Error('member Lease lost'));
+    if (outcome !== 'lost') return;
+    fence.abort(new Error('member Lease lost'));
+    lost();
   });
   const registry = controllerRegistry(client);
   const policy = await ReplicaShardPolicy.start({ ...ring, client, writer, registry, logger });
@@ -156,6 +162,7 @@ async function startReplica(namespace: string, member: string, overlaps: Overlap
     throw err;
   }
   let closed = false;
+  lost = () => void close();
   const close = async () => {
     if (closed) return;
     closed = true;
