@@ -1,9 +1,15 @@
 // Unit tests of the elector against a scripted API server: a stalled renewal cannot hide the loss.
 
 import assert from 'node:assert/strict';
+import type { ServerResponse } from 'node:http';
 import { after, it } from 'node:test';
 import { KubeClient } from '../kube/client.ts';
-import { type FakeApiServer, sendJson, startFakeApiServer } from '../kube/testing/fake-api-server.ts';
+import {
+  type FakeApiServer,
+  type RecordedRequest,
+  sendJson,
+  startFakeApiServer,
+} from '../kube/testing/fake-api-server.ts';
 import { httpTransport } from '../kube/transport.ts';
 import { LeaderElector } from './lease.ts';
 
@@ -14,18 +20,22 @@ after(async () => {
   await Promise.all(servers.map((s) => s.close()));
 });
 
+/** Answers the API discovery of coordination.k8s.io/v1, which the client reads before the first Lease request. */
+function answeredDiscovery(req: RecordedRequest, res: ServerResponse): boolean {
+  if (req.path !== '/apis/coordination.k8s.io/v1') return false;
+  sendJson(res, 200, {
+    kind: 'APIResourceList',
+    groupVersion: 'coordination.k8s.io/v1',
+    resources: [{ name: 'leases', kind: 'Lease', namespaced: true }],
+  });
+  return true;
+}
+
 it('a renewal that never answers ends in "lost" at the renew deadline, not at the request timeout', async () => {
   let stalled = false;
   let lease: Record<string, unknown> | undefined;
   const server = await startFakeApiServer((req, res) => {
-    if (req.path === '/apis/coordination.k8s.io/v1') {
-      sendJson(res, 200, {
-        kind: 'APIResourceList',
-        groupVersion: 'coordination.k8s.io/v1',
-        resources: [{ name: 'leases', kind: 'Lease', namespaced: true }],
-      });
-      return;
-    }
+    if (answeredDiscovery(req, res)) return;
     if (stalled) return; // the path is dead: nothing answers
     if (req.method === 'GET') {
       if (lease === undefined) sendJson(res, 404, { kind: 'Status', code: 404, reason: 'NotFound' });
@@ -75,14 +85,7 @@ it('stop() during a renewal in flight still releases the lease (no conflict with
     return [created ? 201 : 200, lease];
   };
   const server = await startFakeApiServer(async (req, res) => {
-    if (req.path === '/apis/coordination.k8s.io/v1') {
-      sendJson(res, 200, {
-        kind: 'APIResourceList',
-        groupVersion: 'coordination.k8s.io/v1',
-        resources: [{ name: 'leases', kind: 'Lease', namespaced: true }],
-      });
-      return;
-    }
+    if (answeredDiscovery(req, res)) return;
     if (req.method === 'GET') {
       if (lease === undefined) sendJson(res, 404, { kind: 'Status', code: 404, reason: 'NotFound' });
       else sendJson(res, 200, lease);
