@@ -187,12 +187,16 @@ test('a child that keeps changing fails the claim with the conflict after three 
   assert.deepEqual(world.patched, []);
 });
 
-test('a child deleted between the list and the write is skipped', async () => {
+test('a child deleted between the list and the write is skipped, and its siblings are still claimed', async () => {
   const world = new World('node-b', 10);
+  world.put('a-gone', foreign());
   world.put('a-main', foreign());
-  world.beforePatch = (name) => world.stored.delete(name);
+  world.beforePatch = (name) => {
+    if (name === 'a-gone') world.stored.delete(name);
+  };
   const result = await claimChildren(options(world), primary(), world.target());
-  assert.deepEqual(result, { relabelled: 0, cached: true });
+  assert.deepEqual(result, { relabelled: 1, cached: true });
+  assert.equal(world.stored.get('a-main')?.metadata.labels?.[CHILD_NODE_LABEL], 'node-b');
 });
 
 test('reports not cached once the wait is over when the watch does not deliver the children in time', async () => {

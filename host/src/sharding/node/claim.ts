@@ -56,22 +56,25 @@ export async function claimChildren(o: ClaimOptions, primary: CachedObject, targ
       for (let attempt = 1; ; attempt++) {
         try {
           for (const child of await listForeign(o, resource, namespace, uid)) {
-            const stored = await target.client.patchMetadata(
-              {
-                apiVersion: owned.kind.apiVersion,
-                kind: owned.kind.kind,
-                namespace: child.metadata.namespace,
-                name: child.metadata.name ?? '',
-              },
-              { labels: { [o.label]: o.nodeName } },
-              { resourceVersion: child.metadata.resourceVersion ?? '' },
-            );
-            awaited.push({ kind: index, uid: stored.metadata.uid ?? '' });
+            const ref = {
+              apiVersion: owned.kind.apiVersion,
+              kind: owned.kind.kind,
+              namespace: child.metadata.namespace,
+              name: child.metadata.name ?? '',
+            };
+            const patch = { labels: { [o.label]: o.nodeName } };
+            const stored = await target.client
+              .patchMetadata(ref, patch, { resourceVersion: child.metadata.resourceVersion ?? '' })
+              .catch((err: unknown) => {
+                // Gone since the list: nothing to claim of it; its siblings still are.
+                if (isWrError(err, 'WR_KUBE_NOT_FOUND')) return undefined;
+                throw err;
+              });
+            if (stored !== undefined) awaited.push({ kind: index, uid: stored.metadata.uid ?? '' });
           }
           break;
         } catch (err) {
-          // Gone since the list: nothing to claim. Changed since the list: list again, a few times.
-          if (isWrError(err, 'WR_KUBE_NOT_FOUND')) break;
+          // Changed since the list: list again (what was relabelled is no longer listed), a few times.
           if (!isWrError(err, 'WR_KUBE_CONFLICT') || attempt === ATTEMPTS) throw err;
         }
       }
