@@ -370,8 +370,8 @@ export class ReconcilerController {
     if (ownership === undefined) {
       result = await wiring.worker.process(item.key, trigger);
     } else {
-      const [ns, name] = splitKey(item.key);
-      const obj = wiring.primary.get(ns, name);
+      // Only a mode that claims needs the cached primary here (the worker looks it up itself).
+      const obj = ownership.claim === undefined ? undefined : wiring.primary.get(...splitKey(item.key));
       result = await this.#fence.run(item.key, async () => {
         // In the fence: a claim's writes are refused, like the reconcile's, once the key has moved on.
         const claim = obj === undefined ? undefined : ownership.claim?.(item.key, obj, wiring.claimTarget);
