@@ -11,7 +11,7 @@ import {
   startFakeApiServer,
 } from '../kube/testing/fake-api-server.ts';
 import { httpTransport } from '../kube/transport.ts';
-import { LeaderElector } from './lease.ts';
+import { LeaderElector, type LeaseOptions } from './lease.ts';
 
 const servers: FakeApiServer[] = [];
 const clients: KubeClient[] = [];
@@ -31,6 +31,17 @@ function answeredDiscovery(req: RecordedRequest, res: ServerResponse): boolean {
   return true;
 }
 
+/** Elector "a" of Lease ns/host against `server`, with no client retries; server and client closed after. */
+function electorOf(
+  server: FakeApiServer,
+  timing: Pick<LeaseOptions, 'leaseDurationMs' | 'renewDeadlineMs' | 'retryPeriodMs'>,
+): LeaderElector {
+  servers.push(server);
+  const client = new KubeClient(httpTransport({ server: server.url }), { maxRetries: 0 });
+  clients.push(client);
+  return new LeaderElector(client, { namespace: 'ns', name: 'host', identity: 'a', ...timing });
+}
+
 it('a renewal that never answers ends in "lost" at the renew deadline, not at the request timeout', async () => {
   let stalled = false;
   let lease: Record<string, unknown> | undefined;
@@ -45,18 +56,8 @@ it('a renewal that never answers ends in "lost" at the renew deadline, not at th
     lease = { ...JSON.parse(req.body), metadata: { name: 'host', namespace: 'ns', resourceVersion: '1' } };
     sendJson(res, req.method === 'POST' ? 201 : 200, lease);
   });
-  servers.push(server);
   // The default 30 s request timeout: only the elector's own bound can end a stalled renewal in time.
-  const client = new KubeClient(httpTransport({ server: server.url }), { maxRetries: 0 });
-  clients.push(client);
-  const elector = new LeaderElector(client, {
-    namespace: 'ns',
-    name: 'host',
-    identity: 'a',
-    leaseDurationMs: 1500,
-    renewDeadlineMs: 1000,
-    retryPeriodMs: 200,
-  });
+  const elector = electorOf(server, { leaseDurationMs: 1500, renewDeadlineMs: 1000, retryPeriodMs: 200 });
   await elector.acquire();
   const held = elector.hold();
   await new Promise((resolve) => setTimeout(resolve, 300));
@@ -109,17 +110,7 @@ it('stop() during a renewal in flight still releases the lease (no conflict with
     const [code, answer] = write(body, req.method === 'POST');
     sendJson(res, code, answer);
   });
-  servers.push(server);
-  const client = new KubeClient(httpTransport({ server: server.url }), { maxRetries: 0 });
-  clients.push(client);
-  const elector = new LeaderElector(client, {
-    namespace: 'ns',
-    name: 'host',
-    identity: 'a',
-    leaseDurationMs: 3000,
-    renewDeadlineMs: 2000,
-    retryPeriodMs: 100,
-  });
+  const elector = electorOf(server, { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 100 });
   await elector.acquire();
   holdNext = true;
   const held = elector.hold();
