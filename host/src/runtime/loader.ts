@@ -14,7 +14,6 @@ import { HOST_IMPORT_SIGNATURES } from './internal/host-bridge.ts';
 import { LruCache } from './internal/lru.ts';
 import type { RuntimeLimits } from './limits.ts';
 import {
-  inspectModule,
   instrumentModule,
   MODULE_LIMIT_KEYS,
   type ModuleInfo,
@@ -269,17 +268,18 @@ export function lazilyCompiled(prepared: PreparedModule): CompiledModule {
 
 /** The load pipeline after size and digest up to, not including, the compile. Throws WrError (WR_MODULE_*). */
 export function prepareModule(bytes: Uint8Array, digest: string, limits: LoadLimits): PreparedModule {
-  const moduleLimits = pickModuleLimits(limits);
-  const info = inspectModule(bytes, moduleLimits);
-  checkAbiMarker(info);
-  checkImports(info);
-  const { hasFinalize } = checkExports(info);
+  let hasFinalize = false;
   const instrumented = instrumentModule(bytes, {
     memoryMaxPages: limits.memoryPages,
     initialFuel: limits.fuel,
-    limits: moduleLimits,
+    limits: pickModuleLimits(limits),
+    checkDeclarations(info) {
+      checkAbiMarker(info);
+      checkImports(info);
+      hasFinalize = checkExports(info).hasFinalize;
+    },
   });
-  const declaredMax = info.memories[0]?.max;
+  const declaredMax = instrumented.info.memories[0]?.max;
   return {
     digest,
     code: instrumented.bytes,

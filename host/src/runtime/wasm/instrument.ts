@@ -58,6 +58,7 @@ export function instrumentModule(bytes: Uint8Array, options: InstrumentOptions):
   const limits = options.limits ?? DEFAULT_MODULE_LIMITS;
 
   const m = parseModule(bytes, limits);
+  options.checkDeclarations?.(m.info);
   const memoryPatched = checkMemory(m, cap);
   const reserved = m.info.exports.find((e) => RESERVED_EXPORTS.includes(e.name));
   if (reserved !== undefined) {

@@ -86,6 +86,12 @@ export interface InstrumentOptions {
   initialFuel?: number;
   /** Defaults to the module-shape fields of DEFAULT_LIMITS. */
   limits?: ModuleLimits;
+  /**
+   * Runs on the decoded declarations before any body is walked; what it throws refuses the module. The
+   * loader's contract checks (ABI, imports, exports) go here, so a module that breaks them costs one
+   * decode, not the walk, V8's validation and the rewrite, and a valid one is decoded once, not twice.
+   */
+  checkDeclarations?: (info: ModuleInfo) => void;
 }
 
 export interface InstrumentResult {
