@@ -12,6 +12,8 @@
 // bundled, nothing on the run path reaches TurboFan before real load (idle RSS with one module, 4 samples
 // each: 85.5 -> 80.3 MiB, median; the node binary's resident text 32.0 -> 26.8 MiB). CommonJS code in an
 // ES module bundle calls `require` for Node's built-ins, so each emitted file defines one (the banner).
+// One built-in is not Node's: pino's streams require `assert` for a precondition check only, and get
+// tools/assert.cjs instead of a module that costs the idle host ~2 MiB (that file says why).
 // @kubernetes/client-node stays external: plugin-auth imports it only for an exec or auth-provider user,
 // and the image keeps node_modules for it and for the CLI.
 //
@@ -26,7 +28,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 
 const HOST = path.resolve(import.meta.dirname, '..');
 
@@ -56,6 +58,14 @@ export function rewriteWorkerUrls(js: string): { js: string; rewritten: Map<stri
   return { js: out, rewritten };
 }
 
+/** `require('assert')` in bundled dependencies resolves to tools/assert.cjs (why: that file's header). */
+const assertShim: Plugin = {
+  name: 'assert-shim',
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?assert$/ }, () => ({ path: path.join(import.meta.dirname, 'assert.cjs') }));
+  },
+};
+
 export interface BundleResult {
   readonly outDir: string;
   /** Emitted files, relative to outDir, with their sizes in bytes. */
@@ -72,6 +82,7 @@ export async function bundleHost(outDir: string = path.join(HOST, 'dist')): Prom
     platform: 'node',
     target: 'node22',
     external: ['@kubernetes/client-node'],
+    plugins: [assertShim],
     banner: {
       js: "import { createRequire as __wrCreateRequire } from 'node:module'; const require = __wrCreateRequire(import.meta.url);",
     },
