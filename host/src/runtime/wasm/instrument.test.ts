@@ -6,7 +6,7 @@ import wabtInit from 'wabt';
 import { WABT_ALL_FEATURES } from '../../../../test/fixtures/guests/wat.ts';
 import { DEPTH_GLOBAL_EXPORT, FUEL_GLOBAL_EXPORT, START_EXPORT } from '../../abi/constants.ts';
 import { isWrError } from '../../errors.ts';
-import { DEFAULT_MODULE_LIMITS, inspectModule, instrumentModule } from './index.ts';
+import { DEFAULT_MODULE_LIMITS, inspectModule, instrumentModule, instrumentModuleBesideV8 } from './index.ts';
 
 const wabt = await wabtInit();
 
@@ -710,7 +710,7 @@ describe('rejections', () => {
     }
   });
 
-  it('never fails other than with a WrError, and preserves validity, under random byte flips', () => {
+  it('never fails other than with a WrError, and preserves validity, under random byte flips (validating in place or beside V8 alike)', async () => {
     const base = wat(`(module
       (type $pair (func (result i32 i32)))
       (import "env" "g" (global i32))
@@ -745,10 +745,17 @@ describe('rejections', () => {
         bytes[8 + Math.floor(random() * (bytes.length - 8))] = Math.floor(random() * 256);
       }
       const valid = WebAssembly.validate(bytes);
+      // The variant that validates beside the walk reaches the same verdict: the same error, or the same bytes.
+      const beside = await instrumentModuleBesideV8(bytes, { memoryMaxPages: 2 }).then(
+        (r) => r.bytes,
+        (err: unknown) => err as Error,
+      );
       let out: Uint8Array<ArrayBuffer>;
       try {
         out = instrumentModule(bytes, { memoryMaxPages: 2 }).bytes;
       } catch (err) {
+        assert.ok(beside instanceof Error, `iteration ${iter}: refused in place, instrumented beside V8`);
+        assert.equal(beside.message, (err as Error).message, `iteration ${iter}`);
         assert.ok(isWrError(err), `iteration ${iter}: ${String(err)}`);
         if (err.code === 'WR_MODULE_MALFORMED') {
           assert.equal(valid, false, `iteration ${iter}: a valid module was called malformed: ${err.message}`);
@@ -758,6 +765,7 @@ describe('rejections', () => {
         }
         continue;
       }
+      assert.deepEqual(beside, out, `iteration ${iter}: instrumented in place, not beside V8`);
       assert.equal(valid, true, `iteration ${iter}: an invalid module was instrumented`);
       assert.equal(WebAssembly.validate(out), true, `iteration ${iter}: instrumentation broke a valid module`);
       counts.instrumented++;

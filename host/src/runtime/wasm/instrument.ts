@@ -214,8 +214,10 @@ function v8Verdict(bytes: Uint8Array): Promise<WrError | undefined> {
   );
 }
 
+/** V8's message without the API that produced it ("WebAssembly.compile(): "): the same refusal either way. */
 function v8Refusal(message: string): WrError {
-  return new WrError('WR_MODULE_MALFORMED', `V8 rejects the module: ${message}`, { details: { v8: message } });
+  const v8 = message.replace(/^WebAssembly\.\w+\(\): /, '');
+  return new WrError('WR_MODULE_MALFORMED', `V8 rejects the module: ${v8}`, { details: { v8 } });
 }
 
 /** Enforces the memory policy and tells whether the maximum must be rewritten to the cap. */
