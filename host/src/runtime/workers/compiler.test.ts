@@ -10,7 +10,8 @@ import { compileModule, ModuleLoader } from '../loader.ts';
 import { OffThreadCompiler } from './compiler.ts';
 
 describe('OffThreadCompiler', () => {
-  const compiler = new OffThreadCompiler({ idleMs: 50 });
+  // Every module on the thread: the fixtures are all small enough to be prepared in place otherwise.
+  const compiler = new OffThreadCompiler({ idleMs: 50, inPlaceBytes: 0 });
   after(() => compiler.close());
   const loader = new ModuleLoader({ compile: compiler.compile });
 
@@ -35,7 +36,7 @@ describe('OffThreadCompiler', () => {
   });
 
   it('a compile past its deadline ends the thread as WR_MODULE_COMPILE, and the next compile gets a new one', async () => {
-    const slow = new OffThreadCompiler({ deadlineMs: 1 });
+    const slow = new OffThreadCompiler({ deadlineMs: 1, inPlaceBytes: 0 });
     try {
       await assert.rejects(slow.compile(await fixture('ok'), 'sha256:x', resolveLimits()), (err: unknown) => {
         assert.ok(isWrError(err, 'WR_MODULE_COMPILE'));
@@ -48,5 +49,27 @@ describe('OffThreadCompiler', () => {
     // The idle thread of the shared compiler went away meanwhile; loading again starts another.
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal((await loader.load(await fixture('noop'), resolveLimits())).hasFinalize, false);
+  });
+
+  it('prepares a module of at most inPlaceBytes in place, to what the thread prepares, and with no deadline', async () => {
+    const bytes = await fixture('ok');
+    // A 1 ms deadline fails any compile on the thread (the test above): in place there is no thread.
+    const inPlace = new OffThreadCompiler({ deadlineMs: 1, inPlaceBytes: bytes.length });
+    const threaded = new OffThreadCompiler({ deadlineMs: 1, inPlaceBytes: bytes.length - 1 });
+    try {
+      const { module, ...prepared } = await inPlace.compile(bytes, 'sha256:x', resolveLimits());
+      const { module: _, ...expected } = await compileModule(bytes, 'sha256:x', resolveLimits());
+      assert.deepEqual(prepared, expected);
+      assert.ok(WebAssembly.Module.exports(module).some((e) => e.name === 'wr_reconcile'));
+      await assert.rejects(threaded.compile(bytes, 'sha256:x', resolveLimits()), (err) =>
+        isWrError(err, 'WR_MODULE_COMPILE'),
+      );
+      await assert.rejects(inPlace.compile(await fixture('bad-version'), 'sha256:x', resolveLimits()), (err) =>
+        isWrError(err, 'WR_MODULE_ABI_VERSION'),
+      );
+    } finally {
+      await inPlace.close();
+      await threaded.close();
+    }
   });
 });
