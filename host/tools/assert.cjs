@@ -14,4 +14,3 @@ function assert(value, message) {
 }
 
 module.exports = assert;
-module.exports.ok = assert;
