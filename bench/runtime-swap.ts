@@ -5,8 +5,8 @@
 // WebAssembly.compile, instantiate, wr_init, swap, first reconcile. Modules are padded with many small
 // functions, the shape that makes compilers and the metering pass work hardest per byte. The pipeline
 // runs as the host runs it: checked and instrumented on the compile thread (OffThreadCompiler; the 10 KB
-// module in place, as the host prepares modules of at most 64 KiB), compiled,
-// instantiated and called on a guest worker. `main-thread` is the main thread's own CPU time during one swap (process.threadCpuUsage,
+// module in place, as the host prepares modules of at most 64 KiB), compiled, instantiated and called on
+// a guest worker. `main-thread` is the main thread's own CPU time during one swap (process.threadCpuUsage,
 // which a busy neighbour does not inflate): what the swap takes from watches, lease renewals and probes.
 // On some kernels (this machine's among them) thread CPU time advances in scheduler ticks of a few
 // milliseconds, so one swap's figure is coarse and its p99 is mostly where a tick or a GC fell;

@@ -2,9 +2,9 @@
 //
 // Pipeline: size limit -> sha256 -> decode declarations (module-shape limits) -> ABI marker -> imports ->
 // exports -> instrument (walk every body with V8 validating the delivered bytes beside it, then fuel,
-// memory and table caps, start export) -> WebAssembly.compile. The contract checks run on the decoded declarations
-// before the costlier walk, validation and compile; every limit is enforced before V8 allocates or
-// compiles anything. The marker comes first: a module built for another ABI major would otherwise be
+// memory and table caps, start export) -> WebAssembly.compile. The contract checks run on the decoded
+// declarations before the costlier walk, validation and compile; every limit is enforced before V8
+// allocates or compiles anything. The marker comes first: a module built for another ABI major would otherwise be
 // reported as importing unknown host functions, which hides the real cause.
 
 import { ABI_MARKER, ABI_MARKER_PREFIX, EXPORTS, IMPORT_NAMESPACE } from '../abi/constants.ts';

@@ -2,9 +2,10 @@
 //
 // Nothing rewritten is handed out unless the delivered bytes are known to be valid: our decoder first
 // (feature list, module-shape limits, and every global and function index held to the module's own
-// counts), then V8's validator (before the walk, or beside it in instrumentModuleBesideV8). Both matter: the rewrite appends a global and functions right after the module's own, so a
-// module that names one index too many is invalid as delivered but would be valid afterwards, pointing
-// at the fuel counter.
+// counts), then V8's validator (before the walk, or beside it in instrumentModuleBesideV8). Both
+// matter: the rewrite appends a global and functions right after the module's own, so a module that
+// names one index too many is invalid as delivered but would be valid afterwards, pointing at the fuel
+// counter.
 //
 // The rewrite is byte-level and local: the code section gets checks spliced in (see internal/metering.ts
 // for the cost model) and may gain unchecked twins of small functions whose direct calls are prepaid,

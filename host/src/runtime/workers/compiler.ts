@@ -33,7 +33,7 @@ export interface OffThreadCompilerOptions {
 }
 
 const WORKER_URL = new URL('./compile-worker.ts', import.meta.url);
-export const IN_PLACE_BYTES = 64 * 1024;
+const IN_PLACE_BYTES = 64 * 1024;
 
 interface Pending {
   readonly resolve: (compiled: CompiledModule) => void;
