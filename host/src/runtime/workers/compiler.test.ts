@@ -67,6 +67,23 @@ describe('OffThreadCompiler', () => {
       await assert.rejects(inPlace.compile(await fixture('bad-version'), 'sha256:x', resolveLimits()), (err) =>
         isWrError(err, 'WR_MODULE_ABI_VERSION'),
       );
+      // A failure that is not a WrError (here a memory cap past 4 GiB) is what the thread reports for it.
+      const broken = { ...resolveLimits(), memoryPages: 70_000 };
+      const onThread = new OffThreadCompiler({ inPlaceBytes: 0 });
+      try {
+        const threadError = await onThread.compile(bytes, 'sha256:x', broken).then(
+          () => assert.fail('compiled'),
+          (err: unknown) => err,
+        );
+        assert.ok(isWrError(threadError, 'WR_HOST_INTERNAL'), String(threadError));
+        await assert.rejects(inPlace.compile(bytes, 'sha256:x', broken), (err) => {
+          assert.ok(isWrError(err, 'WR_HOST_INTERNAL'), String(err));
+          assert.equal(err.message, threadError.message);
+          return true;
+        });
+      } finally {
+        await onThread.close();
+      }
     } finally {
       await inPlace.close();
       await threaded.close();

@@ -20,7 +20,7 @@ import {
   type PreparedModule,
   prepareModule,
 } from '../loader.ts';
-import { fromWire, type WireError } from './channel.ts';
+import { fromWire, toWire, type WireError } from './channel.ts';
 import type { CompileRequest } from './compile-worker.ts';
 
 export interface OffThreadCompilerOptions {
@@ -62,8 +62,13 @@ export class OffThreadCompiler {
   }
 
   #run(bytes: Uint8Array, digest: string, limits: LoadLimits): Promise<CompiledModule> {
-    // Prepared, not compiled, here too: the guest workers compile the code.
-    if (bytes.length <= this.#inPlaceBytes) return prepareModule(bytes, digest, limits).then(lazilyCompiled);
+    // Prepared, not compiled, here too: the guest workers compile the code. A failure becomes what the
+    // thread would have posted back, so a caller cannot tell the two paths apart.
+    if (bytes.length <= this.#inPlaceBytes) {
+      return prepareModule(bytes, digest, limits).then(lazilyCompiled, (err: unknown) => {
+        throw fromWire(toWire(err));
+      });
+    }
     const worker = this.#thread();
     const id = this.#nextId++;
     const { promise, resolve, reject } = Promise.withResolvers<CompiledModule>();
